@@ -1,0 +1,30 @@
+use starknet::{ClassHash, ContractAddress};
+
+/// The administration surface every CIRO contract exposes.
+#[starknet::interface]
+pub trait IAdmin<TState> {
+    /// The account allowed to administer the contract.
+    fn owner(self: @TState) -> ContractAddress;
+    /// Whether `account` holds `role`.
+    fn has_role(self: @TState, role: felt252, account: ContractAddress) -> bool;
+    /// Whether the contract is paused.
+    fn is_paused(self: @TState) -> bool;
+    /// Hands the contract to `new_owner`.
+    /// Requirements: caller is the owner; `new_owner` is not zero.
+    /// Emits `OwnershipTransferred`.
+    fn transfer_ownership(ref self: TState, new_owner: ContractAddress);
+    /// Grants `role` to `account`. Requirements: caller is the owner; `account` is not zero.
+    /// Emits `RoleGranted` when the role was not held.
+    fn grant_role(ref self: TState, role: felt252, account: ContractAddress);
+    /// Revokes `role` from `account`. Requirements: caller is the owner.
+    /// Emits `RoleRevoked` when the role was held.
+    fn revoke_role(ref self: TState, role: felt252, account: ContractAddress);
+    /// Stops the entry points the contract marks as pausable. Requirements: caller is the owner;
+    /// not paused. Emits `Paused`.
+    fn pause(ref self: TState);
+    /// Resumes them. Requirements: caller is the owner; paused. Emits `Unpaused`.
+    fn unpause(ref self: TState);
+    /// Replaces the contract's class. Requirements: caller is the owner; the hash is not zero.
+    /// Emits `Upgraded`.
+    fn upgrade(ref self: TState, new_class_hash: ClassHash);
+}

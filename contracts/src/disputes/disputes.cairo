@@ -1,0 +1,435 @@
+/// Disputes: arbitrators vote `WorkerRight` or `ClientRight`; the first ruling to reach the
+/// quorum wins, or the default ruling applies after the voting period.
+///
+/// Worker right: the escrow pays the worker. Client right: the escrow refunds the client and
+/// this contract slashes the whole collateral, `client_share_bps` to the client and the rest
+/// to the treasury. Either way the reputation records the outcome. Pausing has no effect
+/// here: a dispute is a settlement, and settlements always go through.
+#[starknet::contract]
+pub mod Disputes {
+    use starknet::storage::{
+        Map, StorageMapReadAccess, StorageMapWriteAccess, StoragePointerReadAccess,
+        StoragePointerWriteAccess,
+    };
+    use starknet::{ContractAddress, get_block_timestamp, get_caller_address};
+    use crate::admin::component::AdminComponent;
+    use crate::disputes::errors;
+    use crate::disputes::interface::{IDisputes, IDisputesConfig, IDisputesEscrow, IDisputesView};
+    use crate::escrow::interface::{IEscrowSettlementDispatcher, IEscrowSettlementDispatcherTrait};
+    use crate::reputation::interface::{
+        IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
+    };
+    use crate::staking::interface::{IStakingJobsDispatcher, IStakingJobsDispatcherTrait};
+    use crate::types::{BPS_DENOMINATOR, Dispute, DisputeStatus, Ruling, bps_of};
+
+    component!(path: AdminComponent, storage: admin, event: AdminEvent);
+
+    #[abi(embed_v0)]
+    impl AdminImpl = AdminComponent::AdminImpl<ContractState>;
+    impl AdminInternalImpl = AdminComponent::InternalImpl<ContractState>;
+
+    /// Slash reason passed to staking when the worker loses.
+    pub const DISPUTE_LOST_REASON: felt252 = 'dispute_lost';
+
+    #[storage]
+    struct Storage {
+        escrow: ContractAddress,
+        staking: ContractAddress,
+        reputation: ContractAddress,
+        treasury: ContractAddress,
+        quorum: u32,
+        voting_period: u64,
+        default_ruling: Ruling,
+        client_share_bps: u16,
+        arbitrators: Map<ContractAddress, bool>,
+        arbitrator_count: u32,
+        dispute_count: u64,
+        disputes: Map<u64, Dispute>,
+        voted: Map<(u64, ContractAddress), bool>,
+        #[substorage(v0)]
+        admin: AdminComponent::Storage,
+    }
+
+    #[event]
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub enum Event {
+        DisputeOpened: DisputeOpened,
+        Voted: Voted,
+        DisputeResolved: DisputeResolved,
+        ArbitratorAdded: ArbitratorAdded,
+        ArbitratorRemoved: ArbitratorRemoved,
+        QuorumUpdated: QuorumUpdated,
+        VotingPeriodUpdated: VotingPeriodUpdated,
+        DefaultRulingUpdated: DefaultRulingUpdated,
+        ClientShareUpdated: ClientShareUpdated,
+        #[flat]
+        AdminEvent: AdminComponent::Event,
+    }
+
+    /// A dispute was opened; votes are accepted until `voting_ends_at`.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct DisputeOpened {
+        #[key]
+        pub dispute_id: u64,
+        #[key]
+        pub job_id: u64,
+        pub client: ContractAddress,
+        pub worker: ContractAddress,
+        pub evidence_hash: felt252,
+        pub voting_ends_at: u64,
+    }
+
+    /// An arbitrator voted; the tallies are after this vote.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct Voted {
+        #[key]
+        pub dispute_id: u64,
+        #[key]
+        pub arbitrator: ContractAddress,
+        pub ruling: Ruling,
+        pub votes_worker: u32,
+        pub votes_client: u32,
+    }
+
+    /// The dispute was settled. `payout` went to the worker (worker right); `slashed_to_client`
+    /// and `slashed_to_treasury` were taken from its stake (client right).
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct DisputeResolved {
+        #[key]
+        pub dispute_id: u64,
+        #[key]
+        pub job_id: u64,
+        pub ruling: Ruling,
+        pub by_timeout: bool,
+        pub payout: u256,
+        pub slashed_to_client: u256,
+        pub slashed_to_treasury: u256,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct ArbitratorAdded {
+        #[key]
+        pub arbitrator: ContractAddress,
+        pub arbitrator_count: u32,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct ArbitratorRemoved {
+        #[key]
+        pub arbitrator: ContractAddress,
+        pub arbitrator_count: u32,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct QuorumUpdated {
+        pub old_quorum: u32,
+        pub new_quorum: u32,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct VotingPeriodUpdated {
+        pub old_period: u64,
+        pub new_period: u64,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct DefaultRulingUpdated {
+        pub old_ruling: Ruling,
+        pub new_ruling: Ruling,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct ClientShareUpdated {
+        pub old_bps: u16,
+        pub new_bps: u16,
+    }
+
+    #[constructor]
+    fn constructor(
+        ref self: ContractState,
+        owner: ContractAddress,
+        escrow: ContractAddress,
+        staking: ContractAddress,
+        reputation: ContractAddress,
+        treasury: ContractAddress,
+        quorum: u32,
+        voting_period: u64,
+        default_ruling: Ruling,
+        client_share_bps: u16,
+    ) {
+        assert(escrow.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(staking.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(reputation.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(treasury.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(quorum > 0, errors::ZERO_QUORUM);
+        assert(voting_period > 0, errors::ZERO_PERIOD);
+        assert(client_share_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+        self.admin.initializer(owner);
+        self.escrow.write(escrow);
+        self.staking.write(staking);
+        self.reputation.write(reputation);
+        self.treasury.write(treasury);
+        self.quorum.write(quorum);
+        self.voting_period.write(voting_period);
+        self.default_ruling.write(default_ruling);
+        self.client_share_bps.write(client_share_bps);
+    }
+
+    #[abi(embed_v0)]
+    impl DisputesEscrowImpl of IDisputesEscrow<ContractState> {
+        fn open(
+            ref self: ContractState,
+            job_id: u64,
+            client: ContractAddress,
+            worker: ContractAddress,
+            collateral: u256,
+            evidence_hash: felt252,
+        ) -> u64 {
+            assert(get_caller_address() == self.escrow.read(), errors::NOT_ESCROW);
+            let dispute_id = self.dispute_count.read() + 1;
+            self.dispute_count.write(dispute_id);
+            let opened_at = get_block_timestamp();
+            self
+                .disputes
+                .write(
+                    dispute_id,
+                    Dispute {
+                        job_id,
+                        client,
+                        worker,
+                        collateral,
+                        evidence_hash,
+                        opened_at,
+                        votes_worker: 0,
+                        votes_client: 0,
+                        status: DisputeStatus::Open,
+                        ruling: Default::default(),
+                    },
+                );
+            self
+                .emit(
+                    DisputeOpened {
+                        dispute_id,
+                        job_id,
+                        client,
+                        worker,
+                        evidence_hash,
+                        voting_ends_at: opened_at + self.voting_period.read(),
+                    },
+                );
+            dispute_id
+        }
+    }
+
+    #[abi(embed_v0)]
+    impl DisputesImpl of IDisputes<ContractState> {
+        fn vote(ref self: ContractState, dispute_id: u64, ruling: Ruling) {
+            let arbitrator = get_caller_address();
+            assert(self.arbitrators.read(arbitrator), errors::NOT_ARBITRATOR);
+            let mut dispute = self.read_dispute(dispute_id);
+            assert(dispute.status == DisputeStatus::Open, errors::NOT_OPEN);
+            assert(
+                get_block_timestamp() <= dispute.opened_at + self.voting_period.read(),
+                errors::VOTING_CLOSED,
+            );
+            assert(
+                arbitrator != dispute.client && arbitrator != dispute.worker,
+                errors::ARBITRATOR_IS_PARTY,
+            );
+            assert(!self.voted.read((dispute_id, arbitrator)), errors::ALREADY_VOTED);
+            self.voted.write((dispute_id, arbitrator), true);
+            let tally = match ruling {
+                Ruling::WorkerRight => {
+                    dispute.votes_worker += 1;
+                    dispute.votes_worker
+                },
+                Ruling::ClientRight => {
+                    dispute.votes_client += 1;
+                    dispute.votes_client
+                },
+            };
+            self.disputes.write(dispute_id, dispute);
+            self
+                .emit(
+                    Voted {
+                        dispute_id,
+                        arbitrator,
+                        ruling,
+                        votes_worker: dispute.votes_worker,
+                        votes_client: dispute.votes_client,
+                    },
+                );
+            if tally >= self.quorum.read() {
+                self.resolve(dispute_id, dispute, ruling, false);
+            }
+        }
+
+        fn resolve_timeout(ref self: ContractState, dispute_id: u64) {
+            let dispute = self.read_dispute(dispute_id);
+            assert(dispute.status == DisputeStatus::Open, errors::NOT_OPEN);
+            assert(
+                get_block_timestamp() > dispute.opened_at + self.voting_period.read(),
+                errors::VOTING_OPEN,
+            );
+            self.resolve(dispute_id, dispute, self.default_ruling.read(), true);
+        }
+    }
+
+    #[abi(embed_v0)]
+    impl DisputesViewImpl of IDisputesView<ContractState> {
+        fn dispute(self: @ContractState, dispute_id: u64) -> Dispute {
+            self.read_dispute(dispute_id)
+        }
+
+        fn dispute_count(self: @ContractState) -> u64 {
+            self.dispute_count.read()
+        }
+
+        fn has_voted(self: @ContractState, dispute_id: u64, arbitrator: ContractAddress) -> bool {
+            self.voted.read((dispute_id, arbitrator))
+        }
+
+        fn is_arbitrator(self: @ContractState, account: ContractAddress) -> bool {
+            self.arbitrators.read(account)
+        }
+
+        fn arbitrator_count(self: @ContractState) -> u32 {
+            self.arbitrator_count.read()
+        }
+
+        fn quorum(self: @ContractState) -> u32 {
+            self.quorum.read()
+        }
+
+        fn voting_period(self: @ContractState) -> u64 {
+            self.voting_period.read()
+        }
+
+        fn default_ruling(self: @ContractState) -> Ruling {
+            self.default_ruling.read()
+        }
+
+        fn client_share_bps(self: @ContractState) -> u16 {
+            self.client_share_bps.read()
+        }
+    }
+
+    #[abi(embed_v0)]
+    impl DisputesConfigImpl of IDisputesConfig<ContractState> {
+        fn add_arbitrator(ref self: ContractState, arbitrator: ContractAddress) {
+            self.admin.assert_only_owner();
+            assert(arbitrator.is_non_zero(), errors::ZERO_ADDRESS);
+            assert(!self.arbitrators.read(arbitrator), errors::ALREADY_ARBITRATOR);
+            self.arbitrators.write(arbitrator, true);
+            let arbitrator_count = self.arbitrator_count.read() + 1;
+            self.arbitrator_count.write(arbitrator_count);
+            self.emit(ArbitratorAdded { arbitrator, arbitrator_count });
+        }
+
+        fn remove_arbitrator(ref self: ContractState, arbitrator: ContractAddress) {
+            self.admin.assert_only_owner();
+            assert(self.arbitrators.read(arbitrator), errors::NOT_ARBITRATOR);
+            self.arbitrators.write(arbitrator, false);
+            let arbitrator_count = self.arbitrator_count.read() - 1;
+            self.arbitrator_count.write(arbitrator_count);
+            self.emit(ArbitratorRemoved { arbitrator, arbitrator_count });
+        }
+
+        fn set_quorum(ref self: ContractState, quorum: u32) {
+            self.admin.assert_only_owner();
+            assert(quorum > 0, errors::ZERO_QUORUM);
+            let old_quorum = self.quorum.read();
+            self.quorum.write(quorum);
+            self.emit(QuorumUpdated { old_quorum, new_quorum: quorum });
+        }
+
+        fn set_voting_period(ref self: ContractState, voting_period: u64) {
+            self.admin.assert_only_owner();
+            assert(voting_period > 0, errors::ZERO_PERIOD);
+            let old_period = self.voting_period.read();
+            self.voting_period.write(voting_period);
+            self.emit(VotingPeriodUpdated { old_period, new_period: voting_period });
+        }
+
+        fn set_default_ruling(ref self: ContractState, ruling: Ruling) {
+            self.admin.assert_only_owner();
+            let old_ruling = self.default_ruling.read();
+            self.default_ruling.write(ruling);
+            self.emit(DefaultRulingUpdated { old_ruling, new_ruling: ruling });
+        }
+
+        fn set_client_share_bps(ref self: ContractState, bps: u16) {
+            self.admin.assert_only_owner();
+            assert(bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+            let old_bps = self.client_share_bps.read();
+            self.client_share_bps.write(bps);
+            self.emit(ClientShareUpdated { old_bps, new_bps: bps });
+        }
+    }
+
+    #[generate_trait]
+    impl InternalImpl of InternalTrait {
+        fn read_dispute(self: @ContractState, dispute_id: u64) -> Dispute {
+            let dispute = self.disputes.read(dispute_id);
+            assert(dispute.status != DisputeStatus::None, errors::UNKNOWN_DISPUTE);
+            dispute
+        }
+
+        /// Marks the dispute resolved, then settles funds, slashes and records reputation.
+        fn resolve(
+            ref self: ContractState,
+            dispute_id: u64,
+            dispute: Dispute,
+            ruling: Ruling,
+            by_timeout: bool,
+        ) {
+            let mut dispute = dispute;
+            dispute.status = DisputeStatus::Resolved;
+            dispute.ruling = ruling;
+            self.disputes.write(dispute_id, dispute);
+
+            let worker_right = ruling == Ruling::WorkerRight;
+            let payout = IEscrowSettlementDispatcher { contract_address: self.escrow.read() }
+                .settle_dispute(dispute.job_id, worker_right);
+            let mut slashed_to_client = 0;
+            let mut slashed_to_treasury = 0;
+            if !worker_right {
+                let client_part = bps_of(dispute.collateral, self.client_share_bps.read());
+                let treasury_part = dispute.collateral - client_part;
+                let staking = IStakingJobsDispatcher { contract_address: self.staking.read() };
+                if client_part.is_non_zero() {
+                    slashed_to_client = staking
+                        .slash(dispute.worker, client_part, DISPUTE_LOST_REASON, dispute.client);
+                }
+                if treasury_part.is_non_zero() {
+                    slashed_to_treasury = staking
+                        .slash(
+                            dispute.worker,
+                            treasury_part,
+                            DISPUTE_LOST_REASON,
+                            self.treasury.read(),
+                        );
+                }
+            }
+            let amount = if worker_right {
+                payout
+            } else {
+                slashed_to_client + slashed_to_treasury
+            };
+            IReputationWriterDispatcher { contract_address: self.reputation.read() }
+                .record_dispute(dispute.worker, worker_right, amount);
+            self
+                .emit(
+                    DisputeResolved {
+                        dispute_id,
+                        job_id: dispute.job_id,
+                        ruling,
+                        by_timeout,
+                        payout,
+                        slashed_to_client,
+                        slashed_to_treasury,
+                    },
+                );
+        }
+    }
+}

@@ -1,0 +1,13 @@
+pub const NOT_ESCROW: felt252 = 'caller is not escrow';
+pub const NOT_ARBITRATOR: felt252 = 'caller is not arbitrator';
+pub const ALREADY_ARBITRATOR: felt252 = 'already arbitrator';
+pub const ARBITRATOR_IS_PARTY: felt252 = 'arbitrator is a party';
+pub const UNKNOWN_DISPUTE: felt252 = 'unknown dispute';
+pub const NOT_OPEN: felt252 = 'dispute not open';
+pub const ALREADY_VOTED: felt252 = 'already voted';
+pub const VOTING_CLOSED: felt252 = 'voting period over';
+pub const VOTING_OPEN: felt252 = 'voting period not over';
+pub const ZERO_QUORUM: felt252 = 'quorum is zero';
+pub const ZERO_PERIOD: felt252 = 'voting period is zero';
+pub const BPS_TOO_HIGH: felt252 = 'bps above 10000';
+pub const ZERO_ADDRESS: felt252 = 'address is zero';

@@ -1,0 +1,67 @@
+use starknet::ContractAddress;
+use crate::types::{Dispute, Ruling};
+
+/// Opening a dispute, for the escrow only.
+#[starknet::interface]
+pub trait IDisputesEscrow<TState> {
+    /// Opens a dispute over `job_id` and returns its id.
+    /// Requirements: caller is the escrow. Emits `DisputeOpened`.
+    fn open(
+        ref self: TState,
+        job_id: u64,
+        client: ContractAddress,
+        worker: ContractAddress,
+        collateral: u256,
+        evidence_hash: felt252,
+    ) -> u64;
+}
+
+/// Voting and resolution.
+#[starknet::interface]
+pub trait IDisputes<TState> {
+    /// Casts the caller's vote; resolves the dispute when a ruling reaches the quorum.
+    /// Requirements: caller is an arbitrator and not a party; the dispute is open and within
+    /// its voting period; the caller has not voted on it. Emits `Voted` (and
+    /// `DisputeResolved` when it settles the dispute).
+    fn vote(ref self: TState, dispute_id: u64, ruling: Ruling);
+    /// Applies the default ruling once the voting period has passed without a quorum.
+    /// Callable by anyone. Requirements: the dispute is open; the voting period has passed.
+    /// Emits `DisputeResolved`.
+    fn resolve_timeout(ref self: TState, dispute_id: u64);
+}
+
+/// Read-only views.
+#[starknet::interface]
+pub trait IDisputesView<TState> {
+    /// Requirements: the dispute exists.
+    fn dispute(self: @TState, dispute_id: u64) -> Dispute;
+    fn dispute_count(self: @TState) -> u64;
+    fn has_voted(self: @TState, dispute_id: u64, arbitrator: ContractAddress) -> bool;
+    fn is_arbitrator(self: @TState, account: ContractAddress) -> bool;
+    fn arbitrator_count(self: @TState) -> u32;
+    fn quorum(self: @TState) -> u32;
+    fn voting_period(self: @TState) -> u64;
+    fn default_ruling(self: @TState) -> Ruling;
+    /// Share of a lost dispute's slashed collateral that goes to the client; the rest goes to
+    /// the treasury.
+    fn client_share_bps(self: @TState) -> u16;
+}
+
+/// Owner-only administration.
+#[starknet::interface]
+pub trait IDisputesConfig<TState> {
+    /// Requirements: caller is the owner; not zero; not already an arbitrator.
+    /// Emits `ArbitratorAdded`.
+    fn add_arbitrator(ref self: TState, arbitrator: ContractAddress);
+    /// Requirements: caller is the owner; an arbitrator. Emits `ArbitratorRemoved`.
+    fn remove_arbitrator(ref self: TState, arbitrator: ContractAddress);
+    /// Requirements: caller is the owner; `quorum` > 0. Emits `QuorumUpdated`.
+    fn set_quorum(ref self: TState, quorum: u32);
+    /// Applies to disputes opened afterwards too: the period is read at vote time.
+    /// Requirements: caller is the owner; > 0. Emits `VotingPeriodUpdated`.
+    fn set_voting_period(ref self: TState, voting_period: u64);
+    /// Requirements: caller is the owner. Emits `DefaultRulingUpdated`.
+    fn set_default_ruling(ref self: TState, ruling: Ruling);
+    /// Requirements: caller is the owner; <= 10_000. Emits `ClientShareUpdated`.
+    fn set_client_share_bps(ref self: TState, bps: u16);
+}

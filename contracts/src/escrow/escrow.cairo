@@ -1,0 +1,554 @@
+/// JobEscrow: holds each job's reward from creation until it settles, exactly once.
+///
+/// States: Open → Assigned → Submitted → Completed, with the exits Open → Cancelled,
+/// Assigned → Refunded (timeout) and Submitted → Disputed → Completed | Refunded. Every
+/// terminal state is written before any token moves, so nothing can be paid twice. Pausing
+/// stops `create_job` and `assign`; everything that settles a job always goes through.
+#[starknet::contract]
+pub mod JobEscrow {
+    use starknet::storage::{
+        Map, StorageMapReadAccess, StorageMapWriteAccess, StoragePointerReadAccess,
+        StoragePointerWriteAccess,
+    };
+    use starknet::{ContractAddress, get_block_timestamp, get_caller_address, get_contract_address};
+    use crate::admin::component::AdminComponent;
+    use crate::disputes::interface::{IDisputesEscrowDispatcher, IDisputesEscrowDispatcherTrait};
+    use crate::escrow::errors;
+    use crate::escrow::interface::{IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow};
+    use crate::reputation::interface::{
+        IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
+    };
+    use crate::staking::interface::{
+        IStakingJobsDispatcher, IStakingJobsDispatcherTrait, IStakingViewDispatcher,
+        IStakingViewDispatcherTrait,
+    };
+    use crate::token::interface::{IERC20Dispatcher, IERC20DispatcherTrait};
+    use crate::types::{BPS_DENOMINATOR, Job, JobState, bps_of};
+
+    component!(path: AdminComponent, storage: admin, event: AdminEvent);
+
+    #[abi(embed_v0)]
+    impl AdminImpl = AdminComponent::AdminImpl<ContractState>;
+    impl AdminInternalImpl = AdminComponent::InternalImpl<ContractState>;
+
+    /// Slash reason passed to staking on a missed deadline.
+    pub const TIMEOUT_REASON: felt252 = 'job_timeout';
+
+    #[storage]
+    struct Storage {
+        token: ContractAddress,
+        staking: ContractAddress,
+        reputation: ContractAddress,
+        disputes: ContractAddress,
+        treasury: ContractAddress,
+        fee_bps: u16,
+        timeout_slash_bps: u16,
+        job_count: u64,
+        jobs: Map<u64, Job>,
+        #[substorage(v0)]
+        admin: AdminComponent::Storage,
+    }
+
+    #[event]
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub enum Event {
+        JobCreated: JobCreated,
+        JobAssigned: JobAssigned,
+        ResultSubmitted: ResultSubmitted,
+        JobCompleted: JobCompleted,
+        JobCancelled: JobCancelled,
+        JobTimedOut: JobTimedOut,
+        JobDisputed: JobDisputed,
+        JobRefunded: JobRefunded,
+        FeeUpdated: FeeUpdated,
+        TimeoutSlashUpdated: TimeoutSlashUpdated,
+        TreasuryUpdated: TreasuryUpdated,
+        DisputesUpdated: DisputesUpdated,
+        #[flat]
+        AdminEvent: AdminComponent::Event,
+    }
+
+    /// A job was created and its reward escrowed. `worker` is zero until assignment.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobCreated {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub spec_hash: felt252,
+        pub capability: felt252,
+        pub reward: u256,
+        pub collateral: u256,
+        pub deadline: u64,
+        pub challenge_window: u64,
+    }
+
+    /// A worker was assigned and its collateral locked.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobAssigned {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub collateral: u256,
+    }
+
+    /// The worker submitted its result; the challenge window ends at `challenge_ends_at`.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct ResultSubmitted {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub result_hash: felt252,
+        pub challenge_ends_at: u64,
+    }
+
+    /// The worker was paid `payout`; `fee` went to the treasury.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobCompleted {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub payout: u256,
+        pub fee: u256,
+    }
+
+    /// The client cancelled and got `refund` back.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobCancelled {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub refund: u256,
+    }
+
+    /// The deadline passed without a result: the client got `refund` plus `slashed`.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobTimedOut {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub refund: u256,
+        pub slashed: u256,
+    }
+
+    /// The client contested the result.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobDisputed {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub dispute_id: u64,
+        pub evidence_hash: felt252,
+    }
+
+    /// The client won the dispute and got `refund` back.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobRefunded {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub refund: u256,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct FeeUpdated {
+        pub old_fee_bps: u16,
+        pub new_fee_bps: u16,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct TimeoutSlashUpdated {
+        pub old_bps: u16,
+        pub new_bps: u16,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct TreasuryUpdated {
+        pub old_treasury: ContractAddress,
+        pub new_treasury: ContractAddress,
+    }
+
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct DisputesUpdated {
+        pub old_disputes: ContractAddress,
+        pub new_disputes: ContractAddress,
+    }
+
+    /// The disputes contract is wired afterwards with `set_disputes`.
+    #[constructor]
+    fn constructor(
+        ref self: ContractState,
+        owner: ContractAddress,
+        token: ContractAddress,
+        staking: ContractAddress,
+        reputation: ContractAddress,
+        treasury: ContractAddress,
+        fee_bps: u16,
+        timeout_slash_bps: u16,
+    ) {
+        assert(token.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(staking.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(reputation.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(treasury.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(fee_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+        assert(timeout_slash_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+        self.admin.initializer(owner);
+        self.token.write(token);
+        self.staking.write(staking);
+        self.reputation.write(reputation);
+        self.treasury.write(treasury);
+        self.fee_bps.write(fee_bps);
+        self.timeout_slash_bps.write(timeout_slash_bps);
+    }
+
+    #[abi(embed_v0)]
+    impl JobEscrowImpl of IJobEscrow<ContractState> {
+        fn create_job(
+            ref self: ContractState,
+            spec_hash: felt252,
+            reward: u256,
+            capability: felt252,
+            deadline: u64,
+            challenge_window: u64,
+            collateral: u256,
+        ) -> u64 {
+            self.admin.assert_not_paused();
+            assert(reward.is_non_zero(), errors::ZERO_REWARD);
+            assert(spec_hash != 0, errors::ZERO_SPEC);
+            assert(capability != 0, errors::ZERO_CAPABILITY);
+            assert(deadline > get_block_timestamp(), errors::DEADLINE_PASSED);
+            assert(challenge_window > 0, errors::ZERO_WINDOW);
+            let client = get_caller_address();
+            let job_id = self.job_count.read() + 1;
+            self.job_count.write(job_id);
+            let worker = Zeroable::zero();
+            self
+                .jobs
+                .write(
+                    job_id,
+                    Job {
+                        client,
+                        worker,
+                        spec_hash,
+                        capability,
+                        reward,
+                        collateral,
+                        deadline,
+                        challenge_window,
+                        result_hash: 0,
+                        submitted_at: 0,
+                        dispute_id: 0,
+                        state: JobState::Open,
+                    },
+                );
+            self
+                .emit(
+                    JobCreated {
+                        job_id,
+                        client,
+                        worker,
+                        spec_hash,
+                        capability,
+                        reward,
+                        collateral,
+                        deadline,
+                        challenge_window,
+                    },
+                );
+            self.token_dispatcher().transfer_from(client, get_contract_address(), reward);
+            job_id
+        }
+
+        fn assign(ref self: ContractState, job_id: u64, worker: ContractAddress) {
+            self.admin.assert_not_paused();
+            let mut job = self.read_job(job_id);
+            assert(get_caller_address() == job.client, errors::NOT_CLIENT);
+            assert(job.state == JobState::Open, errors::NOT_OPEN);
+            assert(get_block_timestamp() <= job.deadline, errors::DEADLINE_PASSED);
+            let staking = self.staking.read();
+            let view = IStakingViewDispatcher { contract_address: staking };
+            assert(view.is_active(worker), errors::WORKER_INACTIVE);
+            assert(view.has_capability(worker, job.capability), errors::WORKER_LACKS_CAPABILITY);
+            assert(view.free_stake_of(worker) >= job.collateral, errors::INSUFFICIENT_FREE_STAKE);
+            job.worker = worker;
+            job.state = JobState::Assigned;
+            self.jobs.write(job_id, job);
+            self.emit(JobAssigned { job_id, client: job.client, worker, collateral: job.collateral });
+            if job.collateral.is_non_zero() {
+                IStakingJobsDispatcher { contract_address: staking }
+                    .lock(worker, job.collateral, job_id);
+            }
+        }
+
+        fn submit_result(ref self: ContractState, job_id: u64, result_hash: felt252) {
+            let mut job = self.read_job(job_id);
+            assert(get_caller_address() == job.worker, errors::NOT_WORKER);
+            assert(job.state == JobState::Assigned, errors::NOT_ASSIGNED);
+            let now = get_block_timestamp();
+            assert(now <= job.deadline, errors::DEADLINE_PASSED);
+            assert(result_hash != 0, errors::ZERO_RESULT);
+            job.result_hash = result_hash;
+            job.submitted_at = now;
+            job.state = JobState::Submitted;
+            self.jobs.write(job_id, job);
+            self
+                .emit(
+                    ResultSubmitted {
+                        job_id,
+                        client: job.client,
+                        worker: job.worker,
+                        result_hash,
+                        challenge_ends_at: now + job.challenge_window,
+                    },
+                );
+        }
+
+        fn accept(ref self: ContractState, job_id: u64) {
+            let job = self.read_job(job_id);
+            assert(get_caller_address() == job.client, errors::NOT_CLIENT);
+            assert(job.state == JobState::Submitted, errors::NOT_SUBMITTED);
+            let payout = self.pay_worker(job_id, job);
+            self.reputation_dispatcher().record_job_completed(job.worker, payout);
+        }
+
+        fn finalize(ref self: ContractState, job_id: u64) {
+            let job = self.read_job(job_id);
+            assert(job.state == JobState::Submitted, errors::NOT_SUBMITTED);
+            assert(
+                get_block_timestamp() > job.submitted_at + job.challenge_window,
+                errors::WINDOW_OPEN,
+            );
+            let payout = self.pay_worker(job_id, job);
+            self.reputation_dispatcher().record_job_completed(job.worker, payout);
+        }
+
+        fn cancel(ref self: ContractState, job_id: u64) {
+            let mut job = self.read_job(job_id);
+            assert(get_caller_address() == job.client, errors::NOT_CLIENT);
+            assert(job.state == JobState::Open, errors::NOT_OPEN);
+            job.state = JobState::Cancelled;
+            self.jobs.write(job_id, job);
+            self
+                .emit(
+                    JobCancelled {
+                        job_id, client: job.client, worker: job.worker, refund: job.reward,
+                    },
+                );
+            self.token_dispatcher().transfer(job.client, job.reward);
+        }
+
+        fn claim_timeout(ref self: ContractState, job_id: u64) {
+            let mut job = self.read_job(job_id);
+            assert(job.state == JobState::Assigned, errors::NOT_ASSIGNED);
+            assert(get_block_timestamp() > job.deadline, errors::DEADLINE_NOT_PASSED);
+            job.state = JobState::Refunded;
+            self.jobs.write(job_id, job);
+            let mut slashed = 0;
+            if job.collateral.is_non_zero() {
+                let staking = IStakingJobsDispatcher { contract_address: self.staking.read() };
+                staking.unlock(job.worker, job_id);
+                let share = bps_of(job.collateral, self.timeout_slash_bps.read());
+                if share.is_non_zero() {
+                    slashed = staking.slash(job.worker, share, TIMEOUT_REASON, job.client);
+                }
+            }
+            self
+                .emit(
+                    JobTimedOut {
+                        job_id, client: job.client, worker: job.worker, refund: job.reward, slashed,
+                    },
+                );
+            self.token_dispatcher().transfer(job.client, job.reward);
+            self.reputation_dispatcher().record_job_failed(job.worker, slashed);
+        }
+
+        fn dispute(ref self: ContractState, job_id: u64, evidence_hash: felt252) -> u64 {
+            let mut job = self.read_job(job_id);
+            assert(get_caller_address() == job.client, errors::NOT_CLIENT);
+            assert(job.state == JobState::Submitted, errors::NOT_SUBMITTED);
+            assert(
+                get_block_timestamp() <= job.submitted_at + job.challenge_window,
+                errors::WINDOW_CLOSED,
+            );
+            assert(evidence_hash != 0, errors::ZERO_EVIDENCE);
+            let disputes = self.disputes.read();
+            assert(disputes.is_non_zero(), errors::DISPUTES_NOT_SET);
+            job.state = JobState::Disputed;
+            self.jobs.write(job_id, job);
+            let dispute_id = IDisputesEscrowDispatcher { contract_address: disputes }
+                .open(job_id, job.client, job.worker, job.collateral, evidence_hash);
+            job.dispute_id = dispute_id;
+            self.jobs.write(job_id, job);
+            self
+                .emit(
+                    JobDisputed {
+                        job_id, client: job.client, worker: job.worker, dispute_id, evidence_hash,
+                    },
+                );
+            dispute_id
+        }
+    }
+
+    #[abi(embed_v0)]
+    impl EscrowSettlementImpl of IEscrowSettlement<ContractState> {
+        fn settle_dispute(ref self: ContractState, job_id: u64, worker_right: bool) -> u256 {
+            let mut job = self.read_job(job_id);
+            assert(get_caller_address() == self.disputes.read(), errors::NOT_DISPUTES);
+            assert(job.state == JobState::Disputed, errors::NOT_DISPUTED);
+            if worker_right {
+                return self.pay_worker(job_id, job);
+            }
+            job.state = JobState::Refunded;
+            self.jobs.write(job_id, job);
+            if job.collateral.is_non_zero() {
+                IStakingJobsDispatcher { contract_address: self.staking.read() }
+                    .unlock(job.worker, job_id);
+            }
+            self
+                .emit(
+                    JobRefunded {
+                        job_id, client: job.client, worker: job.worker, refund: job.reward,
+                    },
+                );
+            self.token_dispatcher().transfer(job.client, job.reward);
+            0
+        }
+    }
+
+    #[abi(embed_v0)]
+    impl EscrowViewImpl of IEscrowView<ContractState> {
+        fn job(self: @ContractState, job_id: u64) -> Job {
+            self.read_job(job_id)
+        }
+
+        fn job_count(self: @ContractState) -> u64 {
+            self.job_count.read()
+        }
+
+        fn fee_bps(self: @ContractState) -> u16 {
+            self.fee_bps.read()
+        }
+
+        fn timeout_slash_bps(self: @ContractState) -> u16 {
+            self.timeout_slash_bps.read()
+        }
+
+        fn treasury(self: @ContractState) -> ContractAddress {
+            self.treasury.read()
+        }
+
+        fn token(self: @ContractState) -> ContractAddress {
+            self.token.read()
+        }
+
+        fn staking(self: @ContractState) -> ContractAddress {
+            self.staking.read()
+        }
+
+        fn reputation(self: @ContractState) -> ContractAddress {
+            self.reputation.read()
+        }
+
+        fn disputes(self: @ContractState) -> ContractAddress {
+            self.disputes.read()
+        }
+    }
+
+    #[abi(embed_v0)]
+    impl EscrowConfigImpl of IEscrowConfig<ContractState> {
+        fn set_fee_bps(ref self: ContractState, fee_bps: u16) {
+            self.admin.assert_only_owner();
+            assert(fee_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+            let old_fee_bps = self.fee_bps.read();
+            self.fee_bps.write(fee_bps);
+            self.emit(FeeUpdated { old_fee_bps, new_fee_bps: fee_bps });
+        }
+
+        fn set_timeout_slash_bps(ref self: ContractState, bps: u16) {
+            self.admin.assert_only_owner();
+            assert(bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+            let old_bps = self.timeout_slash_bps.read();
+            self.timeout_slash_bps.write(bps);
+            self.emit(TimeoutSlashUpdated { old_bps, new_bps: bps });
+        }
+
+        fn set_treasury(ref self: ContractState, treasury: ContractAddress) {
+            self.admin.assert_only_owner();
+            assert(treasury.is_non_zero(), errors::ZERO_ADDRESS);
+            let old_treasury = self.treasury.read();
+            self.treasury.write(treasury);
+            self.emit(TreasuryUpdated { old_treasury, new_treasury: treasury });
+        }
+
+        fn set_disputes(ref self: ContractState, disputes: ContractAddress) {
+            self.admin.assert_only_owner();
+            assert(disputes.is_non_zero(), errors::ZERO_ADDRESS);
+            let old_disputes = self.disputes.read();
+            self.disputes.write(disputes);
+            self.emit(DisputesUpdated { old_disputes, new_disputes: disputes });
+        }
+    }
+
+    #[generate_trait]
+    impl InternalImpl of InternalTrait {
+        fn read_job(self: @ContractState, job_id: u64) -> Job {
+            let job = self.jobs.read(job_id);
+            assert(job.state != JobState::None, errors::UNKNOWN_JOB);
+            job
+        }
+
+        fn token_dispatcher(self: @ContractState) -> IERC20Dispatcher {
+            IERC20Dispatcher { contract_address: self.token.read() }
+        }
+
+        fn reputation_dispatcher(self: @ContractState) -> IReputationWriterDispatcher {
+            IReputationWriterDispatcher { contract_address: self.reputation.read() }
+        }
+
+        /// Marks the job Completed, releases the collateral, pays the worker and the fee.
+        /// Returns the worker's payout. Callers check the state first.
+        fn pay_worker(ref self: ContractState, job_id: u64, job: Job) -> u256 {
+            let mut job = job;
+            job.state = JobState::Completed;
+            self.jobs.write(job_id, job);
+            let fee = bps_of(job.reward, self.fee_bps.read());
+            let payout = job.reward - fee;
+            if job.collateral.is_non_zero() {
+                IStakingJobsDispatcher { contract_address: self.staking.read() }
+                    .unlock(job.worker, job_id);
+            }
+            self.emit(JobCompleted { job_id, client: job.client, worker: job.worker, payout, fee });
+            let token = self.token_dispatcher();
+            if payout.is_non_zero() {
+                token.transfer(job.worker, payout);
+            }
+            if fee.is_non_zero() {
+                token.transfer(self.treasury.read(), fee);
+            }
+            payout
+        }
+    }
+}

@@ -1,0 +1,88 @@
+use starknet::ContractAddress;
+use crate::types::Job;
+
+/// The job lifecycle, for clients, workers and anyone settling.
+#[starknet::interface]
+pub trait IJobEscrow<TState> {
+    /// Creates a job and pulls `reward` from the caller (approve it first). Returns the job id.
+    /// Requirements: not paused; `reward` > 0; `spec_hash` and `capability` not zero;
+    /// `deadline` in the future; `challenge_window` > 0. Emits `JobCreated`.
+    fn create_job(
+        ref self: TState,
+        spec_hash: felt252,
+        reward: u256,
+        capability: felt252,
+        deadline: u64,
+        challenge_window: u64,
+        collateral: u256,
+    ) -> u64;
+    /// Assigns `worker` and locks its collateral.
+    /// Requirements: not paused; caller is the client; the job is Open and before its deadline;
+    /// the worker is active, holds the capability and has enough free stake.
+    /// Emits `JobAssigned`.
+    fn assign(ref self: TState, job_id: u64, worker: ContractAddress);
+    /// Records the worker's result.
+    /// Requirements: caller is the assigned worker; the job is Assigned; not past the
+    /// deadline; `result_hash` not zero. Emits `ResultSubmitted`.
+    fn submit_result(ref self: TState, job_id: u64, result_hash: felt252);
+    /// Pays the worker (reward minus the protocol fee, which goes to the treasury), releases
+    /// the collateral and records the success.
+    /// Requirements: caller is the client; the job is Submitted. Emits `JobCompleted`.
+    fn accept(ref self: TState, job_id: u64);
+    /// Settles like `accept`, for anyone, once the challenge window passed without a dispute.
+    /// Requirements: the job is Submitted; the challenge window has passed.
+    /// Emits `JobCompleted`.
+    fn finalize(ref self: TState, job_id: u64);
+    /// Refunds the client before any assignment.
+    /// Requirements: caller is the client; the job is Open. Emits `JobCancelled`.
+    fn cancel(ref self: TState, job_id: u64);
+    /// After a missed deadline: refunds the client, slashes the timeout share of the
+    /// collateral to the client and records a failure. Callable by anyone; the client gets
+    /// the funds. Requirements: the job is Assigned; the deadline has passed.
+    /// Emits `JobTimedOut`.
+    fn claim_timeout(ref self: TState, job_id: u64);
+    /// Contests the result and opens a dispute. Returns the dispute id.
+    /// Requirements: caller is the client; the job is Submitted; the challenge window is open;
+    /// `evidence_hash` not zero. Emits `JobDisputed`.
+    fn dispute(ref self: TState, job_id: u64, evidence_hash: felt252) -> u64;
+}
+
+/// The disputes contract's hook to settle a disputed job's funds.
+#[starknet::interface]
+pub trait IEscrowSettlement<TState> {
+    /// Releases the collateral and pays the worker (worker right, returns the payout) or
+    /// refunds the client (client right, returns 0). Slashing is the caller's.
+    /// Requirements: caller is the disputes contract; the job is Disputed.
+    /// Emits `JobCompleted` or `JobRefunded`.
+    fn settle_dispute(ref self: TState, job_id: u64, worker_right: bool) -> u256;
+}
+
+/// Read-only views.
+#[starknet::interface]
+pub trait IEscrowView<TState> {
+    /// Requirements: the job exists.
+    fn job(self: @TState, job_id: u64) -> Job;
+    /// The number of jobs created; ids run from 1 to this.
+    fn job_count(self: @TState) -> u64;
+    fn fee_bps(self: @TState) -> u16;
+    fn timeout_slash_bps(self: @TState) -> u16;
+    fn treasury(self: @TState) -> ContractAddress;
+    fn token(self: @TState) -> ContractAddress;
+    fn staking(self: @TState) -> ContractAddress;
+    fn reputation(self: @TState) -> ContractAddress;
+    fn disputes(self: @TState) -> ContractAddress;
+}
+
+/// Owner-only configuration.
+#[starknet::interface]
+pub trait IEscrowConfig<TState> {
+    /// Requirements: caller is the owner; `fee_bps` <= 10_000. Emits `FeeUpdated`.
+    fn set_fee_bps(ref self: TState, fee_bps: u16);
+    /// Requirements: caller is the owner; `bps` <= 10_000. Emits `TimeoutSlashUpdated`.
+    fn set_timeout_slash_bps(ref self: TState, bps: u16);
+    /// Requirements: caller is the owner; not zero. Emits `TreasuryUpdated`.
+    fn set_treasury(ref self: TState, treasury: ContractAddress);
+    /// Wires the disputes contract (deployed after the escrow).
+    /// Requirements: caller is the owner; not zero. Emits `DisputesUpdated`.
+    fn set_disputes(ref self: TState, disputes: ContractAddress);
+}

@@ -1,0 +1,1 @@
+pub const ZERO_WORKER: felt252 = 'worker is zero address';

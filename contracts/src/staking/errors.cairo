@@ -1,0 +1,15 @@
+pub const ZERO_AMOUNT: felt252 = 'amount is zero';
+pub const ALREADY_STAKED: felt252 = 'already staked';
+pub const NOT_STAKED: felt252 = 'not staked';
+pub const NO_CAPABILITIES: felt252 = 'no capabilities';
+pub const TOO_MANY_CAPABILITIES: felt252 = 'too many capabilities';
+pub const ZERO_CAPABILITY: felt252 = 'capability is zero';
+pub const DUPLICATE_CAPABILITY: felt252 = 'duplicate capability';
+pub const INSUFFICIENT_FREE_STAKE: felt252 = 'insufficient free stake';
+pub const NO_UNSTAKE_PENDING: felt252 = 'no unstake pending';
+pub const EXIT_WINDOW_OPEN: felt252 = 'exit window not passed';
+pub const ALREADY_LOCKED: felt252 = 'collateral already locked';
+pub const NOTHING_LOCKED: felt252 = 'no collateral locked';
+pub const ZERO_BENEFICIARY: felt252 = 'beneficiary is zero';
+pub const ZERO_WINDOW: felt252 = 'window is zero';
+pub const ZERO_ADDRESS: felt252 = 'address is zero';

@@ -1,0 +1,110 @@
+//! Objects shared by more than one contract: role names, job and dispute records, the
+//! reputation record and basis-point arithmetic. Nothing here touches storage or calls out.
+
+/// Denominator of every basis-point figure: 10_000 bps = 100%.
+pub const BPS_DENOMINATOR: u16 = 10_000;
+
+/// Role names, granted and revoked through the admin component.
+pub mod roles {
+    /// May mint CiroToken.
+    pub const MINTER: felt252 = 'MINTER';
+    /// May slash stake (the escrow and the disputes contract).
+    pub const SLASHER: felt252 = 'SLASHER';
+    /// May lock and unlock job collateral (the escrow).
+    pub const ESCROW: felt252 = 'ESCROW';
+    /// May write reputation records (the escrow and the disputes contract).
+    pub const REPUTATION_WRITER: felt252 = 'REPUTATION_WRITER';
+}
+
+/// Returns `amount * bps / 10_000`, rounded down.
+pub fn bps_of(amount: u256, bps: u16) -> u256 {
+    amount * bps.into() / BPS_DENOMINATOR.into()
+}
+
+/// Where a job stands. `None` is the state of an id that was never created.
+#[derive(Copy, Drop, Serde, PartialEq, Debug, starknet::Store, Default)]
+pub enum JobState {
+    #[default]
+    None,
+    /// Created, reward escrowed, waiting for a worker.
+    Open,
+    /// A worker is assigned and its collateral is locked.
+    Assigned,
+    /// The worker submitted a result hash; the challenge window runs.
+    Submitted,
+    /// The client disputed the result; arbitration decides.
+    Disputed,
+    /// The worker was paid. Terminal.
+    Completed,
+    /// The client got the reward back after a timeout or a lost dispute. Terminal.
+    Refunded,
+    /// The client cancelled before assignment. Terminal.
+    Cancelled,
+}
+
+/// A job as the escrow stores it.
+#[derive(Copy, Drop, Serde, PartialEq, Debug, starknet::Store)]
+pub struct Job {
+    pub client: starknet::ContractAddress,
+    pub worker: starknet::ContractAddress,
+    pub spec_hash: felt252,
+    pub capability: felt252,
+    pub reward: u256,
+    pub collateral: u256,
+    /// Unix seconds; a result must be submitted at or before it.
+    pub deadline: u64,
+    /// Seconds after submission during which the client may dispute.
+    pub challenge_window: u64,
+    pub result_hash: felt252,
+    pub submitted_at: u64,
+    pub dispute_id: u64,
+    pub state: JobState,
+}
+
+/// An arbitrator's ruling on a dispute.
+#[derive(Copy, Drop, Serde, PartialEq, Debug, starknet::Store, Default)]
+pub enum Ruling {
+    /// The result was right: the worker is paid.
+    #[default]
+    WorkerRight,
+    /// The result was wrong: the worker is slashed and the client refunded.
+    ClientRight,
+}
+
+/// Where a dispute stands. `None` is the state of an id that was never opened.
+#[derive(Copy, Drop, Serde, PartialEq, Debug, starknet::Store, Default)]
+pub enum DisputeStatus {
+    #[default]
+    None,
+    Open,
+    Resolved,
+}
+
+/// A dispute as the disputes contract stores it.
+#[derive(Copy, Drop, Serde, PartialEq, Debug, starknet::Store)]
+pub struct Dispute {
+    pub job_id: u64,
+    pub client: starknet::ContractAddress,
+    pub worker: starknet::ContractAddress,
+    pub collateral: u256,
+    pub evidence_hash: felt252,
+    pub opened_at: u64,
+    pub votes_worker: u32,
+    pub votes_client: u32,
+    pub status: DisputeStatus,
+    /// Meaningful only once `status` is `Resolved`.
+    pub ruling: Ruling,
+}
+
+/// A worker's on-chain track record.
+#[derive(Copy, Drop, Serde, PartialEq, Debug, starknet::Store, Default)]
+pub struct ReputationRecord {
+    pub jobs_completed: u64,
+    pub jobs_failed: u64,
+    pub disputes_won: u64,
+    pub disputes_lost: u64,
+    pub total_earned: u256,
+    pub total_slashed: u256,
+    /// Unix seconds of the last recorded event.
+    pub last_active: u64,
+}
