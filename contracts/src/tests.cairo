@@ -1,0 +1,11 @@
+//! Cairo tests: one module per contract for every external function, plus multi-contract
+//! flows. Helpers that deploy the suite and impersonate callers live in `utils`.
+
+mod utils;
+mod test_admin;
+mod test_token;
+mod test_staking;
+mod test_reputation;
+mod test_escrow;
+mod test_disputes;
+mod test_flows;

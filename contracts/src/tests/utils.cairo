@@ -1,0 +1,309 @@
+//! Test harness: named accounts, the deployed and wired suite, and helpers that drive a
+//! job to a given state. Tests impersonate a caller with `set_contract_address`.
+
+use starknet::syscalls::deploy_syscall;
+use starknet::testing::{pop_log_raw, set_block_timestamp, set_contract_address};
+use starknet::{ClassHash, ContractAddress, contract_address_const};
+use crate::admin::interface::{IAdminDispatcher, IAdminDispatcherTrait};
+use crate::disputes::disputes::Disputes;
+use crate::disputes::interface::{
+    IDisputesConfigDispatcher, IDisputesConfigDispatcherTrait, IDisputesDispatcher,
+    IDisputesViewDispatcher,
+};
+use crate::escrow::escrow::JobEscrow;
+use crate::escrow::interface::{
+    IEscrowConfigDispatcher, IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcher,
+    IEscrowViewDispatcher, IJobEscrowDispatcher, IJobEscrowDispatcherTrait,
+};
+use crate::reputation::interface::{IReputationViewDispatcher, IReputationWriterDispatcher};
+use crate::reputation::reputation::Reputation;
+use crate::staking::interface::{
+    IStakingConfigDispatcher, IStakingJobsDispatcher, IStakingViewDispatcher,
+    IStakingWorkerDispatcher, IStakingWorkerDispatcherTrait,
+};
+use crate::staking::staking::Staking;
+use crate::token::interface::{
+    IERC20Dispatcher, IERC20DispatcherTrait, IMintableDispatcher, IMintableDispatcherTrait,
+};
+use crate::token::token::CiroToken;
+use crate::types::{Ruling, roles};
+
+// Named accounts.
+pub fn OWNER() -> ContractAddress {
+    contract_address_const::<'owner'>()
+}
+pub fn CLIENT() -> ContractAddress {
+    contract_address_const::<'client'>()
+}
+pub fn WORKER() -> ContractAddress {
+    contract_address_const::<'worker'>()
+}
+pub fn WORKER2() -> ContractAddress {
+    contract_address_const::<'worker2'>()
+}
+pub fn TREASURY() -> ContractAddress {
+    contract_address_const::<'treasury'>()
+}
+pub fn ARB1() -> ContractAddress {
+    contract_address_const::<'arb1'>()
+}
+pub fn ARB2() -> ContractAddress {
+    contract_address_const::<'arb2'>()
+}
+pub fn ARB3() -> ContractAddress {
+    contract_address_const::<'arb3'>()
+}
+pub fn OTHER() -> ContractAddress {
+    contract_address_const::<'other'>()
+}
+pub fn ZERO() -> ContractAddress {
+    contract_address_const::<0>()
+}
+
+// Suite configuration.
+pub const ONE: u256 = 1_000_000_000_000_000_000;
+pub const MIN_STAKE: u256 = 100_000_000_000_000_000_000; // 100 CIRO
+pub const UNSTAKE_WINDOW: u64 = 604_800;
+pub const FEE_BPS: u16 = 250; // 2.5%
+pub const TIMEOUT_SLASH_BPS: u16 = 5_000; // 50% of the collateral
+pub const CLIENT_SHARE_BPS: u16 = 7_000; // 70% of a lost dispute's slash goes to the client
+pub const QUORUM: u32 = 2;
+pub const VOTING_PERIOD: u64 = 86_400;
+pub const INITIAL_BALANCE: u256 = 10_000_000_000_000_000_000_000; // 10_000 CIRO
+
+// A job's defaults.
+pub const START: u64 = 1_000_000;
+pub const SPEC: felt252 = 'spec-hash';
+pub const RESULT: felt252 = 'result-hash';
+pub const EVIDENCE: felt252 = 'evidence-hash';
+pub const WASM: felt252 = 'wasm';
+pub const REWARD: u256 = 40_000_000_000_000_000_000; // 40 CIRO
+pub const COLLATERAL: u256 = 60_000_000_000_000_000_000; // 60 CIRO
+pub const DEADLINE: u64 = START + 3_600;
+pub const CHALLENGE_WINDOW: u64 = 600;
+pub const STAKE: u256 = 200_000_000_000_000_000_000; // 200 CIRO
+
+/// Addresses of a deployed, wired suite.
+#[derive(Copy, Drop)]
+pub struct Suite {
+    pub token: ContractAddress,
+    pub staking: ContractAddress,
+    pub reputation: ContractAddress,
+    pub escrow: ContractAddress,
+    pub disputes: ContractAddress,
+}
+
+/// Typed handles on the suite's contracts.
+#[generate_trait]
+pub impl SuiteImpl of SuiteTrait {
+    fn erc20(self: @Suite) -> IERC20Dispatcher {
+        IERC20Dispatcher { contract_address: *self.token }
+    }
+    fn mintable(self: @Suite) -> IMintableDispatcher {
+        IMintableDispatcher { contract_address: *self.token }
+    }
+    fn staking_worker(self: @Suite) -> IStakingWorkerDispatcher {
+        IStakingWorkerDispatcher { contract_address: *self.staking }
+    }
+    fn staking_jobs(self: @Suite) -> IStakingJobsDispatcher {
+        IStakingJobsDispatcher { contract_address: *self.staking }
+    }
+    fn staking_view(self: @Suite) -> IStakingViewDispatcher {
+        IStakingViewDispatcher { contract_address: *self.staking }
+    }
+    fn staking_config(self: @Suite) -> IStakingConfigDispatcher {
+        IStakingConfigDispatcher { contract_address: *self.staking }
+    }
+    fn reputation_view(self: @Suite) -> IReputationViewDispatcher {
+        IReputationViewDispatcher { contract_address: *self.reputation }
+    }
+    fn reputation_writer(self: @Suite) -> IReputationWriterDispatcher {
+        IReputationWriterDispatcher { contract_address: *self.reputation }
+    }
+    fn escrow(self: @Suite) -> IJobEscrowDispatcher {
+        IJobEscrowDispatcher { contract_address: *self.escrow }
+    }
+    fn escrow_view(self: @Suite) -> IEscrowViewDispatcher {
+        IEscrowViewDispatcher { contract_address: *self.escrow }
+    }
+    fn escrow_config(self: @Suite) -> IEscrowConfigDispatcher {
+        IEscrowConfigDispatcher { contract_address: *self.escrow }
+    }
+    fn escrow_settlement(self: @Suite) -> IEscrowSettlementDispatcher {
+        IEscrowSettlementDispatcher { contract_address: *self.escrow }
+    }
+    fn disputes(self: @Suite) -> IDisputesDispatcher {
+        IDisputesDispatcher { contract_address: *self.disputes }
+    }
+    fn disputes_view(self: @Suite) -> IDisputesViewDispatcher {
+        IDisputesViewDispatcher { contract_address: *self.disputes }
+    }
+    fn disputes_config(self: @Suite) -> IDisputesConfigDispatcher {
+        IDisputesConfigDispatcher { contract_address: *self.disputes }
+    }
+}
+
+/// The admin surface of any contract.
+pub fn admin(contract: ContractAddress) -> IAdminDispatcher {
+    IAdminDispatcher { contract_address: contract }
+}
+
+fn deploy(class_hash: felt252, calldata: Array<felt252>) -> ContractAddress {
+    let class_hash: ClassHash = class_hash.try_into().unwrap();
+    let (address, _) = deploy_syscall(class_hash, 0, calldata.span(), false).unwrap();
+    address
+}
+
+/// Deploys CiroToken owned by `OWNER`.
+pub fn deploy_token() -> ContractAddress {
+    let mut calldata = array![];
+    let name: ByteArray = "CIRO Token";
+    let symbol: ByteArray = "CIRO";
+    name.serialize(ref calldata);
+    symbol.serialize(ref calldata);
+    OWNER().serialize(ref calldata);
+    deploy(CiroToken::TEST_CLASS_HASH, calldata)
+}
+
+/// Deploys Staking over `token` with the suite's minimum stake and `window`.
+pub fn deploy_staking(token: ContractAddress, window: u64) -> ContractAddress {
+    let mut calldata = array![];
+    OWNER().serialize(ref calldata);
+    token.serialize(ref calldata);
+    MIN_STAKE.serialize(ref calldata);
+    window.serialize(ref calldata);
+    deploy(Staking::TEST_CLASS_HASH, calldata)
+}
+
+/// Deploys Reputation owned by `OWNER`.
+pub fn deploy_reputation() -> ContractAddress {
+    deploy(Reputation::TEST_CLASS_HASH, array![OWNER().into()])
+}
+
+/// Deploys JobEscrow with the suite's fee and timeout share; the disputes contract is not
+/// wired.
+pub fn deploy_escrow(
+    token: ContractAddress, staking: ContractAddress, reputation: ContractAddress,
+) -> ContractAddress {
+    let mut calldata = array![];
+    OWNER().serialize(ref calldata);
+    token.serialize(ref calldata);
+    staking.serialize(ref calldata);
+    reputation.serialize(ref calldata);
+    TREASURY().serialize(ref calldata);
+    FEE_BPS.serialize(ref calldata);
+    TIMEOUT_SLASH_BPS.serialize(ref calldata);
+    deploy(JobEscrow::TEST_CLASS_HASH, calldata)
+}
+
+/// Deploys Disputes with the suite's quorum, period and split; the default ruling is
+/// `ClientRight`.
+pub fn deploy_disputes(
+    escrow: ContractAddress, staking: ContractAddress, reputation: ContractAddress,
+) -> ContractAddress {
+    let mut calldata = array![];
+    OWNER().serialize(ref calldata);
+    escrow.serialize(ref calldata);
+    staking.serialize(ref calldata);
+    reputation.serialize(ref calldata);
+    TREASURY().serialize(ref calldata);
+    QUORUM.serialize(ref calldata);
+    VOTING_PERIOD.serialize(ref calldata);
+    Ruling::ClientRight.serialize(ref calldata);
+    CLIENT_SHARE_BPS.serialize(ref calldata);
+    deploy(Disputes::TEST_CLASS_HASH, calldata)
+}
+
+/// Deploys and wires the whole suite at time `START`: roles granted, three arbitrators,
+/// `INITIAL_BALANCE` minted to the client and both workers. All setup events are dropped.
+pub fn setup() -> Suite {
+    set_block_timestamp(START);
+    set_contract_address(OWNER());
+    let token = deploy_token();
+    let staking = deploy_staking(token, UNSTAKE_WINDOW);
+    let reputation = deploy_reputation();
+    let escrow = deploy_escrow(token, staking, reputation);
+    let disputes = deploy_disputes(escrow, staking, reputation);
+    let suite = Suite { token, staking, reputation, escrow, disputes };
+
+    suite.escrow_config().set_disputes(disputes);
+    admin(staking).grant_role(roles::ESCROW, escrow);
+    admin(staking).grant_role(roles::SLASHER, escrow);
+    admin(staking).grant_role(roles::SLASHER, disputes);
+    admin(reputation).grant_role(roles::REPUTATION_WRITER, escrow);
+    admin(reputation).grant_role(roles::REPUTATION_WRITER, disputes);
+    let config = suite.disputes_config();
+    config.add_arbitrator(ARB1());
+    config.add_arbitrator(ARB2());
+    config.add_arbitrator(ARB3());
+    let mint = suite.mintable();
+    mint.mint(CLIENT(), INITIAL_BALANCE);
+    mint.mint(WORKER(), INITIAL_BALANCE);
+    mint.mint(WORKER2(), INITIAL_BALANCE);
+    drop_all_events(suite);
+    suite
+}
+
+/// Discards every event `contract` emitted so far.
+pub fn drop_events(contract: ContractAddress) {
+    loop {
+        match pop_log_raw(contract) {
+            Option::Some(_) => {},
+            Option::None => { break; },
+        };
+    };
+}
+
+/// Discards every event of the suite.
+pub fn drop_all_events(suite: Suite) {
+    drop_events(suite.token);
+    drop_events(suite.staking);
+    drop_events(suite.reputation);
+    drop_events(suite.escrow);
+    drop_events(suite.disputes);
+}
+
+/// `worker` approves and stakes `amount`, then registers `wasm`.
+pub fn stake_worker(suite: Suite, worker: ContractAddress, amount: u256) {
+    set_contract_address(worker);
+    suite.erc20().approve(suite.staking, amount);
+    suite.staking_worker().stake(amount);
+    suite.staking_worker().register(array![WASM].span());
+}
+
+/// The client creates the default job and returns its id.
+pub fn create_job(suite: Suite) -> u64 {
+    set_contract_address(CLIENT());
+    suite.erc20().approve(suite.escrow, REWARD);
+    suite.escrow().create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, COLLATERAL)
+}
+
+/// A default job assigned to a staked `WORKER`.
+pub fn assigned_job(suite: Suite) -> u64 {
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    suite.escrow().assign(job_id, WORKER());
+    job_id
+}
+
+/// A default job with `RESULT` submitted by `WORKER`.
+pub fn submitted_job(suite: Suite) -> u64 {
+    let job_id = assigned_job(suite);
+    set_contract_address(WORKER());
+    suite.escrow().submit_result(job_id, RESULT);
+    job_id
+}
+
+/// A default job disputed by the client; returns (job id, dispute id).
+pub fn disputed_job(suite: Suite) -> (u64, u64) {
+    let job_id = submitted_job(suite);
+    set_contract_address(CLIENT());
+    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    (job_id, dispute_id)
+}
+
+/// Balance of `account` in the suite's token.
+pub fn balance(suite: Suite, account: ContractAddress) -> u256 {
+    suite.erc20().balance_of(account)
+}
