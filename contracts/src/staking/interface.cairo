@@ -4,6 +4,8 @@ use starknet::ContractAddress;
 pub const DEFAULT_UNSTAKE_WINDOW: u64 = 604_800;
 /// The most capability tags a worker may register.
 pub const MAX_CAPABILITIES: u32 = 32;
+/// The most exits a worker may have waiting at once; it bounds the work a slash does.
+pub const MAX_PENDING_EXITS: u32 = 16;
 
 /// What a worker does with its own stake.
 #[starknet::interface]
@@ -22,7 +24,7 @@ pub trait IStakingWorker<TState> {
     /// Starts the exit of `amount`; it can be withdrawn once the exit window has passed. Each
     /// intent has its own clock, so a later intent never delays an earlier one.
     /// Requirements: `amount` > 0; `amount` <= free stake (stake minus pending exits minus
-    /// locked collateral). Emits `UnstakeIntent`.
+    /// locked collateral); fewer than `MAX_PENDING_EXITS` exits waiting. Emits `UnstakeIntent`.
     fn unstake_intent(ref self: TState, amount: u256);
     /// Pays out every exit whose window has passed.
     /// Requirements: an exit is pending and at least one has matured. Emits `Unstaked`.
@@ -41,8 +43,8 @@ pub trait IStakingJobs<TState> {
     /// Emits `CollateralUnlocked`.
     fn unlock(ref self: TState, worker: ContractAddress, job_id: u64) -> u256;
     /// Takes up to `amount` of `worker`'s stake and sends it to `beneficiary`. Never takes more
-    /// than the worker holds; returns what was taken. Pending exits and then locked collateral
-    /// shrink when the remaining stake no longer covers them.
+    /// than the worker holds; returns what was taken. When the remaining stake no longer covers
+    /// them, locked collateral shrinks first, then pending exits (the newest exits first).
     /// Requirements: caller holds `SLASHER`; `amount` > 0; `beneficiary` is not zero.
     /// Emits `Slashed` when anything was taken.
     fn slash(

@@ -15,7 +15,7 @@ pub mod Staking {
     use crate::staking::errors;
     use crate::staking::interface::{
         DEFAULT_UNSTAKE_WINDOW, IStakingConfig, IStakingJobs, IStakingView, IStakingWorker,
-        MAX_CAPABILITIES,
+        MAX_CAPABILITIES, MAX_PENDING_EXITS,
     };
     use crate::token::interface::{IERC20Dispatcher, IERC20DispatcherTrait};
     use crate::types::roles;
@@ -244,6 +244,7 @@ pub mod Staking {
             assert(amount <= self.free_stake(worker), errors::INSUFFICIENT_FREE_STAKE);
             let unlock_at = get_block_timestamp() + self.unstake_window.read();
             let tail = self.exit_tail.read(worker);
+            assert(tail - self.exit_head.read(worker) < MAX_PENDING_EXITS, errors::TOO_MANY_EXITS);
             self.exit_amount.write((worker, tail), amount);
             self.exit_unlock_at.write((worker, tail), unlock_at);
             self.exit_tail.write(worker, tail + 1);
@@ -269,14 +270,9 @@ pub mod Staking {
             assert(head != self.exit_head.read(worker), errors::EXIT_WINDOW_OPEN);
             self.exit_head.write(worker, head);
 
-            // A slash may have shrunk the pending amount below the queued exits.
-            let pending = self.pending.read(worker);
-            let amount = if matured < pending {
-                matured
-            } else {
-                pending
-            };
-            self.pending.write(worker, pending - amount);
+            // Slashes trim the queue, so the queued exits always sum to `pending`.
+            let amount = matured;
+            self.pending.write(worker, self.pending.read(worker) - amount);
             let old_stake = self.stakes.read(worker);
             let new_stake = old_stake - amount;
             self.stakes.write(worker, new_stake);
@@ -349,6 +345,7 @@ pub mod Staking {
             let pending = self.pending.read(worker);
             if pending > new_stake - locked {
                 self.pending.write(worker, new_stake - locked);
+                self.trim_exits(worker, pending - (new_stake - locked));
             }
             self.emit(Slashed { worker, amount: taken, reason, beneficiary, old_stake, new_stake });
             self.token_dispatcher().transfer(beneficiary, taken);
@@ -444,6 +441,28 @@ pub mod Staking {
     impl InternalImpl of InternalTrait {
         fn token_dispatcher(self: @ContractState) -> IERC20Dispatcher {
             IERC20Dispatcher { contract_address: self.token.read() }
+        }
+
+        /// Removes `cut` from the queued exits, newest first, so that the queue keeps summing
+        /// to `pending` after a slash. Emptied entries at the tail are dropped.
+        fn trim_exits(ref self: ContractState, worker: ContractAddress, cut: u256) {
+            let head = self.exit_head.read(worker);
+            let mut tail = self.exit_tail.read(worker);
+            let mut cut = cut;
+            while cut.is_non_zero() && tail > head {
+                let last = tail - 1;
+                let amount = self.exit_amount.read((worker, last));
+                if amount > cut {
+                    self.exit_amount.write((worker, last), amount - cut);
+                    cut = 0;
+                } else {
+                    self.exit_amount.write((worker, last), 0);
+                    self.exit_unlock_at.write((worker, last), 0);
+                    cut -= amount;
+                    tail = last;
+                }
+            };
+            self.exit_tail.write(worker, tail);
         }
 
         fn free_stake(self: @ContractState, worker: ContractAddress) -> u256 {
