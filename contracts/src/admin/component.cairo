@@ -105,7 +105,9 @@ pub mod AdminComponent {
             self.emit(OwnershipTransferred { previous_owner, new_owner });
         }
 
-        fn grant_role(ref self: ComponentState<TContractState>, role: felt252, account: ContractAddress) {
+        fn grant_role(
+            ref self: ComponentState<TContractState>, role: felt252, account: ContractAddress,
+        ) {
             self.assert_only_owner();
             self._grant_role(role, account);
         }

@@ -296,7 +296,10 @@ pub mod JobEscrow {
             job.worker = worker;
             job.state = JobState::Assigned;
             self.jobs.write(job_id, job);
-            self.emit(JobAssigned { job_id, client: job.client, worker, collateral: job.collateral });
+            self
+                .emit(
+                    JobAssigned { job_id, client: job.client, worker, collateral: job.collateral },
+                );
             if job.collateral.is_non_zero() {
                 IStakingJobsDispatcher { contract_address: staking }
                     .lock(worker, job.collateral, job_id);

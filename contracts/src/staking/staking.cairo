@@ -229,7 +229,9 @@ pub mod Staking {
             while i < count {
                 let capability = *capabilities.at(i);
                 assert(capability != 0, errors::ZERO_CAPABILITY);
-                assert(!self.capability_held.read((worker, capability)), errors::DUPLICATE_CAPABILITY);
+                assert(
+                    !self.capability_held.read((worker, capability)), errors::DUPLICATE_CAPABILITY,
+                );
                 self.capability_held.write((worker, capability), true);
                 self.capability_at.write((worker, i), capability);
                 i += 1;

@@ -47,7 +47,9 @@ fn test_mint_credits_recipient_and_emits() {
     suite.mintable().mint(OTHER(), 7 * ONE);
     assert_eq!(balance(suite, OTHER()), 7 * ONE);
     assert_eq!(suite.erc20().total_supply(), 3 * INITIAL_BALANCE + 7 * ONE);
-    assert_eq!(pop_log::<CiroToken::Event>(suite.token), transfer_event(ZERO(), OTHER(), 7 * ONE));
+    assert_eq!(
+        pop_log::<CiroToken::Event>(suite.token), transfer_event(ZERO(), OTHER(), 7 * ONE),
+    );
 }
 
 #[test]
@@ -100,7 +102,9 @@ fn test_transfer_moves_balance_and_emits() {
     assert!(suite.erc20().transfer(OTHER(), 5 * ONE));
     assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - 5 * ONE);
     assert_eq!(balance(suite, OTHER()), 5 * ONE);
-    assert_eq!(pop_log::<CiroToken::Event>(suite.token), transfer_event(CLIENT(), OTHER(), 5 * ONE));
+    assert_eq!(
+        pop_log::<CiroToken::Event>(suite.token), transfer_event(CLIENT(), OTHER(), 5 * ONE),
+    );
 }
 
 #[test]
@@ -152,7 +156,9 @@ fn test_approve_sets_allowance_and_emits() {
     set_contract_address(CLIENT());
     assert!(suite.erc20().approve(OTHER(), 3 * ONE));
     assert_eq!(suite.erc20().allowance(CLIENT(), OTHER()), 3 * ONE);
-    assert_eq!(pop_log::<CiroToken::Event>(suite.token), approval_event(CLIENT(), OTHER(), 3 * ONE));
+    assert_eq!(
+        pop_log::<CiroToken::Event>(suite.token), approval_event(CLIENT(), OTHER(), 3 * ONE),
+    );
     // A new approval replaces the old one.
     suite.erc20().approve(OTHER(), ONE);
     assert_eq!(suite.erc20().allowance(CLIENT(), OTHER()), ONE);
@@ -177,7 +183,9 @@ fn test_transfer_from_spends_allowance_and_emits() {
     assert_eq!(suite.erc20().allowance(CLIENT(), OTHER()), 6 * ONE);
     assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - 4 * ONE);
     assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE + 4 * ONE);
-    assert_eq!(pop_log::<CiroToken::Event>(suite.token), approval_event(CLIENT(), OTHER(), 6 * ONE));
+    assert_eq!(
+        pop_log::<CiroToken::Event>(suite.token), approval_event(CLIENT(), OTHER(), 6 * ONE),
+    );
     assert_eq!(
         pop_log::<CiroToken::Event>(suite.token), transfer_event(CLIENT(), WORKER(), 4 * ONE),
     );
