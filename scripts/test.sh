@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: formatting, lints, Rust tests, freshness of the
+# committed contract artifacts, and the Cairo tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ciro/target}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test"
+cargo test --workspace --locked
+step "contract artifacts are fresh"
+cargo run --quiet --locked -p ciro -- contracts build --check
+step "Cairo tests"
+cargo run --quiet --locked -p ciro -- contracts test
