@@ -108,3 +108,15 @@ pub struct ReputationRecord {
     /// Unix seconds of the last recorded event.
     pub last_active: u64,
 }
+
+/// Whether `address` is the zero address. Written without `Zero`/`Zeroable`, whose
+/// availability differs between Cairo editions, so the package compiles under any of them.
+pub fn is_zero_address(address: starknet::ContractAddress) -> bool {
+    let value: felt252 = address.into();
+    value == 0
+}
+
+/// The zero address.
+pub fn zero_address() -> starknet::ContractAddress {
+    starknet::contract_address_const::<0>()
+}

@@ -11,6 +11,7 @@ pub mod AdminComponent {
     use starknet::{ClassHash, ContractAddress, SyscallResultTrait, get_caller_address};
     use crate::admin::errors;
     use crate::admin::interface::IAdmin;
+    use crate::types::{is_zero_address, zero_address};
 
     #[storage]
     pub struct Storage {
@@ -99,7 +100,7 @@ pub mod AdminComponent {
             ref self: ComponentState<TContractState>, new_owner: ContractAddress,
         ) {
             self.assert_only_owner();
-            assert(new_owner.is_non_zero(), errors::ZERO_ADDRESS);
+            assert(!is_zero_address(new_owner), errors::ZERO_ADDRESS);
             let previous_owner = self.Admin_owner.read();
             self.Admin_owner.write(new_owner);
             self.emit(OwnershipTransferred { previous_owner, new_owner });
@@ -138,7 +139,8 @@ pub mod AdminComponent {
 
         fn upgrade(ref self: ComponentState<TContractState>, new_class_hash: ClassHash) {
             self.assert_only_owner();
-            assert(new_class_hash.is_non_zero(), errors::ZERO_CLASS_HASH);
+            let class_hash_value: felt252 = new_class_hash.into();
+            assert(class_hash_value != 0, errors::ZERO_CLASS_HASH);
             starknet::syscalls::replace_class_syscall(new_class_hash).unwrap_syscall();
             self.emit(Upgraded { class_hash: new_class_hash });
         }
@@ -151,11 +153,11 @@ pub mod AdminComponent {
     > of InternalTrait<TContractState> {
         /// Sets the first owner. Call once, from the constructor.
         fn initializer(ref self: ComponentState<TContractState>, owner: ContractAddress) {
-            assert(owner.is_non_zero(), errors::ZERO_ADDRESS);
+            assert(!is_zero_address(owner), errors::ZERO_ADDRESS);
             self.Admin_owner.write(owner);
             self
                 .emit(
-                    OwnershipTransferred { previous_owner: Zeroable::zero(), new_owner: owner },
+                    OwnershipTransferred { previous_owner: zero_address(), new_owner: owner },
                 );
         }
 
@@ -178,7 +180,7 @@ pub mod AdminComponent {
         fn _grant_role(
             ref self: ComponentState<TContractState>, role: felt252, account: ContractAddress,
         ) {
-            assert(account.is_non_zero(), errors::ZERO_ADDRESS);
+            assert(!is_zero_address(account), errors::ZERO_ADDRESS);
             if !self.Admin_roles.read((role, account)) {
                 self.Admin_roles.write((role, account), true);
                 self.emit(RoleGranted { role, account, sender: get_caller_address() });

@@ -21,6 +21,7 @@ pub mod Disputes {
     };
     use crate::staking::interface::{IStakingJobsDispatcher, IStakingJobsDispatcherTrait};
     use crate::types::{BPS_DENOMINATOR, Dispute, DisputeStatus, Ruling, bps_of};
+    use crate::types::is_zero_address;
 
     component!(path: AdminComponent, storage: admin, event: AdminEvent);
 
@@ -157,10 +158,10 @@ pub mod Disputes {
         default_ruling: Ruling,
         client_share_bps: u16,
     ) {
-        assert(escrow.is_non_zero(), errors::ZERO_ADDRESS);
-        assert(staking.is_non_zero(), errors::ZERO_ADDRESS);
-        assert(reputation.is_non_zero(), errors::ZERO_ADDRESS);
-        assert(treasury.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(escrow), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(staking), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(reputation), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(treasury), errors::ZERO_ADDRESS);
         assert(quorum > 0, errors::ZERO_QUORUM);
         assert(voting_period > 0, errors::ZERO_PERIOD);
         assert(client_share_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
@@ -318,7 +319,7 @@ pub mod Disputes {
     impl DisputesConfigImpl of IDisputesConfig<ContractState> {
         fn add_arbitrator(ref self: ContractState, arbitrator: ContractAddress) {
             self.admin.assert_only_owner();
-            assert(arbitrator.is_non_zero(), errors::ZERO_ADDRESS);
+            assert(!is_zero_address(arbitrator), errors::ZERO_ADDRESS);
             assert(!self.arbitrators.read(arbitrator), errors::ALREADY_ARBITRATOR);
             self.arbitrators.write(arbitrator, true);
             let arbitrator_count = self.arbitrator_count.read() + 1;
@@ -397,11 +398,11 @@ pub mod Disputes {
                 let client_part = bps_of(dispute.collateral, self.client_share_bps.read());
                 let treasury_part = dispute.collateral - client_part;
                 let staking = IStakingJobsDispatcher { contract_address: self.staking.read() };
-                if client_part.is_non_zero() {
+                if client_part != 0 {
                     slashed_to_client = staking
                         .slash(dispute.worker, client_part, DISPUTE_LOST_REASON, dispute.client);
                 }
-                if treasury_part.is_non_zero() {
+                if treasury_part != 0 {
                     slashed_to_treasury = staking
                         .slash(
                             dispute.worker,

@@ -8,6 +8,7 @@ pub mod Reputation {
     use crate::reputation::errors;
     use crate::reputation::interface::{IReputationView, IReputationWriter, reasons};
     use crate::types::{ReputationRecord, roles};
+    use crate::types::is_zero_address;
 
     component!(path: AdminComponent, storage: admin, event: AdminEvent);
 
@@ -95,7 +96,7 @@ pub mod Reputation {
         /// Checks the caller and the worker, and returns the current record.
         fn before_write(self: @ContractState, worker: ContractAddress) -> ReputationRecord {
             self.admin.assert_only_role(roles::REPUTATION_WRITER);
-            assert(worker.is_non_zero(), errors::ZERO_WORKER);
+            assert(!is_zero_address(worker), errors::ZERO_WORKER);
             self.records.read(worker)
         }
 

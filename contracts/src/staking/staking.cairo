@@ -19,6 +19,7 @@ pub mod Staking {
     };
     use crate::token::interface::{IERC20Dispatcher, IERC20DispatcherTrait};
     use crate::types::roles;
+    use crate::types::is_zero_address;
 
     component!(path: AdminComponent, storage: admin, event: AdminEvent);
 
@@ -172,7 +173,7 @@ pub mod Staking {
         min_stake: u256,
         unstake_window: u64,
     ) {
-        assert(token.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(token), errors::ZERO_ADDRESS);
         self.admin.initializer(owner);
         self.token.write(token);
         self.min_stake.write(min_stake);
@@ -188,10 +189,10 @@ pub mod Staking {
     impl StakingWorkerImpl of IStakingWorker<ContractState> {
         fn stake(ref self: ContractState, amount: u256) {
             self.admin.assert_not_paused();
-            assert(amount.is_non_zero(), errors::ZERO_AMOUNT);
+            assert(amount != 0, errors::ZERO_AMOUNT);
             let worker = get_caller_address();
             let old_stake = self.stakes.read(worker);
-            assert(old_stake.is_zero(), errors::ALREADY_STAKED);
+            assert(old_stake == 0, errors::ALREADY_STAKED);
             self.stakes.write(worker, amount);
             self.emit(Staked { worker, amount, old_stake, new_stake: amount });
             self.token_dispatcher().transfer_from(worker, get_contract_address(), amount);
@@ -199,10 +200,10 @@ pub mod Staking {
 
         fn increase_stake(ref self: ContractState, amount: u256) {
             self.admin.assert_not_paused();
-            assert(amount.is_non_zero(), errors::ZERO_AMOUNT);
+            assert(amount != 0, errors::ZERO_AMOUNT);
             let worker = get_caller_address();
             let old_stake = self.stakes.read(worker);
-            assert(old_stake.is_non_zero(), errors::NOT_STAKED);
+            assert(old_stake != 0, errors::NOT_STAKED);
             let new_stake = old_stake + amount;
             self.stakes.write(worker, new_stake);
             self.emit(StakeIncreased { worker, amount, old_stake, new_stake });
@@ -211,7 +212,7 @@ pub mod Staking {
 
         fn register(ref self: ContractState, capabilities: Span<felt252>) {
             let worker = get_caller_address();
-            assert(self.stakes.read(worker).is_non_zero(), errors::NOT_STAKED);
+            assert(self.stakes.read(worker) != 0, errors::NOT_STAKED);
             let count = capabilities.len();
             assert(count > 0, errors::NO_CAPABILITIES);
             assert(count <= MAX_CAPABILITIES, errors::TOO_MANY_CAPABILITIES);
@@ -241,7 +242,7 @@ pub mod Staking {
         }
 
         fn unstake_intent(ref self: ContractState, amount: u256) {
-            assert(amount.is_non_zero(), errors::ZERO_AMOUNT);
+            assert(amount != 0, errors::ZERO_AMOUNT);
             let worker = get_caller_address();
             assert(amount <= self.free_stake(worker), errors::INSUFFICIENT_FREE_STAKE);
             let unlock_at = get_block_timestamp() + self.unstake_window.read();
@@ -279,7 +280,7 @@ pub mod Staking {
             let new_stake = old_stake - amount;
             self.stakes.write(worker, new_stake);
             self.emit(Unstaked { worker, amount, old_stake, new_stake });
-            if amount.is_non_zero() {
+            if amount != 0 {
                 self.token_dispatcher().transfer(worker, amount);
             }
             amount
@@ -290,8 +291,8 @@ pub mod Staking {
     impl StakingJobsImpl of IStakingJobs<ContractState> {
         fn lock(ref self: ContractState, worker: ContractAddress, amount: u256, job_id: u64) {
             self.admin.assert_only_role(roles::ESCROW);
-            assert(amount.is_non_zero(), errors::ZERO_AMOUNT);
-            assert(self.job_collateral.read((worker, job_id)).is_zero(), errors::ALREADY_LOCKED);
+            assert(amount != 0, errors::ZERO_AMOUNT);
+            assert(self.job_collateral.read((worker, job_id)) == 0, errors::ALREADY_LOCKED);
             assert(amount <= self.free_stake(worker), errors::INSUFFICIENT_FREE_STAKE);
             let old_locked = self.locked.read(worker);
             let new_locked = old_locked + amount;
@@ -303,7 +304,7 @@ pub mod Staking {
         fn unlock(ref self: ContractState, worker: ContractAddress, job_id: u64) -> u256 {
             self.admin.assert_only_role(roles::ESCROW);
             let amount = self.job_collateral.read((worker, job_id));
-            assert(amount.is_non_zero(), errors::NOTHING_LOCKED);
+            assert(amount != 0, errors::NOTHING_LOCKED);
             self.job_collateral.write((worker, job_id), 0);
             // A slash may already have shrunk `locked` below this job's share.
             let old_locked = self.locked.read(worker);
@@ -325,15 +326,15 @@ pub mod Staking {
             beneficiary: ContractAddress,
         ) -> u256 {
             self.admin.assert_only_role(roles::SLASHER);
-            assert(amount.is_non_zero(), errors::ZERO_AMOUNT);
-            assert(beneficiary.is_non_zero(), errors::ZERO_BENEFICIARY);
+            assert(amount != 0, errors::ZERO_AMOUNT);
+            assert(!is_zero_address(beneficiary), errors::ZERO_BENEFICIARY);
             let old_stake = self.stakes.read(worker);
             let taken = if amount < old_stake {
                 amount
             } else {
                 old_stake
             };
-            if taken.is_zero() {
+            if taken == 0 {
                 return 0;
             }
             let new_stake = old_stake - taken;
@@ -375,7 +376,7 @@ pub mod Staking {
 
         fn is_active(self: @ContractState, worker: ContractAddress) -> bool {
             let stake = self.stakes.read(worker);
-            stake.is_non_zero() && stake - self.pending.read(worker) >= self.min_stake.read()
+            stake != 0 && stake - self.pending.read(worker) >= self.min_stake.read()
         }
 
         fn capabilities_of(self: @ContractState, worker: ContractAddress) -> Array<felt252> {
@@ -451,7 +452,7 @@ pub mod Staking {
             let head = self.exit_head.read(worker);
             let mut tail = self.exit_tail.read(worker);
             let mut cut = cut;
-            while cut.is_non_zero() && tail > head {
+            while cut != 0 && tail > head {
                 let last = tail - 1;
                 let amount = self.exit_amount.read((worker, last));
                 if amount > cut {

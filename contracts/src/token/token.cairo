@@ -12,6 +12,7 @@ pub mod CiroToken {
     use crate::token::errors;
     use crate::token::interface::{IERC20, IMintable};
     use crate::types::roles;
+    use crate::types::{is_zero_address, zero_address};
 
     component!(path: AdminComponent, storage: admin, event: AdminEvent);
 
@@ -130,11 +131,11 @@ pub mod CiroToken {
         fn mint(ref self: ContractState, recipient: ContractAddress, amount: u256) {
             self.admin.assert_only_role(roles::MINTER);
             self.admin.assert_not_paused();
-            assert(recipient.is_non_zero(), errors::MINT_TO_ZERO);
-            assert(amount.is_non_zero(), errors::ZERO_AMOUNT);
+            assert(!is_zero_address(recipient), errors::MINT_TO_ZERO);
+            assert(amount != 0, errors::ZERO_AMOUNT);
             self.total_supply.write(self.total_supply.read() + amount);
             self.balances.write(recipient, self.balances.read(recipient) + amount);
-            self.emit(Transfer { from: Zeroable::zero(), to: recipient, value: amount });
+            self.emit(Transfer { from: zero_address(), to: recipient, value: amount });
         }
     }
 
@@ -146,8 +147,8 @@ pub mod CiroToken {
             recipient: ContractAddress,
             amount: u256,
         ) {
-            assert(sender.is_non_zero(), errors::TRANSFER_FROM_ZERO);
-            assert(recipient.is_non_zero(), errors::TRANSFER_TO_ZERO);
+            assert(!is_zero_address(sender), errors::TRANSFER_FROM_ZERO);
+            assert(!is_zero_address(recipient), errors::TRANSFER_TO_ZERO);
             let balance = self.balances.read(sender);
             assert(balance >= amount, errors::INSUFFICIENT_BALANCE);
             self.balances.write(sender, balance - amount);
@@ -161,7 +162,7 @@ pub mod CiroToken {
             spender: ContractAddress,
             amount: u256,
         ) {
-            assert(spender.is_non_zero(), errors::APPROVE_TO_ZERO);
+            assert(!is_zero_address(spender), errors::APPROVE_TO_ZERO);
             self.allowances.write((owner, spender), amount);
             self.emit(Approval { owner, spender, value: amount });
         }
