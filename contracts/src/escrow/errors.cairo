@@ -3,6 +3,7 @@ pub const ZERO_REWARD: felt252 = 'reward is zero';
 pub const ZERO_SPEC: felt252 = 'spec hash is zero';
 pub const ZERO_CAPABILITY: felt252 = 'capability is zero';
 pub const ZERO_WINDOW: felt252 = 'challenge window is zero';
+pub const WINDOW_TOO_LONG: felt252 = 'challenge window too long';
 pub const ZERO_RESULT: felt252 = 'result hash is zero';
 pub const ZERO_EVIDENCE: felt252 = 'evidence hash is zero';
 pub const ZERO_ADDRESS: felt252 = 'address is zero';

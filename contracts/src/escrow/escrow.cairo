@@ -14,7 +14,9 @@ pub mod JobEscrow {
     use crate::admin::component::AdminComponent;
     use crate::disputes::interface::{IDisputesEscrowDispatcher, IDisputesEscrowDispatcherTrait};
     use crate::escrow::errors;
-    use crate::escrow::interface::{IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow};
+    use crate::escrow::interface::{
+        IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow, MAX_CHALLENGE_WINDOW,
+    };
     use crate::reputation::interface::{
         IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
     };
@@ -24,6 +26,7 @@ pub mod JobEscrow {
     };
     use crate::token::interface::{IERC20Dispatcher, IERC20DispatcherTrait};
     use crate::types::{BPS_DENOMINATOR, Job, JobState, bps_of};
+    use crate::types::{is_zero_address, zero_address};
 
     component!(path: AdminComponent, storage: admin, event: AdminEvent);
 
@@ -209,10 +212,10 @@ pub mod JobEscrow {
         fee_bps: u16,
         timeout_slash_bps: u16,
     ) {
-        assert(token.is_non_zero(), errors::ZERO_ADDRESS);
-        assert(staking.is_non_zero(), errors::ZERO_ADDRESS);
-        assert(reputation.is_non_zero(), errors::ZERO_ADDRESS);
-        assert(treasury.is_non_zero(), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(token), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(staking), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(reputation), errors::ZERO_ADDRESS);
+        assert(!is_zero_address(treasury), errors::ZERO_ADDRESS);
         assert(fee_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
         assert(timeout_slash_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
         self.admin.initializer(owner);
@@ -236,15 +239,16 @@ pub mod JobEscrow {
             collateral: u256,
         ) -> u64 {
             self.admin.assert_not_paused();
-            assert(reward.is_non_zero(), errors::ZERO_REWARD);
+            assert(reward != 0, errors::ZERO_REWARD);
             assert(spec_hash != 0, errors::ZERO_SPEC);
             assert(capability != 0, errors::ZERO_CAPABILITY);
             assert(deadline > get_block_timestamp(), errors::DEADLINE_PASSED);
             assert(challenge_window > 0, errors::ZERO_WINDOW);
+            assert(challenge_window <= MAX_CHALLENGE_WINDOW, errors::WINDOW_TOO_LONG);
             let client = get_caller_address();
             let job_id = self.job_count.read() + 1;
             self.job_count.write(job_id);
-            let worker = Zeroable::zero();
+            let worker = zero_address();
             self
                 .jobs
                 .write(
@@ -300,7 +304,7 @@ pub mod JobEscrow {
                 .emit(
                     JobAssigned { job_id, client: job.client, worker, collateral: job.collateral },
                 );
-            if job.collateral.is_non_zero() {
+            if job.collateral != 0 {
                 IStakingJobsDispatcher { contract_address: staking }
                     .lock(worker, job.collateral, job_id);
             }
@@ -370,11 +374,11 @@ pub mod JobEscrow {
             job.state = JobState::Refunded;
             self.jobs.write(job_id, job);
             let mut slashed = 0;
-            if job.collateral.is_non_zero() {
+            if job.collateral != 0 {
                 let staking = IStakingJobsDispatcher { contract_address: self.staking.read() };
                 staking.unlock(job.worker, job_id);
                 let share = bps_of(job.collateral, self.timeout_slash_bps.read());
-                if share.is_non_zero() {
+                if share != 0 {
                     slashed = staking.slash(job.worker, share, TIMEOUT_REASON, job.client);
                 }
             }
@@ -398,7 +402,7 @@ pub mod JobEscrow {
             );
             assert(evidence_hash != 0, errors::ZERO_EVIDENCE);
             let disputes = self.disputes.read();
-            assert(disputes.is_non_zero(), errors::DISPUTES_NOT_SET);
+            assert(!is_zero_address(disputes), errors::DISPUTES_NOT_SET);
             job.state = JobState::Disputed;
             self.jobs.write(job_id, job);
             let dispute_id = IDisputesEscrowDispatcher { contract_address: disputes }
@@ -426,7 +430,7 @@ pub mod JobEscrow {
             }
             job.state = JobState::Refunded;
             self.jobs.write(job_id, job);
-            if job.collateral.is_non_zero() {
+            if job.collateral != 0 {
                 IStakingJobsDispatcher { contract_address: self.staking.read() }
                     .unlock(job.worker, job_id);
             }
@@ -500,7 +504,7 @@ pub mod JobEscrow {
 
         fn set_treasury(ref self: ContractState, treasury: ContractAddress) {
             self.admin.assert_only_owner();
-            assert(treasury.is_non_zero(), errors::ZERO_ADDRESS);
+            assert(!is_zero_address(treasury), errors::ZERO_ADDRESS);
             let old_treasury = self.treasury.read();
             self.treasury.write(treasury);
             self.emit(TreasuryUpdated { old_treasury, new_treasury: treasury });
@@ -508,7 +512,7 @@ pub mod JobEscrow {
 
         fn set_disputes(ref self: ContractState, disputes: ContractAddress) {
             self.admin.assert_only_owner();
-            assert(disputes.is_non_zero(), errors::ZERO_ADDRESS);
+            assert(!is_zero_address(disputes), errors::ZERO_ADDRESS);
             let old_disputes = self.disputes.read();
             self.disputes.write(disputes);
             self.emit(DisputesUpdated { old_disputes, new_disputes: disputes });
@@ -539,16 +543,16 @@ pub mod JobEscrow {
             self.jobs.write(job_id, job);
             let fee = bps_of(job.reward, self.fee_bps.read());
             let payout = job.reward - fee;
-            if job.collateral.is_non_zero() {
+            if job.collateral != 0 {
                 IStakingJobsDispatcher { contract_address: self.staking.read() }
                     .unlock(job.worker, job_id);
             }
             self.emit(JobCompleted { job_id, client: job.client, worker: job.worker, payout, fee });
             let token = self.token_dispatcher();
-            if payout.is_non_zero() {
+            if payout != 0 {
                 token.transfer(job.worker, payout);
             }
-            if fee.is_non_zero() {
+            if fee != 0 {
                 token.transfer(self.treasury.read(), fee);
             }
             payout

@@ -1,12 +1,17 @@
 use starknet::ContractAddress;
 use crate::types::Job;
 
+/// The longest challenge window a job may set: 30 days. It keeps `submitted_at + window`
+/// far from overflowing, and bounds how long a worker's payout can be held.
+pub const MAX_CHALLENGE_WINDOW: u64 = 2_592_000;
+
 /// The job lifecycle, for clients, workers and anyone settling.
 #[starknet::interface]
 pub trait IJobEscrow<TState> {
     /// Creates a job and pulls `reward` from the caller (approve it first). Returns the job id.
     /// Requirements: not paused; `reward` > 0; `spec_hash` and `capability` not zero;
-    /// `deadline` in the future; `challenge_window` > 0. Emits `JobCreated`.
+    /// `deadline` in the future; 0 < `challenge_window` <= `MAX_CHALLENGE_WINDOW`.
+    /// Emits `JobCreated`.
     fn create_job(
         ref self: TState,
         spec_hash: felt252,

@@ -1,0 +1,848 @@
+use starknet::ContractAddress;
+use starknet::testing::{pop_log, set_block_timestamp, set_contract_address};
+use crate::admin::interface::IAdminDispatcherTrait;
+use crate::disputes::disputes::Disputes;
+use crate::disputes::interface::{
+    IDisputesConfigDispatcherTrait, IDisputesDispatcherTrait, IDisputesEscrowDispatcher,
+    IDisputesEscrowDispatcherTrait, IDisputesViewDispatcherTrait,
+};
+use crate::escrow::escrow::JobEscrow;
+use crate::escrow::interface::{IEscrowViewDispatcherTrait, IJobEscrowDispatcherTrait};
+use crate::reputation::interface::IReputationViewDispatcherTrait;
+use crate::staking::interface::IStakingViewDispatcherTrait;
+use crate::token::interface::IERC20DispatcherTrait;
+use crate::types::{Dispute, DisputeStatus, JobState, ReputationRecord, Ruling};
+use super::utils::{
+    ARB1, ARB2, ARB3, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, EVIDENCE, INITIAL_BALANCE,
+    ONE, OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite, SuiteTrait, TREASURY,
+    VOTING_PERIOD, WASM, WORKER, ZERO, admin, balance, disputed_job, drop_all_events, drop_events,
+    stake_worker, setup, submitted_job,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// The default dispute as the escrow opens it at `opened_at`.
+fn open_dispute(job_id: u64, opened_at: u64) -> Dispute {
+    Dispute {
+        job_id,
+        client: CLIENT(),
+        worker: WORKER(),
+        collateral: COLLATERAL,
+        evidence_hash: EVIDENCE,
+        opened_at,
+        votes_worker: 0,
+        votes_client: 0,
+        status: DisputeStatus::Open,
+        ruling: Ruling::WorkerRight,
+    }
+}
+
+fn record(
+    jobs_completed: u64,
+    jobs_failed: u64,
+    disputes_won: u64,
+    disputes_lost: u64,
+    total_earned: u256,
+    total_slashed: u256,
+    last_active: u64,
+) -> ReputationRecord {
+    ReputationRecord {
+        jobs_completed,
+        jobs_failed,
+        disputes_won,
+        disputes_lost,
+        total_earned,
+        total_slashed,
+        last_active,
+    }
+}
+
+fn vote(suite: Suite, arbitrator: ContractAddress, dispute_id: u64, ruling: Ruling) {
+    set_contract_address(arbitrator);
+    suite.disputes().vote(dispute_id, ruling);
+}
+
+fn voted_event(
+    dispute_id: u64,
+    arbitrator: ContractAddress,
+    ruling: Ruling,
+    votes_worker: u32,
+    votes_client: u32,
+) -> Option<Disputes::Event> {
+    Option::Some(
+        Disputes::Event::Voted(
+            Disputes::Voted { dispute_id, arbitrator, ruling, votes_worker, votes_client },
+        ),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// open
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_open_via_escrow_stores_dispute_and_emits() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    drop_all_events(suite);
+    let now = START + 100;
+    set_block_timestamp(now);
+    set_contract_address(CLIENT());
+    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    assert_eq!(dispute_id, 1);
+    assert_eq!(suite.disputes_view().dispute_count(), 1);
+    assert_eq!(suite.disputes_view().dispute(dispute_id), open_dispute(job_id, now));
+    assert!(!suite.disputes_view().has_voted(dispute_id, ARB1()));
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::DisputeOpened(
+                Disputes::DisputeOpened {
+                    dispute_id,
+                    job_id,
+                    client: CLIENT(),
+                    worker: WORKER(),
+                    evidence_hash: EVIDENCE,
+                    voting_ends_at: now + VOTING_PERIOD,
+                },
+            ),
+        ),
+    );
+    assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
+}
+
+#[test]
+fn test_open_by_escrow_address_returns_next_id() {
+    let suite = setup();
+    set_contract_address(suite.escrow);
+    let opener = IDisputesEscrowDispatcher { contract_address: suite.disputes };
+    let first = opener.open(7, CLIENT(), WORKER(), 5 * ONE, 'ev-1');
+    let second = opener.open(8, CLIENT(), WORKER(), 0, 'ev-2');
+    assert_eq!(first, 1);
+    assert_eq!(second, 2);
+    assert_eq!(suite.disputes_view().dispute_count(), 2);
+    assert_eq!(
+        suite.disputes_view().dispute(2),
+        Dispute {
+            job_id: 8,
+            client: CLIENT(),
+            worker: WORKER(),
+            collateral: 0,
+            evidence_hash: 'ev-2',
+            opened_at: START,
+            votes_worker: 0,
+            votes_client: 0,
+            status: DisputeStatus::Open,
+            ruling: Ruling::WorkerRight,
+        },
+    );
+}
+
+#[test]
+#[should_panic(expected: ('caller is not escrow', 'ENTRYPOINT_FAILED'))]
+fn test_open_not_escrow() {
+    let suite = setup();
+    set_contract_address(CLIENT());
+    IDisputesEscrowDispatcher { contract_address: suite.disputes }
+        .open(1, CLIENT(), WORKER(), COLLATERAL, EVIDENCE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// vote
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_vote_records_tally_and_emits() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    drop_events(suite.disputes);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    let mut expected = open_dispute(job_id, START);
+    expected.votes_worker = 1;
+    assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
+    assert!(suite.disputes_view().has_voted(dispute_id, ARB1()));
+    assert!(!suite.disputes_view().has_voted(dispute_id, ARB2()));
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        voted_event(dispute_id, ARB1(), Ruling::WorkerRight, 1, 0),
+    );
+    assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
+    // Below the quorum nothing settles.
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Disputed);
+    assert_eq!(balance(suite, suite.escrow), REWARD);
+}
+
+#[test]
+fn test_vote_split_waits_for_quorum() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    drop_events(suite.disputes);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    let mut expected = open_dispute(job_id, START);
+    expected.votes_worker = 1;
+    expected.votes_client = 1;
+    assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        voted_event(dispute_id, ARB1(), Ruling::ClientRight, 0, 1),
+    );
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        voted_event(dispute_id, ARB2(), Ruling::WorkerRight, 1, 1),
+    );
+    assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Disputed);
+    assert_eq!(suite.staking_view().locked_of(WORKER()), COLLATERAL);
+    // The third vote breaks the tie.
+    vote(suite, ARB3(), dispute_id, Ruling::WorkerRight);
+    let dispute = suite.disputes_view().dispute(dispute_id);
+    assert_eq!(dispute.status, DisputeStatus::Resolved);
+    assert_eq!(dispute.ruling, Ruling::WorkerRight);
+    assert_eq!(dispute.votes_worker, 2);
+    assert_eq!(dispute.votes_client, 1);
+}
+
+#[test]
+fn test_vote_quorum_worker_right_pays_worker() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    drop_all_events(suite);
+    let now = START + 500;
+    set_block_timestamp(now);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+
+    let fee = REWARD * 250 / 10_000;
+    let payout = REWARD - fee;
+    let mut expected = open_dispute(job_id, START);
+    expected.votes_worker = 2;
+    expected.status = DisputeStatus::Resolved;
+    expected.ruling = Ruling::WorkerRight;
+    assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout);
+    assert_eq!(balance(suite, TREASURY()), fee);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
+    assert_eq!(balance(suite, suite.escrow), 0);
+    assert_eq!(balance(suite, suite.staking), STAKE);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
+    assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
+    assert_eq!(
+        suite.reputation_view().reputation_of(WORKER()), record(1, 0, 1, 0, payout, 0, now),
+    );
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        voted_event(dispute_id, ARB2(), Ruling::WorkerRight, 2, 0),
+    );
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::DisputeResolved(
+                Disputes::DisputeResolved {
+                    dispute_id,
+                    job_id,
+                    ruling: Ruling::WorkerRight,
+                    by_timeout: false,
+                    payout,
+                    slashed_to_client: 0,
+                    slashed_to_treasury: 0,
+                },
+            ),
+        ),
+    );
+    assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
+    assert_eq!(
+        pop_log::<JobEscrow::Event>(suite.escrow),
+        Option::Some(
+            JobEscrow::Event::JobCompleted(
+                JobEscrow::JobCompleted {
+                    job_id, client: CLIENT(), worker: WORKER(), payout, fee,
+                },
+            ),
+        ),
+    );
+}
+
+#[test]
+fn test_vote_quorum_client_right_refunds_and_slashes() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    drop_all_events(suite);
+    let now = START + 500;
+    set_block_timestamp(now);
+    vote(suite, ARB3(), dispute_id, Ruling::ClientRight);
+
+    let to_client = COLLATERAL * 7_000 / 10_000;
+    let to_treasury = COLLATERAL - to_client;
+    assert_eq!(to_client, 42 * ONE);
+    assert_eq!(to_treasury, 18 * ONE);
+    let mut expected = open_dispute(job_id, START);
+    expected.votes_client = 2;
+    expected.status = DisputeStatus::Resolved;
+    expected.ruling = Ruling::ClientRight;
+    assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + to_client);
+    assert_eq!(balance(suite, TREASURY()), to_treasury);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE);
+    assert_eq!(balance(suite, suite.escrow), 0);
+    assert_eq!(balance(suite, suite.staking), STAKE - COLLATERAL);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - COLLATERAL);
+    assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
+    assert_eq!(
+        suite.reputation_view().reputation_of(WORKER()), record(0, 1, 0, 1, 0, COLLATERAL, now),
+    );
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        voted_event(dispute_id, ARB3(), Ruling::ClientRight, 0, 2),
+    );
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::DisputeResolved(
+                Disputes::DisputeResolved {
+                    dispute_id,
+                    job_id,
+                    ruling: Ruling::ClientRight,
+                    by_timeout: false,
+                    payout: 0,
+                    slashed_to_client: to_client,
+                    slashed_to_treasury: to_treasury,
+                },
+            ),
+        ),
+    );
+    assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
+    assert_eq!(
+        pop_log::<JobEscrow::Event>(suite.escrow),
+        Option::Some(
+            JobEscrow::Event::JobRefunded(
+                JobEscrow::JobRefunded {
+                    job_id, client: CLIENT(), worker: WORKER(), refund: REWARD,
+                },
+            ),
+        ),
+    );
+}
+
+#[test]
+fn test_vote_client_right_zero_client_share() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_client_share_bps(0);
+    let (_, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    vote(suite, ARB2(), dispute_id, Ruling::ClientRight);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
+    assert_eq!(balance(suite, TREASURY()), COLLATERAL);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - COLLATERAL);
+}
+
+#[test]
+fn test_vote_client_right_zero_collateral_slashes_nothing() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    set_contract_address(CLIENT());
+    suite.erc20().approve(suite.escrow, REWARD);
+    let job_id = suite.escrow().create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, 0);
+    suite.escrow().assign(job_id, WORKER());
+    set_contract_address(WORKER());
+    suite.escrow().submit_result(job_id, RESULT);
+    set_contract_address(CLIENT());
+    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    drop_events(suite.disputes);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    vote(suite, ARB2(), dispute_id, Ruling::ClientRight);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
+    assert_eq!(balance(suite, TREASURY()), 0);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
+    assert_eq!(
+        suite.reputation_view().reputation_of(WORKER()), record(0, 1, 0, 1, 0, 0, START),
+    );
+}
+
+#[test]
+fn test_vote_quorum_one_resolves_at_first_vote() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_quorum(1);
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    let dispute = suite.disputes_view().dispute(dispute_id);
+    assert_eq!(dispute.status, DisputeStatus::Resolved);
+    assert_eq!(dispute.votes_worker, 1);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
+    assert_eq!(balance(suite, suite.escrow), 0);
+}
+
+#[test]
+fn test_vote_at_period_end() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    set_block_timestamp(START + VOTING_PERIOD);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).votes_client, 1);
+    assert!(suite.disputes_view().has_voted(dispute_id, ARB1()));
+}
+
+#[test]
+fn test_vote_while_paused() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    set_contract_address(OWNER());
+    admin(suite.disputes).pause();
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).status, DisputeStatus::Resolved);
+    assert_eq!(balance(suite, suite.escrow), 0);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not arbitrator', 'ENTRYPOINT_FAILED'))]
+fn test_vote_not_arbitrator() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    vote(suite, OTHER(), dispute_id, Ruling::WorkerRight);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not arbitrator', 'ENTRYPOINT_FAILED'))]
+fn test_vote_removed_arbitrator() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    set_contract_address(OWNER());
+    suite.disputes_config().remove_arbitrator(ARB1());
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+}
+
+#[test]
+#[should_panic(expected: ('unknown dispute', 'ENTRYPOINT_FAILED'))]
+fn test_vote_unknown_dispute() {
+    let suite = setup();
+    disputed_job(suite);
+    vote(suite, ARB1(), 2, Ruling::WorkerRight);
+}
+
+#[test]
+#[should_panic(expected: ('already voted', 'ENTRYPOINT_FAILED'))]
+fn test_vote_already_voted() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+}
+
+#[test]
+#[should_panic(expected: ('arbitrator is a party', 'ENTRYPOINT_FAILED'))]
+fn test_vote_arbitrator_is_client() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().add_arbitrator(CLIENT());
+    let (_, dispute_id) = disputed_job(suite);
+    vote(suite, CLIENT(), dispute_id, Ruling::ClientRight);
+}
+
+#[test]
+#[should_panic(expected: ('voting period over', 'ENTRYPOINT_FAILED'))]
+fn test_vote_voting_period_over() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    set_block_timestamp(START + VOTING_PERIOD + 1);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+}
+
+#[test]
+#[should_panic(expected: ('dispute not open', 'ENTRYPOINT_FAILED'))]
+fn test_vote_after_resolution() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB3(), dispute_id, Ruling::ClientRight);
+}
+
+// ---------------------------------------------------------------------------------------------
+// resolve_timeout
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_resolve_timeout_applies_default_ruling() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    drop_all_events(suite);
+    let now = START + VOTING_PERIOD + 1;
+    set_block_timestamp(now);
+    set_contract_address(OTHER());
+    suite.disputes().resolve_timeout(dispute_id);
+
+    let to_client = COLLATERAL * 7_000 / 10_000;
+    let to_treasury = COLLATERAL - to_client;
+    let mut expected = open_dispute(job_id, START);
+    expected.votes_worker = 1;
+    expected.status = DisputeStatus::Resolved;
+    expected.ruling = Ruling::ClientRight;
+    assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + to_client);
+    assert_eq!(balance(suite, TREASURY()), to_treasury);
+    assert_eq!(balance(suite, OTHER()), 0);
+    assert_eq!(balance(suite, suite.escrow), 0);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - COLLATERAL);
+    assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
+    assert_eq!(
+        suite.reputation_view().reputation_of(WORKER()), record(0, 1, 0, 1, 0, COLLATERAL, now),
+    );
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::DisputeResolved(
+                Disputes::DisputeResolved {
+                    dispute_id,
+                    job_id,
+                    ruling: Ruling::ClientRight,
+                    by_timeout: true,
+                    payout: 0,
+                    slashed_to_client: to_client,
+                    slashed_to_treasury: to_treasury,
+                },
+            ),
+        ),
+    );
+    assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
+}
+
+#[test]
+fn test_resolve_timeout_default_worker_right() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_default_ruling(Ruling::WorkerRight);
+    let (job_id, dispute_id) = disputed_job(suite);
+    drop_events(suite.disputes);
+    let now = START + VOTING_PERIOD + 1;
+    set_block_timestamp(now);
+    set_contract_address(OTHER());
+    suite.disputes().resolve_timeout(dispute_id);
+    let fee = REWARD * 250 / 10_000;
+    let payout = REWARD - fee;
+    let dispute = suite.disputes_view().dispute(dispute_id);
+    assert_eq!(dispute.status, DisputeStatus::Resolved);
+    assert_eq!(dispute.ruling, Ruling::WorkerRight);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout);
+    assert_eq!(balance(suite, TREASURY()), fee);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
+    assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
+    assert_eq!(
+        suite.reputation_view().reputation_of(WORKER()), record(1, 0, 1, 0, payout, 0, now),
+    );
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::DisputeResolved(
+                Disputes::DisputeResolved {
+                    dispute_id,
+                    job_id,
+                    ruling: Ruling::WorkerRight,
+                    by_timeout: true,
+                    payout,
+                    slashed_to_client: 0,
+                    slashed_to_treasury: 0,
+                },
+            ),
+        ),
+    );
+}
+
+#[test]
+#[should_panic(expected: ('voting period not over', 'ENTRYPOINT_FAILED'))]
+fn test_resolve_timeout_before_period_end() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    set_block_timestamp(START + VOTING_PERIOD);
+    set_contract_address(OTHER());
+    suite.disputes().resolve_timeout(dispute_id);
+}
+
+#[test]
+#[should_panic(expected: ('dispute not open', 'ENTRYPOINT_FAILED'))]
+fn test_resolve_timeout_already_resolved() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    set_block_timestamp(START + VOTING_PERIOD + 1);
+    set_contract_address(OTHER());
+    suite.disputes().resolve_timeout(dispute_id);
+}
+
+#[test]
+#[should_panic(expected: ('unknown dispute', 'ENTRYPOINT_FAILED'))]
+fn test_resolve_timeout_unknown_dispute() {
+    let suite = setup();
+    set_block_timestamp(START + VOTING_PERIOD + 1);
+    set_contract_address(OTHER());
+    suite.disputes().resolve_timeout(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arbitrators
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_add_arbitrator_adds_and_emits() {
+    let suite = setup();
+    assert!(!suite.disputes_view().is_arbitrator(OTHER()));
+    set_contract_address(OWNER());
+    suite.disputes_config().add_arbitrator(OTHER());
+    assert!(suite.disputes_view().is_arbitrator(OTHER()));
+    assert_eq!(suite.disputes_view().arbitrator_count(), 4);
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::ArbitratorAdded(
+                Disputes::ArbitratorAdded { arbitrator: OTHER(), arbitrator_count: 4 },
+            ),
+        ),
+    );
+    assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+fn test_add_arbitrator_unauthorized() {
+    let suite = setup();
+    set_contract_address(ARB1());
+    suite.disputes_config().add_arbitrator(OTHER());
+}
+
+#[test]
+#[should_panic(expected: ('address is zero', 'ENTRYPOINT_FAILED'))]
+fn test_add_arbitrator_zero() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().add_arbitrator(ZERO());
+}
+
+#[test]
+#[should_panic(expected: ('already arbitrator', 'ENTRYPOINT_FAILED'))]
+fn test_add_arbitrator_already_arbitrator() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().add_arbitrator(ARB2());
+}
+
+#[test]
+fn test_remove_arbitrator_removes_and_emits() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().remove_arbitrator(ARB2());
+    assert!(!suite.disputes_view().is_arbitrator(ARB2()));
+    assert!(suite.disputes_view().is_arbitrator(ARB1()));
+    assert_eq!(suite.disputes_view().arbitrator_count(), 2);
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::ArbitratorRemoved(
+                Disputes::ArbitratorRemoved { arbitrator: ARB2(), arbitrator_count: 2 },
+            ),
+        ),
+    );
+    // It can be added back.
+    suite.disputes_config().add_arbitrator(ARB2());
+    assert!(suite.disputes_view().is_arbitrator(ARB2()));
+    assert_eq!(suite.disputes_view().arbitrator_count(), 3);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+fn test_remove_arbitrator_unauthorized() {
+    let suite = setup();
+    set_contract_address(ARB1());
+    suite.disputes_config().remove_arbitrator(ARB2());
+}
+
+#[test]
+#[should_panic(expected: ('caller is not arbitrator', 'ENTRYPOINT_FAILED'))]
+fn test_remove_arbitrator_not_arbitrator() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().remove_arbitrator(OTHER());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_set_quorum_updates_and_emits() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_quorum(3);
+    assert_eq!(suite.disputes_view().quorum(), 3);
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::QuorumUpdated(
+                Disputes::QuorumUpdated { old_quorum: 2, new_quorum: 3 },
+            ),
+        ),
+    );
+    // Two agreeing votes no longer settle.
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).status, DisputeStatus::Open);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Disputed);
+}
+
+#[test]
+#[should_panic(expected: ('quorum is zero', 'ENTRYPOINT_FAILED'))]
+fn test_set_quorum_zero() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_quorum(0);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+fn test_set_quorum_unauthorized() {
+    let suite = setup();
+    set_contract_address(ARB1());
+    suite.disputes_config().set_quorum(1);
+}
+
+#[test]
+fn test_set_voting_period_updates_and_emits() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    drop_events(suite.disputes);
+    set_contract_address(OWNER());
+    suite.disputes_config().set_voting_period(2 * VOTING_PERIOD);
+    assert_eq!(suite.disputes_view().voting_period(), 2 * VOTING_PERIOD);
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::VotingPeriodUpdated(
+                Disputes::VotingPeriodUpdated {
+                    old_period: VOTING_PERIOD, new_period: 2 * VOTING_PERIOD,
+                },
+            ),
+        ),
+    );
+    // The period is read at vote time, so the open dispute gets the longer period too.
+    set_block_timestamp(START + VOTING_PERIOD + 1);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).votes_client, 1);
+}
+
+#[test]
+#[should_panic(expected: ('voting period is zero', 'ENTRYPOINT_FAILED'))]
+fn test_set_voting_period_zero() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_voting_period(0);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+fn test_set_voting_period_unauthorized() {
+    let suite = setup();
+    set_contract_address(OTHER());
+    suite.disputes_config().set_voting_period(1);
+}
+
+#[test]
+fn test_set_default_ruling_updates_and_emits() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_default_ruling(Ruling::WorkerRight);
+    assert_eq!(suite.disputes_view().default_ruling(), Ruling::WorkerRight);
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::DefaultRulingUpdated(
+                Disputes::DefaultRulingUpdated {
+                    old_ruling: Ruling::ClientRight, new_ruling: Ruling::WorkerRight,
+                },
+            ),
+        ),
+    );
+    suite.disputes_config().set_default_ruling(Ruling::ClientRight);
+    assert_eq!(suite.disputes_view().default_ruling(), Ruling::ClientRight);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+fn test_set_default_ruling_unauthorized() {
+    let suite = setup();
+    set_contract_address(CLIENT());
+    suite.disputes_config().set_default_ruling(Ruling::WorkerRight);
+}
+
+#[test]
+fn test_set_client_share_bps_updates_and_emits() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_client_share_bps(10_000);
+    assert_eq!(suite.disputes_view().client_share_bps(), 10_000);
+    assert_eq!(
+        pop_log::<Disputes::Event>(suite.disputes),
+        Option::Some(
+            Disputes::Event::ClientShareUpdated(
+                Disputes::ClientShareUpdated { old_bps: 7_000, new_bps: 10_000 },
+            ),
+        ),
+    );
+}
+
+#[test]
+#[should_panic(expected: ('bps above 10000', 'ENTRYPOINT_FAILED'))]
+fn test_set_client_share_bps_too_high() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_client_share_bps(10_001);
+}
+
+#[test]
+#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+fn test_set_client_share_bps_unauthorized() {
+    let suite = setup();
+    set_contract_address(WORKER());
+    suite.disputes_config().set_client_share_bps(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_views_after_setup() {
+    let suite = setup();
+    let view = suite.disputes_view();
+    assert_eq!(view.dispute_count(), 0);
+    assert_eq!(view.arbitrator_count(), 3);
+    assert!(view.is_arbitrator(ARB1()));
+    assert!(view.is_arbitrator(ARB2()));
+    assert!(view.is_arbitrator(ARB3()));
+    assert!(!view.is_arbitrator(CLIENT()));
+    assert_eq!(view.quorum(), 2);
+    assert_eq!(view.voting_period(), VOTING_PERIOD);
+    assert_eq!(view.default_ruling(), Ruling::ClientRight);
+    assert_eq!(view.client_share_bps(), 7_000);
+    assert!(!view.has_voted(1, ARB1()));
+    assert_eq!(admin(suite.disputes).owner(), OWNER());
+}
+
+#[test]
+#[should_panic(expected: ('unknown dispute', 'ENTRYPOINT_FAILED'))]
+fn test_dispute_unknown_id() {
+    let suite = setup();
+    disputed_job(suite);
+    suite.disputes_view().dispute(2);
+}
