@@ -42,9 +42,9 @@ const CAIRO_VM_FIXES: [(&str, &str, &str); 3] = [
         ".is_multiple_of(&CELL_BYTE_LEN)",
         ".is_multiple_of(CELL_BYTE_LEN)",
     ),
-    // A path dependency gets the crate's own lints: without this, its newer-compiler
-    // warnings become errors.
-    ("src/lib.rs", "#![deny(warnings)]", ""),
+    // A path dependency is linted like a local crate: its warnings under a newer compiler
+    // would be errors, and printed on every build.
+    ("src/lib.rs", "#![deny(warnings)]", "#![allow(warnings)]"),
 ];
 
 /// Counts of a runner's `test result:` line.
