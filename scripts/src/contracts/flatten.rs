@@ -98,11 +98,6 @@ impl Package {
         &self.name
     }
 
-    /// The package directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The contracts the package builds, sorted by name. Contracts that are
     /// only compiled for tests (under `#[cfg(test)]`) are not included.
     pub fn contracts(&self) -> Vec<ContractInfo> {
