@@ -1,0 +1,202 @@
+//! Fee benchmark: deploys the suite on an in-process devnet and runs a job's whole life,
+//! recording the actual fee (STRK), L2 gas and L1 data gas of every transaction, and the
+//! wall time of each round trip.
+//!
+//! `cargo bench -p ciro-bindings --bench fees` (add `--profile dev` to skip the long
+//! release build: fees and gas do not depend on the build profile, only the times do).
+//! Writes `target/ciro-bench/fees.md` under the workspace (or `$CIRO_BENCH_OUT`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use cainome::cairo_serde::ContractAddress;
+use ciro_bindings::contracts::disputes;
+use ciro_bindings::units::{capability, format_tokens, u256, ONE};
+use ciro_bindings::{Contract, Receipt};
+use common::*;
+use starknet::accounts::Account as _;
+use starknet::core::types::Felt;
+
+struct Row {
+    step: String,
+    receipt: Receipt,
+    millis: Option<f64>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let started = Instant::now();
+    let suite = deploy_suite().await;
+    let deploy_secs = started.elapsed().as_secs_f64();
+    let mut rows: Vec<Row> = suite
+        .deploy_receipts
+        .iter()
+        .map(|(step, receipt)| Row {
+            step: step.clone(),
+            receipt: *receipt,
+            millis: None,
+        })
+        .collect();
+
+    macro_rules! step {
+        ($name:expr, $account:expr, $calls:expr) => {{
+            let t = Instant::now();
+            let receipt = suite.send($account, $calls).await;
+            rows.push(Row {
+                step: $name.to_owned(),
+                receipt,
+                millis: Some(t.elapsed().as_secs_f64() * 1e3),
+            });
+        }};
+    }
+
+    let (client, worker) = (&suite.client, &suite.worker);
+    let staking_at = ContractAddress(suite.at(Contract::Staking));
+    let escrow_at = ContractAddress(suite.at(Contract::JobEscrow));
+    let wasm = capability("wasm").unwrap();
+
+    step!(
+        "CiroToken.approve (staking)",
+        worker,
+        vec![suite
+            .token(worker)
+            .approve_getcall(&staking_at, &u256(STAKE))]
+    );
+    step!(
+        "Staking.stake",
+        worker,
+        vec![suite.staking(worker).stake_getcall(&u256(STAKE))]
+    );
+    step!(
+        "Staking.register (1 capability)",
+        worker,
+        vec![suite.staking(worker).register_getcall(&vec![wasm])]
+    );
+
+    let mut job = 0u64;
+    let mut create = |rows: &mut Vec<Row>, label: &str, receipt: Receipt, millis: f64| {
+        job += 1;
+        rows.push(Row {
+            step: label.to_owned(),
+            receipt,
+            millis: Some(millis),
+        });
+        job
+    };
+    // Three jobs: accepted, timed out, disputed.
+    let mut jobs = Vec::new();
+    for deadline_in in [3600u64, 60, 3600] {
+        let now = suite.now().await;
+        step!(
+            "CiroToken.approve (escrow)",
+            client,
+            vec![suite
+                .token(client)
+                .approve_getcall(&escrow_at, &u256(REWARD))]
+        );
+        let t = Instant::now();
+        let receipt = suite
+            .send(
+                client,
+                vec![suite.escrow(client).create_job_getcall(
+                    &Felt::ONE,
+                    &u256(REWARD),
+                    &wasm,
+                    &(now + deadline_in),
+                    &600,
+                    &u256(COLLATERAL),
+                )],
+            )
+            .await;
+        let id = create(
+            &mut rows,
+            "JobEscrow.create_job",
+            receipt,
+            t.elapsed().as_secs_f64() * 1e3,
+        );
+        step!(
+            "JobEscrow.assign (locks collateral)",
+            client,
+            vec![suite
+                .escrow(client)
+                .assign_getcall(&id, &ContractAddress(worker.address()))]
+        );
+        jobs.push(id);
+    }
+    let (accepted, timed_out, disputed) = (jobs[0], jobs[1], jobs[2]);
+    step!(
+        "JobEscrow.submit_result",
+        worker,
+        vec![suite
+            .escrow(worker)
+            .submit_result_getcall(&accepted, &Felt::TWO)]
+    );
+    step!(
+        "JobEscrow.accept (pays worker and fee)",
+        client,
+        vec![suite.escrow(client).accept_getcall(&accepted)]
+    );
+    step!(
+        "JobEscrow.submit_result",
+        worker,
+        vec![suite
+            .escrow(worker)
+            .submit_result_getcall(&disputed, &Felt::TWO)]
+    );
+    step!(
+        "JobEscrow.dispute (opens a dispute)",
+        client,
+        vec![suite
+            .escrow(client)
+            .dispute_getcall(&disputed, &Felt::THREE)]
+    );
+    step!(
+        "Disputes.vote (quorum reached: slash and refund)",
+        &suite.arbitrator,
+        vec![suite
+            .disputes(&suite.arbitrator)
+            .vote_getcall(&1, &disputes::Ruling::ClientRight)]
+    );
+    suite.devnet.increase_time(120).await.unwrap();
+    step!(
+        "JobEscrow.claim_timeout (refund and slash)",
+        client,
+        vec![suite.escrow(client).claim_timeout_getcall(&timed_out)]
+    );
+    step!(
+        "Staking.unstake_intent",
+        worker,
+        vec![suite.staking(worker).unstake_intent_getcall(&u256(ONE))]
+    );
+
+    let mut out = String::new();
+    out.push_str("# Fees of the CIRO contracts on starknet-devnet 0.10.1 (in-process)\n\n");
+    out.push_str(&format!(
+        "Deploy of the whole suite (5 declares, 5 deploys, wiring): {} transactions, {:.1} s wall, {} STRK in all.\n\n",
+        suite.deploy_receipts.len(),
+        deploy_secs,
+        format_tokens(suite.deploy_receipts.iter().map(|(_, r)| r.fee).sum())
+    ));
+    out.push_str("| step | fee (STRK) | L2 gas | L1 data gas | round trip (ms) |\n|---|---:|---:|---:|---:|\n");
+    for row in &rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            row.step,
+            format_tokens(row.receipt.fee),
+            row.receipt.l2_gas,
+            row.receipt.l1_data_gas,
+            row.millis.map_or("-".to_owned(), |m| format!("{m:.0}"))
+        ));
+    }
+    let path = std::env::var_os("CIRO_BENCH_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ciro-bench/fees.md")
+        });
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &out).unwrap();
+    print!("{out}");
+    println!("\nwritten to {}", path.display());
+}

@@ -1,0 +1,212 @@
+//! A connection to a network: the RPC client, the signing account, receipts and fees.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use starknet::accounts::{ExecutionEncoding, SingleOwnerAccount};
+use starknet::core::types::{
+    BlockId, BlockTag, ExecutionResult, Felt, ReceiptBlock, StarknetError, TransactionReceipt,
+};
+use starknet::core::utils::parse_cairo_short_string;
+use starknet::providers::jsonrpc::HttpTransport;
+use starknet::providers::{JsonRpcClient, Provider, ProviderError};
+use starknet::signers::{LocalWallet, SigningKey};
+use url::Url;
+
+use crate::error::{ChainError, Result};
+
+/// The RPC client every crate uses.
+pub type Rpc = JsonRpcClient<HttpTransport>;
+/// A signing account on [`Rpc`].
+pub type Account = SingleOwnerAccount<Arc<Rpc>, LocalWallet>;
+
+/// How long [`Chain::wait`] waits for a receipt.
+pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A network reached over JSON-RPC.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    rpc: Arc<Rpc>,
+    url: Url,
+    chain_id: Felt,
+}
+
+/// What a mined transaction cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The transaction.
+    pub hash: Felt,
+    /// Its block.
+    pub block: u64,
+    /// The fee paid, in the fee token's base units (FRI for STRK).
+    pub fee: u128,
+    /// L2 gas used.
+    pub l2_gas: u64,
+    /// L1 gas used.
+    pub l1_gas: u64,
+    /// L1 data gas used.
+    pub l1_data_gas: u64,
+}
+
+impl Chain {
+    /// Connects to `url` and reads its chain id; an endpoint that does not answer is
+    /// [`ChainError::Unreachable`].
+    pub async fn connect(url: &Url) -> Result<Self> {
+        let rpc = Arc::new(JsonRpcClient::new(HttpTransport::new(url.clone())));
+        let chain_id = rpc.chain_id().await.map_err(|e| ChainError::Unreachable {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            rpc,
+            url: url.clone(),
+            chain_id,
+        })
+    }
+
+    /// The RPC client.
+    pub fn rpc(&self) -> &Arc<Rpc> {
+        &self.rpc
+    }
+
+    /// The endpoint.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> Felt {
+        self.chain_id
+    }
+
+    /// The chain id as text (`SN_SEPOLIA`), or hex.
+    pub fn chain_name(&self) -> String {
+        parse_cairo_short_string(&self.chain_id).unwrap_or_else(|_| format!("{:#x}", self.chain_id))
+    }
+
+    /// An account at `address` signing with `key`, using the pre-confirmed block for nonces
+    /// so back-to-back transactions do not race.
+    pub fn account(&self, address: Felt, key: SigningKey) -> Account {
+        let mut account = SingleOwnerAccount::new(
+            self.rpc.clone(),
+            LocalWallet::from_signing_key(key),
+            address,
+            self.chain_id,
+            ExecutionEncoding::New,
+        );
+        account.set_block_id(BlockId::Tag(BlockTag::PreConfirmed));
+        account
+    }
+
+    /// Turns a provider or cainome error raised during `action` into a [`ChainError`].
+    pub fn error<E: std::fmt::Display + std::fmt::Debug>(
+        &self,
+        action: impl Into<String>,
+        error: E,
+    ) -> ChainError {
+        ChainError::from_error(action, self.url.as_str(), &error)
+    }
+
+    /// The class hash at `address`, or `None` if nothing is deployed there.
+    pub async fn class_hash_at(&self, address: Felt) -> Result<Option<Felt>> {
+        match self
+            .rpc
+            .get_class_hash_at(BlockId::Tag(BlockTag::PreConfirmed), address)
+            .await
+        {
+            Ok(hash) => Ok(Some(hash)),
+            Err(ProviderError::StarknetError(StarknetError::ContractNotFound)) => Ok(None),
+            Err(e) => Err(self.error("get_class_hash_at", e)),
+        }
+    }
+
+    /// Whether `class_hash` is declared.
+    pub async fn is_declared(&self, class_hash: Felt) -> Result<bool> {
+        match self
+            .rpc
+            .get_class(BlockId::Tag(BlockTag::PreConfirmed), class_hash)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ProviderError::StarknetError(StarknetError::ClassHashNotFound)) => Ok(false),
+            Err(e) => Err(self.error("get_class", e)),
+        }
+    }
+
+    /// The latest block number.
+    pub async fn block_number(&self) -> Result<u64> {
+        self.rpc
+            .block_number()
+            .await
+            .map_err(|e| self.error("block_number", e))
+    }
+
+    /// Waits for `hash` to be included. A reverted transaction is [`ChainError::Reverted`]
+    /// with the contract's message.
+    pub async fn wait(&self, action: &str, hash: Felt) -> Result<Receipt> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(25);
+        loop {
+            match self.rpc.get_transaction_receipt(hash).await {
+                Ok(found) => {
+                    let block = match found.block {
+                        ReceiptBlock::PreConfirmed { block_number }
+                        | ReceiptBlock::Block { block_number, .. } => block_number,
+                    };
+                    let (fee, resources, result) = match &found.receipt {
+                        TransactionReceipt::Invoke(r) => {
+                            (&r.actual_fee, &r.execution_resources, &r.execution_result)
+                        }
+                        TransactionReceipt::Declare(r) => {
+                            (&r.actual_fee, &r.execution_resources, &r.execution_result)
+                        }
+                        TransactionReceipt::Deploy(r) => {
+                            (&r.actual_fee, &r.execution_resources, &r.execution_result)
+                        }
+                        TransactionReceipt::DeployAccount(r) => {
+                            (&r.actual_fee, &r.execution_resources, &r.execution_result)
+                        }
+                        TransactionReceipt::L1Handler(r) => {
+                            (&r.actual_fee, &r.execution_resources, &r.execution_result)
+                        }
+                    };
+                    if let ExecutionResult::Reverted { reason } = result {
+                        return Err(ChainError::from_text(action, self.url.as_str(), reason)
+                            .into_reverted(action, reason));
+                    }
+                    return Ok(Receipt {
+                        hash,
+                        block,
+                        fee: u128::try_from(fee.amount).unwrap_or(u128::MAX),
+                        l2_gas: resources.l2_gas,
+                        l1_gas: resources.l1_gas,
+                        l1_data_gas: resources.l1_data_gas,
+                    });
+                }
+                Err(ProviderError::StarknetError(StarknetError::TransactionHashNotFound)) => {}
+                Err(e) => return Err(self.error(format!("receipt of {action}"), e)),
+            }
+            if started.elapsed() > RECEIPT_TIMEOUT {
+                return Err(ChainError::Timeout {
+                    hash,
+                    seconds: RECEIPT_TIMEOUT.as_secs(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+impl ChainError {
+    /// A reverted receipt is always a revert, even when its text has no quoted reason.
+    fn into_reverted(self, action: &str, reason: &str) -> ChainError {
+        match self {
+            reverted @ ChainError::Reverted { .. } => reverted,
+            _ => ChainError::Reverted {
+                action: action.to_owned(),
+                message: reason.to_owned(),
+            },
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! `deployments/<network>.json`: where the suite lives on a network, and how it got there.
+//!
+//! `ciro contracts deploy` writes it after every step, so an interrupted deploy resumes from
+//! it; every other command reads it to find the contracts and checks its chain id against
+//! the RPC before sending anything.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use starknet::core::types::Felt;
+
+use crate::artifacts::Contract;
+use crate::error::{ChainError, Result};
+
+/// The settings the constructors and the wiring take. Every field has a documented default;
+/// a TOML file (`--config`) or flags override them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Token name. Default `CIRO`.
+    pub token_name: String,
+    /// Token symbol. Default `CIRO`.
+    pub token_symbol: String,
+    /// Owner of every contract. Default: the deploying account.
+    pub owner: Option<Felt>,
+    /// Receives protocol fees and the treasury's share of slashes. Default: the deployer.
+    pub treasury: Option<Felt>,
+    /// Minimum stake for a worker to be active, in tokens. Default `100`.
+    pub min_stake: String,
+    /// Seconds between an unstake intent and its withdrawal. Default 7 days.
+    pub unstake_window_secs: u64,
+    /// Protocol fee on each paid reward, in basis points. Default 250 (2.5 %).
+    pub fee_bps: u16,
+    /// Share of the collateral slashed to the client on a timeout, in basis points.
+    /// Default 1000 (10 %).
+    pub timeout_slash_bps: u16,
+    /// Votes that decide a dispute. Default 1.
+    pub quorum: u32,
+    /// Seconds arbitrators have to vote. Default 3 days.
+    pub voting_period_secs: u64,
+    /// Ruling when the voting period ends without quorum: `client` or `worker`.
+    /// Default `client`.
+    pub default_ruling: Ruling,
+    /// Client's share of a slashed collateral after a lost dispute, in basis points; the
+    /// treasury gets the rest. Default 5000.
+    pub client_share_bps: u16,
+    /// Arbitrator accounts. Default: the deployer alone.
+    pub arbitrators: Vec<Felt>,
+    /// Mixed into every deployment salt, to deploy a second, separate suite from the same
+    /// account. Default 0.
+    pub salt: u64,
+}
+
+/// The dispute ruling applied on timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ruling {
+    /// The client is right: refund and slash.
+    Client,
+    /// The worker is right: pay.
+    Worker,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        Self {
+            token_name: "CIRO".into(),
+            token_symbol: "CIRO".into(),
+            owner: None,
+            treasury: None,
+            min_stake: "100".into(),
+            unstake_window_secs: 7 * 24 * 3600,
+            fee_bps: 250,
+            timeout_slash_bps: 1000,
+            quorum: 1,
+            voting_period_secs: 3 * 24 * 3600,
+            default_ruling: Ruling::Client,
+            client_share_bps: 5000,
+            arbitrators: Vec::new(),
+            salt: 0,
+        }
+    }
+}
+
+impl DeployConfig {
+    /// Reads a TOML file; unknown keys are an error, so a typo never passes silently.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| ChainError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ChainError::Input(format!("{}: {e}", path.display())))
+    }
+
+    /// Checks the ranges the constructors enforce, before any fee is paid.
+    pub fn validate(&self) -> Result<()> {
+        let bps = |name: &str, value: u16| {
+            if value > 10_000 {
+                Err(ChainError::Input(format!(
+                    "{name} = {value}: basis points are at most 10000"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        bps("fee_bps", self.fee_bps)?;
+        bps("timeout_slash_bps", self.timeout_slash_bps)?;
+        bps("client_share_bps", self.client_share_bps)?;
+        if self.quorum == 0 {
+            return Err(ChainError::Input("quorum must be at least 1".into()));
+        }
+        if self.voting_period_secs == 0 {
+            return Err(ChainError::Input(
+                "voting_period_secs must be positive".into(),
+            ));
+        }
+        crate::units::parse_tokens(&self.min_stake)?;
+        if self.token_symbol.is_empty() || self.token_name.is_empty() {
+            return Err(ChainError::Input(
+                "token_name and token_symbol must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One contract's record in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedContract {
+    /// Its class hash.
+    pub class_hash: Felt,
+    /// The declare transaction, or `None` when the class was already declared.
+    pub declare_tx: Option<Felt>,
+    /// Its address.
+    pub address: Felt,
+    /// The deploy transaction, or `None` when it was found already deployed.
+    pub deploy_tx: Option<Felt>,
+    /// The block of the deploy transaction (0 when found already deployed).
+    pub block: u64,
+}
+
+/// One wiring transaction (a role grant, a setter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WiringRecord {
+    /// What it does, e.g. `Staking.grant_role(SLASHER, Disputes)`.
+    pub step: String,
+    /// The transaction, or `None` when the chain already had it.
+    pub tx: Option<Felt>,
+    /// Its block.
+    pub block: Option<u64>,
+}
+
+/// `deployments/<network>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The network name (`devnet`, `sepolia`, or one derived from a URL).
+    pub network: String,
+    /// The chain id, hex.
+    pub chain_id: Felt,
+    /// The chain id as text, e.g. `SN_SEPOLIA`.
+    pub chain_name: String,
+    /// The account that deployed.
+    pub deployer: Felt,
+    /// The settings used.
+    pub config: DeployConfig,
+    /// The contracts, by name.
+    pub contracts: BTreeMap<String, DeployedContract>,
+    /// The wiring transactions, in order.
+    pub wiring: Vec<WiringRecord>,
+    /// True once every step has been done.
+    pub complete: bool,
+}
+
+impl Deployment {
+    /// The default manifest path for `network` under `root`.
+    pub fn default_path(root: &Path, network: &str) -> PathBuf {
+        root.join("deployments").join(format!("{network}.json"))
+    }
+
+    /// Loads a manifest; a missing file is [`ChainError::MissingManifest`].
+    pub fn load(path: &Path, network: &str) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ChainError::MissingManifest {
+                    path: path.to_owned(),
+                    network: network.to_owned(),
+                })
+            }
+            Err(source) => {
+                return Err(ChainError::Io {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        serde_json::from_str(&text).map_err(|e| ChainError::BadManifest {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Loads a manifest that must be complete, as every user command needs.
+    pub fn load_complete(path: &Path, network: &str) -> Result<Self> {
+        let deployment = Self::load(path, network)?;
+        if !deployment.complete {
+            return Err(ChainError::BadManifest {
+                path: path.to_owned(),
+                detail:
+                    "the deployment is incomplete; run `ciro contracts deploy` again to finish it"
+                        .into(),
+            });
+        }
+        Ok(deployment)
+    }
+
+    /// Writes the manifest atomically (a temporary file, then a rename), so an interrupted
+    /// write never leaves half a file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let io = |source| ChainError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let text = serde_json::to_string_pretty(self).expect("a manifest serializes");
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text + "\n").map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// The address of `contract`, or a clear error if the manifest lacks it.
+    pub fn address(&self, contract: Contract) -> Result<Felt> {
+        self.contracts
+            .get(contract.name())
+            .map(|c| c.address)
+            .ok_or_else(|| ChainError::BadManifest {
+                path: PathBuf::from(format!("deployments/{}.json", self.network)),
+                detail: format!("no address for {contract}"),
+            })
+    }
+
+    /// The lowest deployment block, where an indexer starts.
+    pub fn first_block(&self) -> u64 {
+        self.contracts
+            .values()
+            .map(|c| c.block)
+            .filter(|&b| b > 0)
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_are_valid_and_toml_overrides_them() {
+        DeployConfig::default().validate().unwrap();
+        let config: DeployConfig =
+            toml::from_str("fee_bps = 100\ndefault_ruling = \"worker\"\nmin_stake = \"5.5\"")
+                .unwrap();
+        assert_eq!(config.fee_bps, 100);
+        assert_eq!(config.default_ruling, Ruling::Worker);
+        assert_eq!(config.quorum, 1, "unset keys keep their defaults");
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn config_typos_and_bad_ranges_are_refused() {
+        let typo = toml::from_str::<DeployConfig>("fee_bsp = 1").unwrap_err();
+        assert!(typo.to_string().contains("fee_bsp"), "{typo}");
+        let bad = DeployConfig {
+            fee_bps: 10_001,
+            ..DeployConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("fee_bps"));
+        let bad = DeployConfig {
+            quorum: 0,
+            ..DeployConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("quorum"));
+    }
+
+    #[test]
+    fn a_missing_manifest_says_how_to_make_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Deployment::load(&dir.path().join("nope.json"), "devnet").unwrap_err();
+        assert!(matches!(error, ChainError::MissingManifest { .. }));
+        assert!(error
+            .to_string()
+            .contains("ciro contracts deploy --network devnet"));
+    }
+
+    #[test]
+    fn a_manifest_round_trips_through_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deployments/devnet.json");
+        let mut contracts = BTreeMap::new();
+        contracts.insert(
+            "Staking".to_owned(),
+            DeployedContract {
+                class_hash: Felt::from(1u8),
+                declare_tx: Some(Felt::from(2u8)),
+                address: Felt::from(3u8),
+                deploy_tx: None,
+                block: 7,
+            },
+        );
+        let deployment = Deployment {
+            network: "devnet".into(),
+            chain_id: Felt::from(9u8),
+            chain_name: "SN_SEPOLIA".into(),
+            deployer: Felt::from(4u8),
+            config: DeployConfig::default(),
+            contracts,
+            wiring: vec![],
+            complete: false,
+        };
+        deployment.save(&path).unwrap();
+        assert_eq!(Deployment::load(&path, "devnet").unwrap(), deployment);
+        let incomplete = Deployment::load_complete(&path, "devnet").unwrap_err();
+        assert!(
+            incomplete.to_string().contains("incomplete"),
+            "{incomplete}"
+        );
+        assert_eq!(deployment.first_block(), 7);
+    }
+}

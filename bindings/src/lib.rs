@@ -1,0 +1,22 @@
+//! Typed access to the CIRO Network contracts: every crate talks to the chain through here.
+//!
+//! - [`contracts`]: the cainome-generated bindings (invokes, views, typed events);
+//! - [`artifacts`]: the committed classes, embedded, with their hashes;
+//! - [`chain`]: an RPC connection, accounts, receipts;
+//! - [`deployment`]: the `deployments/<network>.json` manifest and the deploy settings;
+//! - [`deploy`]: the idempotent deploy of the whole suite;
+//! - [`units`]: token amounts and capability names;
+//! - [`error`]: errors, with reverts decoded to the contract's own message.
+
+pub mod artifacts;
+pub mod chain;
+pub mod contracts;
+pub mod deploy;
+pub mod deployment;
+pub mod error;
+pub mod units;
+
+pub use artifacts::Contract;
+pub use chain::{Account, Chain, Receipt};
+pub use deployment::{DeployConfig, Deployment};
+pub use error::{ChainError, Result};

@@ -1,0 +1,249 @@
+//! Shared by the devnet tests and the fee benchmark: a devnet with the suite deployed and
+//! four funded parties, and the steps of a job's life.
+
+#![allow(dead_code)] // each user takes what it needs
+
+use cainome::cairo_serde::ContractAddress;
+use ciro_bindings::chain::{Account, Chain};
+use ciro_bindings::contracts::{disputes, escrow, reputation, staking, token};
+use ciro_bindings::deploy::Deploy;
+use ciro_bindings::units::{capability, u256, ONE};
+use ciro_bindings::{ChainError, Contract, DeployConfig, Deployment, Receipt};
+use ciro_devnet::Devnet;
+use starknet::accounts::Account as _;
+use starknet::core::types::{BlockId, BlockTag, Call, Felt};
+use starknet::providers::Provider as _;
+use starknet::signers::SigningKey;
+
+pub const FEE_BPS: u16 = 250;
+pub const TIMEOUT_SLASH_BPS: u16 = 1000;
+pub const CLIENT_SHARE_BPS: u16 = 5000;
+pub const REWARD: u128 = 40 * ONE;
+pub const COLLATERAL: u128 = 20 * ONE;
+pub const STAKE: u128 = 150 * ONE;
+pub const FUNDS: u128 = 1_000 * ONE;
+
+/// A devnet with the suite deployed and four funded parties.
+pub struct Suite {
+    pub devnet: Devnet,
+    pub chain: Chain,
+    pub deployment: Deployment,
+    pub owner: Account,
+    pub client: Account,
+    pub worker: Account,
+    pub arbitrator: Account,
+    pub treasury: Felt,
+    pub deploy_receipts: Vec<(String, Receipt)>,
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn config(treasury: Felt, arbitrator: Felt) -> DeployConfig {
+    DeployConfig {
+        treasury: Some(treasury),
+        fee_bps: FEE_BPS,
+        timeout_slash_bps: TIMEOUT_SLASH_BPS,
+        client_share_bps: CLIENT_SHARE_BPS,
+        arbitrators: vec![arbitrator],
+        ..DeployConfig::default()
+    }
+}
+
+pub fn account_of(chain: &Chain, devnet: &Devnet, index: usize) -> Account {
+    let a = devnet.account(index);
+    chain.account(a.address, SigningKey::from_secret_scalar(a.private_key))
+}
+
+pub async fn deploy_suite() -> Suite {
+    let devnet = tokio::task::spawn_blocking(Devnet::spawn_default)
+        .await
+        .unwrap()
+        .expect("devnet starts");
+    let chain = Chain::connect(devnet.rpc_url())
+        .await
+        .expect("devnet answers");
+    let owner = account_of(&chain, &devnet, 0);
+    let client = account_of(&chain, &devnet, 1);
+    let worker = account_of(&chain, &devnet, 2);
+    let arbitrator = account_of(&chain, &devnet, 3);
+    let treasury = devnet.account(4).address;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("devnet.json");
+    let report = Deploy {
+        chain: &chain,
+        account: &owner,
+        network: "devnet".into(),
+        config: Some(config(treasury, arbitrator.address())),
+        dry_run: false,
+    }
+    .run(&manifest, |_| {})
+    .await
+    .expect("the suite deploys");
+    let deployment = report.deployment.clone();
+    assert!(deployment.complete);
+
+    let suite = Suite {
+        devnet,
+        chain,
+        deployment,
+        owner,
+        client,
+        worker,
+        arbitrator,
+        treasury,
+        deploy_receipts: report.sent.clone(),
+        _dir: dir,
+    };
+    let token = suite.token(&suite.owner);
+    for who in [suite.client.address(), suite.worker.address()] {
+        suite
+            .send(
+                &suite.owner,
+                vec![token.mint_getcall(&ContractAddress(who), &u256(FUNDS))],
+            )
+            .await;
+    }
+    suite
+}
+
+impl Suite {
+    pub fn at(&self, contract: Contract) -> Felt {
+        self.deployment.address(contract).unwrap()
+    }
+    pub fn token<'a>(&self, account: &'a Account) -> token::CiroToken<&'a Account> {
+        token::CiroToken::new(self.at(Contract::CiroToken), account)
+    }
+    pub fn staking<'a>(&self, account: &'a Account) -> staking::Staking<&'a Account> {
+        staking::Staking::new(self.at(Contract::Staking), account)
+    }
+    pub fn escrow<'a>(&self, account: &'a Account) -> escrow::JobEscrow<&'a Account> {
+        escrow::JobEscrow::new(self.at(Contract::JobEscrow), account)
+    }
+    pub fn disputes<'a>(&self, account: &'a Account) -> disputes::Disputes<&'a Account> {
+        disputes::Disputes::new(self.at(Contract::Disputes), account)
+    }
+
+    /// Sends `calls` from `account` and waits; panics with the contract's message on failure.
+    pub async fn send(&self, account: &Account, calls: Vec<Call>) -> Receipt {
+        self.try_send(account, calls)
+            .await
+            .expect("transaction succeeds")
+    }
+
+    pub async fn try_send(
+        &self,
+        account: &Account,
+        calls: Vec<Call>,
+    ) -> Result<ciro_bindings::Receipt, ChainError> {
+        let sent = account
+            .execute_v3(calls)
+            .send()
+            .await
+            .map_err(|e| self.chain.error("test call", e))?;
+        self.chain.wait("test call", sent.transaction_hash).await
+    }
+
+    pub async fn balance(&self, who: Felt) -> u128 {
+        let reader = token::CiroTokenReader::new(self.at(Contract::CiroToken), self.chain.rpc());
+        let balance = reader
+            .balance_of(&ContractAddress(who))
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(balance.high, 0);
+        balance.low
+    }
+
+    pub async fn stake_of(&self, who: Felt) -> (u128, u128) {
+        let reader = staking::StakingReader::new(self.at(Contract::Staking), self.chain.rpc());
+        let stake = reader.stake_of(&ContractAddress(who)).call().await.unwrap();
+        let locked = reader
+            .locked_of(&ContractAddress(who))
+            .call()
+            .await
+            .unwrap();
+        (stake.low, locked.low)
+    }
+
+    pub async fn reputation_of(&self, who: Felt) -> reputation::ReputationRecord {
+        reputation::ReputationReader::new(self.at(Contract::Reputation), self.chain.rpc())
+            .reputation_of(&ContractAddress(who))
+            .call()
+            .await
+            .unwrap()
+    }
+
+    pub async fn job(&self, job_id: u64) -> escrow::Job {
+        escrow::JobEscrowReader::new(self.at(Contract::JobEscrow), self.chain.rpc())
+            .job(&job_id)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// The worker stakes and registers for `wasm`.
+    pub async fn stake_worker(&self) {
+        let staking_at = ContractAddress(self.at(Contract::Staking));
+        let calls = vec![
+            self.token(&self.worker)
+                .approve_getcall(&staking_at, &u256(STAKE)),
+            self.staking(&self.worker).stake_getcall(&u256(STAKE)),
+            self.staking(&self.worker)
+                .register_getcall(&vec![capability("wasm").unwrap()]),
+        ];
+        self.send(&self.worker, calls).await;
+    }
+
+    /// The client creates a job and assigns the worker; returns the job id.
+    pub async fn assigned_job(&self, deadline_in: u64) -> u64 {
+        let now = self.now().await;
+        let escrow_at = ContractAddress(self.at(Contract::JobEscrow));
+        let calls = vec![
+            self.token(&self.client)
+                .approve_getcall(&escrow_at, &u256(REWARD)),
+            self.escrow(&self.client).create_job_getcall(
+                &Felt::from(0x5bec_u32),
+                &u256(REWARD),
+                &capability("wasm").unwrap(),
+                &(now + deadline_in),
+                &600,
+                &u256(COLLATERAL),
+            ),
+        ];
+        self.send(&self.client, calls).await;
+        let job_id = escrow::JobEscrowReader::new(self.at(Contract::JobEscrow), self.chain.rpc())
+            .job_count()
+            .call()
+            .await
+            .unwrap();
+        let assign = self
+            .escrow(&self.client)
+            .assign_getcall(&job_id, &ContractAddress(self.worker.address()));
+        self.send(&self.client, vec![assign]).await;
+        job_id
+    }
+
+    pub async fn submit(&self, job_id: u64) {
+        let call = self
+            .escrow(&self.worker)
+            .submit_result_getcall(&job_id, &Felt::from(0xbeef_u32));
+        self.send(&self.worker, vec![call]).await;
+    }
+
+    pub async fn now(&self) -> u64 {
+        use starknet::core::types::MaybePreConfirmedBlockWithTxHashes as B;
+        match self
+            .chain
+            .rpc()
+            .get_block_with_tx_hashes(BlockId::Tag(BlockTag::Latest))
+            .await
+            .unwrap()
+        {
+            B::Block(b) => b.timestamp,
+            B::PreConfirmedBlock(b) => b.timestamp,
+        }
+    }
+}
+
+pub fn fee(reward: u128) -> u128 {
+    reward * u128::from(FEE_BPS) / 10_000
+}

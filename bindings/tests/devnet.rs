@@ -1,0 +1,345 @@
+//! The contracts through the bindings, on a real in-process devnet: the deploy routine, the
+//! job lifecycle with exact balances, timeouts, disputes both ways, collateral locks, and
+//! event decoding round trip.
+//!
+//! Each test owns a devnet on a free port, so they run in parallel.
+
+mod common;
+
+use cainome::cairo_serde::{CairoSerde, ContractAddress, U256};
+use ciro_bindings::contracts::{disputes, escrow, staking};
+use ciro_bindings::deploy::{Deploy, Progress};
+use ciro_bindings::units::u256;
+use ciro_bindings::{ChainError, Contract, DeployConfig, Deployment};
+use common::*;
+use starknet::accounts::Account as _;
+use starknet::core::types::{BlockId, BlockTag, EventFilter, Felt};
+use starknet::core::utils::get_selector_from_name;
+use starknet::providers::Provider as _;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_deploy_sends_nothing() {
+    let suite = deploy_suite().await;
+    let manifest = suite._dir.path().join("devnet.json");
+    let mut sent = 0;
+    let report = Deploy {
+        chain: &suite.chain,
+        account: &suite.owner,
+        network: "devnet".into(),
+        config: None,
+        dry_run: false,
+    }
+    .run(&manifest, |event| {
+        if matches!(event, Progress::Sent { .. }) {
+            sent += 1;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(sent, 0);
+    assert!(report.sent.is_empty());
+    assert_eq!(report.deployment.contracts, suite.deployment.contracts);
+
+    // The manifest records every class, address, transaction and block.
+    let saved = Deployment::load_complete(&manifest, "devnet").unwrap();
+    assert_eq!(saved.chain_id, suite.chain.chain_id());
+    for contract in Contract::ALL {
+        let entry = &saved.contracts[contract.name()];
+        assert_eq!(
+            suite.chain.class_hash_at(entry.address).await.unwrap(),
+            Some(entry.class_hash),
+            "{contract} is deployed where the manifest says"
+        );
+        assert!(entry.declare_tx.is_some() && entry.deploy_tx.is_some() && entry.block > 0);
+    }
+    assert!(
+        saved.wiring.iter().all(|w| w.tx.is_some()),
+        "{:?}",
+        saved.wiring
+    );
+
+    // Settings that differ from the manifest's are refused before anything is sent.
+    let other = DeployConfig {
+        fee_bps: 1,
+        ..saved.config.clone()
+    };
+    let refused = Deploy {
+        chain: &suite.chain,
+        account: &suite.owner,
+        network: "devnet".into(),
+        config: Some(other),
+        dry_run: false,
+    }
+    .run(&manifest, |_| {})
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("other settings"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_job_pays_the_worker_and_the_fee() {
+    let suite = deploy_suite().await;
+    suite.stake_worker().await;
+    let job_id = suite.assigned_job(3600).await;
+    assert_eq!(
+        suite.stake_of(suite.worker.address()).await,
+        (STAKE, COLLATERAL)
+    );
+    suite.submit(job_id).await;
+    let accept = suite.escrow(&suite.client).accept_getcall(&job_id);
+    suite.send(&suite.client, vec![accept]).await;
+
+    let job = suite.job(job_id).await;
+    assert_eq!(job.state, escrow::JobState::Completed);
+    assert_eq!(suite.balance(suite.client.address()).await, FUNDS - REWARD);
+    assert_eq!(
+        suite.balance(suite.worker.address()).await,
+        FUNDS - STAKE + REWARD - fee(REWARD)
+    );
+    assert_eq!(suite.balance(suite.treasury).await, fee(REWARD));
+    assert_eq!(suite.balance(suite.at(Contract::JobEscrow)).await, 0);
+    assert_eq!(suite.stake_of(suite.worker.address()).await, (STAKE, 0));
+    let record = suite.reputation_of(suite.worker.address()).await;
+    assert_eq!(record.jobs_completed, 1);
+    assert_eq!(record.total_earned, u256(REWARD - fee(REWARD)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_deadline_refunds_the_client_and_slashes_the_worker() {
+    let suite = deploy_suite().await;
+    suite.stake_worker().await;
+    let job_id = suite.assigned_job(60).await;
+
+    // Before the deadline the claim is refused with the contract's message.
+    let early = suite.escrow(&suite.client).claim_timeout_getcall(&job_id);
+    let refused = suite
+        .try_send(&suite.client, vec![early.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ChainError::Reverted { message, .. } if message.contains("deadline")),
+        "{refused}"
+    );
+
+    suite.devnet.increase_time(120).await.unwrap();
+    suite.send(&suite.client, vec![early]).await;
+    let slashed = COLLATERAL * u128::from(TIMEOUT_SLASH_BPS) / 10_000;
+    assert_eq!(suite.job(job_id).await.state, escrow::JobState::Refunded);
+    assert_eq!(suite.balance(suite.client.address()).await, FUNDS + slashed);
+    assert_eq!(
+        suite.stake_of(suite.worker.address()).await,
+        (STAKE - slashed, 0)
+    );
+    let record = suite.reputation_of(suite.worker.address()).await;
+    assert_eq!(
+        (record.jobs_failed, record.total_slashed),
+        (1, u256(slashed))
+    );
+}
+
+async fn disputed(suite: &Suite) -> (u64, u64) {
+    suite.stake_worker().await;
+    let job_id = suite.assigned_job(3600).await;
+    suite.submit(job_id).await;
+    let dispute = suite
+        .escrow(&suite.client)
+        .dispute_getcall(&job_id, &Felt::from(0xe1_u32));
+    suite.send(&suite.client, vec![dispute]).await;
+    let job = suite.job(job_id).await;
+    assert_eq!(job.state, escrow::JobState::Disputed);
+    (job_id, job.dispute_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispute_won_by_the_worker_pays_it() {
+    let suite = deploy_suite().await;
+    let (job_id, dispute_id) = disputed(&suite).await;
+    let vote = suite
+        .disputes(&suite.arbitrator)
+        .vote_getcall(&dispute_id, &disputes::Ruling::WorkerRight);
+    suite.send(&suite.arbitrator, vec![vote]).await;
+
+    assert_eq!(suite.job(job_id).await.state, escrow::JobState::Completed);
+    assert_eq!(
+        suite.balance(suite.worker.address()).await,
+        FUNDS - STAKE + REWARD - fee(REWARD)
+    );
+    assert_eq!(suite.balance(suite.treasury).await, fee(REWARD));
+    assert_eq!(suite.stake_of(suite.worker.address()).await, (STAKE, 0));
+    let record = suite.reputation_of(suite.worker.address()).await;
+    assert_eq!((record.disputes_won, record.disputes_lost), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispute_lost_by_the_worker_slashes_its_collateral() {
+    let suite = deploy_suite().await;
+    let (job_id, dispute_id) = disputed(&suite).await;
+
+    // A party cannot vote, and a non-arbitrator cannot either.
+    let by_owner = suite
+        .disputes(&suite.owner)
+        .vote_getcall(&dispute_id, &disputes::Ruling::ClientRight);
+    let refused = suite
+        .try_send(&suite.owner, vec![by_owner])
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ChainError::Reverted { .. }), "{refused}");
+
+    let vote = suite
+        .disputes(&suite.arbitrator)
+        .vote_getcall(&dispute_id, &disputes::Ruling::ClientRight);
+    suite.send(&suite.arbitrator, vec![vote]).await;
+
+    let to_client = COLLATERAL * u128::from(CLIENT_SHARE_BPS) / 10_000;
+    assert_eq!(suite.job(job_id).await.state, escrow::JobState::Refunded);
+    assert_eq!(
+        suite.balance(suite.client.address()).await,
+        FUNDS + to_client
+    );
+    assert_eq!(suite.balance(suite.treasury).await, COLLATERAL - to_client);
+    assert_eq!(suite.balance(suite.worker.address()).await, FUNDS - STAKE);
+    assert_eq!(
+        suite.stake_of(suite.worker.address()).await,
+        (STAKE - COLLATERAL, 0)
+    );
+    let record = suite.reputation_of(suite.worker.address()).await;
+    assert_eq!((record.disputes_won, record.disputes_lost), (0, 1));
+    assert_eq!(record.total_slashed, u256(COLLATERAL));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_collateral_cannot_be_unstaked() {
+    let suite = deploy_suite().await;
+    suite.stake_worker().await;
+    let _job = suite.assigned_job(3600).await;
+    let free = STAKE - COLLATERAL;
+    let too_much = suite
+        .staking(&suite.worker)
+        .unstake_intent_getcall(&u256(free + 1));
+    let refused = suite
+        .try_send(&suite.worker, vec![too_much])
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ChainError::Reverted { .. }), "{refused}");
+    // Exactly the free part can leave.
+    let ok = suite
+        .staking(&suite.worker)
+        .unstake_intent_getcall(&u256(free));
+    suite.send(&suite.worker, vec![ok]).await;
+    assert_eq!(
+        suite.stake_of(suite.worker.address()).await,
+        (STAKE, COLLATERAL)
+    );
+}
+
+/// Serializes an event's fields the way Starknet lays them out, for the round trip.
+fn keys_and_data(
+    selector: &str,
+    keys: Vec<Vec<Felt>>,
+    data: Vec<Vec<Felt>>,
+) -> (Vec<Felt>, Vec<Felt>) {
+    let mut all_keys = vec![get_selector_from_name(selector).unwrap()];
+    all_keys.extend(keys.into_iter().flatten());
+    (all_keys, data.into_iter().flatten().collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emitted_events_decode_and_encode_back_to_the_same_felts() {
+    let suite = deploy_suite().await;
+    suite.stake_worker().await;
+    let job_id = suite.assigned_job(3600).await;
+    let events = suite
+        .chain
+        .rpc()
+        .get_events(
+            EventFilter {
+                from_block: Some(BlockId::Number(0)),
+                to_block: Some(BlockId::Tag(BlockTag::Latest)),
+                address: None,
+                keys: None,
+            },
+            None,
+            1000,
+        )
+        .await
+        .unwrap()
+        .events;
+
+    let mut checked = 0;
+    for event in &events {
+        if event.from_address == suite.at(Contract::JobEscrow) {
+            match escrow::Event::try_from(event).expect("every escrow event decodes") {
+                escrow::Event::JobCreated(e) => {
+                    assert_eq!(e.job_id, job_id);
+                    assert_eq!(e.client.0, suite.client.address());
+                    assert_eq!(e.reward, u256(REWARD));
+                    let (keys, data) = keys_and_data(
+                        "JobCreated",
+                        vec![
+                            u64::cairo_serialize(&e.job_id),
+                            ContractAddress::cairo_serialize(&e.client),
+                            ContractAddress::cairo_serialize(&e.worker),
+                        ],
+                        vec![
+                            Felt::cairo_serialize(&e.spec_hash),
+                            Felt::cairo_serialize(&e.capability),
+                            U256::cairo_serialize(&e.reward),
+                            U256::cairo_serialize(&e.collateral),
+                            u64::cairo_serialize(&e.deadline),
+                            u64::cairo_serialize(&e.challenge_window),
+                        ],
+                    );
+                    assert_eq!((keys, data), (event.keys.clone(), event.data.clone()));
+                    checked += 1;
+                }
+                escrow::Event::JobAssigned(e) => {
+                    assert_eq!(e.worker.0, suite.worker.address());
+                    let (keys, data) = keys_and_data(
+                        "JobAssigned",
+                        vec![
+                            u64::cairo_serialize(&e.job_id),
+                            ContractAddress::cairo_serialize(&e.client),
+                            ContractAddress::cairo_serialize(&e.worker),
+                        ],
+                        vec![U256::cairo_serialize(&e.collateral)],
+                    );
+                    assert_eq!((keys, data), (event.keys.clone(), event.data.clone()));
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+        if event.from_address == suite.at(Contract::Staking) {
+            if let staking::Event::Staked(e) =
+                staking::Event::try_from(event).expect("every staking event decodes")
+            {
+                assert_eq!(e.worker.0, suite.worker.address());
+                assert_eq!((e.amount, e.new_stake), (u256(STAKE), u256(STAKE)));
+                let (keys, data) = keys_and_data(
+                    "Staked",
+                    vec![ContractAddress::cairo_serialize(&e.worker)],
+                    vec![
+                        U256::cairo_serialize(&e.amount),
+                        U256::cairo_serialize(&e.old_stake),
+                        U256::cairo_serialize(&e.new_stake),
+                    ],
+                );
+                assert_eq!((keys, data), (event.keys.clone(), event.data.clone()));
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked, 3,
+        "JobCreated, JobAssigned and Staked were each checked once"
+    );
+
+    // A foreign event does not decode as ours.
+    let mut forged = events
+        .iter()
+        .find(|e| e.from_address == suite.at(Contract::JobEscrow))
+        .unwrap()
+        .clone();
+    forged.keys[0] = get_selector_from_name("NoSuchEvent").unwrap();
+    assert!(escrow::Event::try_from(&forged).is_err());
+}
