@@ -1,9 +1,16 @@
 //! The CIRO Network operator toolkit behind the `ciro` binary.
 //!
-//! Each command group lives in its own module; `contracts` builds, checks
-//! and tests the Cairo contracts. This crate root only declares modules; it
-//! must never hold command logic itself.
+//! Each command group lives in its own module:
+//! - [`contracts`] builds, checks and tests the Cairo contracts;
+//! - [`deploy_cmd`] deploys them (`ciro contracts deploy`);
+//! - [`net`] resolves the network, the manifest and the signing account;
+//! - [`ops`] is what `ciro worker`, `ciro job` and `ciro token` do on chain.
+//!
+//! This crate root only declares modules; it must never hold command logic itself.
 
 #![warn(missing_docs)]
 
 pub mod contracts;
+pub mod deploy_cmd;
+pub mod net;
+pub mod ops;

@@ -9,6 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use ciro::contracts::{self, BuildOptions, BuildStatus, TestOptions, Workspace};
+use ciro::net::NetworkArgs;
+use ciro::ops::{self, JobTerms, Session};
+use ciro_bindings::units::{capability, format_tokens, parse_felt, parse_tokens};
+use ciro_bindings::DeployConfig;
 use clap::{Args, Parser, Subcommand};
 
 /// The CIRO Network operator CLI.
@@ -20,6 +24,9 @@ struct Cli {
     #[arg(long, global = true, env = "CIRO_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
 
+    #[command(flatten)]
+    net: NetworkArgs,
+
     #[command(subcommand)]
     group: Group,
 }
@@ -27,9 +34,181 @@ struct Cli {
 /// Command groups.
 #[derive(Debug, Subcommand)]
 enum Group {
-    /// Build, check and test the Cairo contracts.
+    /// Build, check, test and deploy the Cairo contracts.
     #[command(subcommand)]
     Contracts(ContractsAction),
+    /// Run a local starknet-devnet (seed 0) in this process until Ctrl-C.
+    #[cfg(feature = "devnet")]
+    Devnet(DevnetArgs),
+    /// Stake, register capabilities, unstake, and read a worker's standing.
+    #[command(subcommand)]
+    Worker(WorkerAction),
+    /// Create and drive jobs through the escrow.
+    #[command(subcommand)]
+    Job(JobAction),
+    /// Mint, approve and read CIRO (minting needs the MINTER role).
+    #[command(subcommand)]
+    Token(TokenAction),
+}
+
+/// Arguments of `ciro devnet`.
+#[cfg(feature = "devnet")]
+#[derive(Debug, Args)]
+struct DevnetArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 5050)]
+    port: u16,
+    /// Host to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Seed of the predeployed accounts.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Number of predeployed accounts.
+    #[arg(long, default_value_t = 10)]
+    accounts: u8,
+    /// Make a block every N seconds instead of one per transaction.
+    #[arg(long, value_name = "SECONDS")]
+    block_time: Option<u64>,
+    /// Also print the accounts' private keys (well-known test keys of this seed).
+    #[arg(long)]
+    print_keys: bool,
+}
+
+/// `ciro worker <action>`.
+#[derive(Debug, Subcommand)]
+enum WorkerAction {
+    /// Stake CIRO (approves the staking contract in the same transaction).
+    Stake {
+        /// Amount in CIRO, e.g. 150 or 0.5.
+        #[arg(long)]
+        amount: String,
+        /// Use the existing allowance instead of approving.
+        #[arg(long)]
+        no_approve: bool,
+    },
+    /// Register capabilities (replaces the previous set).
+    Register {
+        /// A capability, e.g. wasm or gpu:h100; repeat for several.
+        #[arg(long = "capability", required = true)]
+        capabilities: Vec<String>,
+    },
+    /// Start unstaking an amount; it is withdrawable after the unstake window.
+    UnstakeIntent {
+        /// Amount in CIRO.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Withdraw every unstake intent whose window has passed.
+    Unstake,
+    /// Show stake, capabilities and reputation.
+    Status {
+        /// Worker address [default: the signing account].
+        #[arg(long = "worker")]
+        worker: Option<String>,
+    },
+}
+
+/// `ciro job <action>`.
+#[derive(Debug, Subcommand)]
+enum JobAction {
+    /// Create a job and escrow its reward (approves the escrow in the same transaction).
+    Create {
+        /// Reward in CIRO.
+        #[arg(long)]
+        reward: String,
+        /// Required capability, e.g. wasm.
+        #[arg(long)]
+        capability: String,
+        /// Hash of the job specification.
+        #[arg(long, default_value = "0x1")]
+        spec_hash: String,
+        /// Seconds until the result is due.
+        #[arg(long, default_value_t = 3600)]
+        deadline_in: u64,
+        /// Seconds after submission in which the client may dispute.
+        #[arg(long, default_value_t = 600)]
+        challenge_window: u64,
+        /// Collateral the worker locks, in CIRO.
+        #[arg(long, default_value = "0")]
+        collateral: String,
+        /// Use the existing allowance instead of approving.
+        #[arg(long)]
+        no_approve: bool,
+    },
+    /// Show a job.
+    Status {
+        /// Job id.
+        id: u64,
+    },
+    /// Assign a worker (client).
+    Assign {
+        /// Job id.
+        id: u64,
+        /// Worker address.
+        #[arg(long)]
+        worker: String,
+    },
+    /// Submit the result hash (worker).
+    Submit {
+        /// Job id.
+        id: u64,
+        /// Hash of the result.
+        #[arg(long)]
+        result_hash: String,
+    },
+    /// Accept the result and pay the worker (client).
+    Accept {
+        /// Job id.
+        id: u64,
+    },
+    /// Dispute the result (client).
+    Dispute {
+        /// Job id.
+        id: u64,
+        /// Hash of the evidence.
+        #[arg(long)]
+        evidence_hash: String,
+    },
+    /// Pay the worker after the challenge window (anyone).
+    Finalize {
+        /// Job id.
+        id: u64,
+    },
+    /// Refund the client and slash the worker after a missed deadline (anyone).
+    Timeout {
+        /// Job id.
+        id: u64,
+    },
+}
+
+/// `ciro token <action>`.
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Mint CIRO to an address (needs the MINTER role).
+    Mint {
+        /// Recipient [default: the signing account].
+        #[arg(long)]
+        to: Option<String>,
+        /// Amount in CIRO.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Show a CIRO balance.
+    Balance {
+        /// Address [default: the signing account].
+        #[arg(long = "of")]
+        of: Option<String>,
+    },
+    /// Approve a spender.
+    Approve {
+        /// Spender address.
+        #[arg(long)]
+        spender: String,
+        /// Amount in CIRO.
+        #[arg(long)]
+        amount: String,
+    },
 }
 
 /// `ciro contracts <action>`.
@@ -39,6 +218,103 @@ enum ContractsAction {
     Build(BuildArgs),
     /// Run the Cairo tests with the native Cairo 2.8.2 test runner.
     Test(TestArgs),
+    /// Declare, deploy and wire the whole suite; resumes an interrupted deploy.
+    Deploy(DeployArgs),
+}
+
+/// Arguments of `ciro contracts deploy`. Flags override the TOML file, which overrides the
+/// defaults (see `DeployConfig`).
+#[derive(Debug, Args)]
+struct DeployArgs {
+    /// TOML file with the deploy settings.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Only print the estimated fee of each step; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Treasury address [default: the deployer].
+    #[arg(long)]
+    treasury: Option<String>,
+    /// Owner of the contracts after deployment [default: the deployer].
+    #[arg(long)]
+    owner: Option<String>,
+    /// Protocol fee in basis points [default: 250].
+    #[arg(long)]
+    fee_bps: Option<u16>,
+    /// Collateral share slashed on timeout, basis points [default: 1000].
+    #[arg(long)]
+    timeout_slash_bps: Option<u16>,
+    /// Minimum stake in CIRO [default: 100].
+    #[arg(long)]
+    min_stake: Option<String>,
+    /// Unstake window in seconds [default: 604800].
+    #[arg(long)]
+    unstake_window: Option<u64>,
+    /// Dispute quorum [default: 1].
+    #[arg(long)]
+    quorum: Option<u32>,
+    /// Dispute voting period in seconds [default: 259200].
+    #[arg(long)]
+    voting_period: Option<u64>,
+    /// An arbitrator address; repeat for several [default: the deployer].
+    #[arg(long = "arbitrator")]
+    arbitrators: Vec<String>,
+}
+
+impl DeployArgs {
+    /// The settings: defaults, then the file, then the flags. `None` when nothing was given,
+    /// so a resumed deploy reuses the manifest's settings.
+    fn config(&self) -> anyhow::Result<Option<DeployConfig>> {
+        let flags_given = self.treasury.is_some()
+            || self.owner.is_some()
+            || self.fee_bps.is_some()
+            || self.timeout_slash_bps.is_some()
+            || self.min_stake.is_some()
+            || self.unstake_window.is_some()
+            || self.quorum.is_some()
+            || self.voting_period.is_some()
+            || !self.arbitrators.is_empty();
+        if self.config.is_none() && !flags_given {
+            return Ok(None);
+        }
+        let mut config = match &self.config {
+            Some(path) => DeployConfig::from_toml_file(path)?,
+            None => DeployConfig::default(),
+        };
+        if let Some(v) = &self.treasury {
+            config.treasury = Some(parse_felt("--treasury", v)?);
+        }
+        if let Some(v) = &self.owner {
+            config.owner = Some(parse_felt("--owner", v)?);
+        }
+        if let Some(v) = self.fee_bps {
+            config.fee_bps = v;
+        }
+        if let Some(v) = self.timeout_slash_bps {
+            config.timeout_slash_bps = v;
+        }
+        if let Some(v) = &self.min_stake {
+            config.min_stake = v.clone();
+        }
+        if let Some(v) = self.unstake_window {
+            config.unstake_window_secs = v;
+        }
+        if let Some(v) = self.quorum {
+            config.quorum = v;
+        }
+        if let Some(v) = self.voting_period {
+            config.voting_period_secs = v;
+        }
+        if !self.arbitrators.is_empty() {
+            config.arbitrators = self
+                .arbitrators
+                .iter()
+                .map(|a| parse_felt("--arbitrator", a))
+                .collect::<Result<_, _>>()?;
+        }
+        config.validate()?;
+        Ok(Some(config))
+    }
 }
 
 /// Arguments of `ciro contracts build`.
@@ -83,6 +359,36 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+    };
+    match cli.group {
+        #[cfg(feature = "devnet")]
+        Group::Devnet(args) => return runtime()?.block_on(devnet(args)),
+        Group::Worker(action) => {
+            return runtime()?.block_on(worker(&cli.net, &root(cli.root.as_deref())?, action))
+        }
+        Group::Job(action) => {
+            return runtime()?.block_on(job(&cli.net, &root(cli.root.as_deref())?, action))
+        }
+        Group::Token(action) => {
+            return runtime()?.block_on(token(&cli.net, &root(cli.root.as_deref())?, action))
+        }
+        Group::Contracts(ContractsAction::Deploy(args)) => {
+            let root = root(cli.root.as_deref())?;
+            let config = args.config()?;
+            return runtime()?.block_on(ciro::deploy_cmd::run(
+                &cli.net,
+                &root,
+                config,
+                args.dry_run,
+            ));
+        }
+        Group::Contracts(_) => {}
+    }
     let ws = Workspace::discover(cli.root.as_deref()).context("locating the repository")?;
     let jobs = |jobs: Option<u16>| jobs.map_or_else(contracts::default_jobs, usize::from);
     match cli.group {
@@ -115,6 +421,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ws.artifacts_dir.display()
             );
         }
+        Group::Contracts(ContractsAction::Deploy(_))
+        | Group::Worker(_)
+        | Group::Job(_)
+        | Group::Token(_) => {
+            unreachable!("handled above")
+        }
+        #[cfg(feature = "devnet")]
+        Group::Devnet(_) => unreachable!("handled above"),
         Group::Contracts(ContractsAction::Test(args)) => {
             let options = TestOptions {
                 filter: args.filter,
@@ -124,6 +438,240 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !report.success() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where deployment manifests live: `--root`, or the current directory.
+fn root(given: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(root) => Ok(root.to_owned()),
+        None => std::env::current_dir().context("reading the current directory"),
+    }
+}
+
+#[cfg(feature = "devnet")]
+async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
+    use ciro_devnet::{Blocks, Devnet, DevnetConfig};
+    let config = DevnetConfig {
+        seed: args.seed,
+        accounts: args.accounts,
+        host: args.host,
+        port: args.port,
+        blocks: args
+            .block_time
+            .map_or(Blocks::PerTransaction, Blocks::Every),
+        full_state_archive: true,
+    };
+    let devnet = tokio::task::spawn_blocking(move || Devnet::spawn(config))
+        .await
+        .context("starting devnet")??;
+    println!("devnet (seed {}) listening", args.seed);
+    println!("rpc      {}", devnet.rpc_url());
+    println!("chain    SN_SEPOLIA (devnet)");
+    println!("accounts (each funded with STRK; use --devnet-account N with other commands)");
+    for (i, account) in devnet.accounts().iter().enumerate() {
+        if args.print_keys {
+            println!(
+                "  {i:>2}  {:#x}  key {:#x}",
+                account.address, account.private_key
+            );
+        } else {
+            println!("  {i:>2}  {:#x}", account.address);
+        }
+    }
+    println!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    tokio::task::spawn_blocking(move || devnet.stop())
+        .await
+        .context("stopping devnet")?;
+    println!("devnet stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tx_line(action: &str, receipt: &ciro_bindings::Receipt) -> String {
+    format!(
+        "{action}: tx {:#x} in block {} (fee {} STRK)",
+        receipt.hash,
+        receipt.block,
+        format_tokens(receipt.fee)
+    )
+}
+
+async fn worker(
+    net: &NetworkArgs,
+    root: &std::path::Path,
+    action: WorkerAction,
+) -> anyhow::Result<ExitCode> {
+    let session = Session::open(net, root).await?;
+    match action {
+        WorkerAction::Stake { amount, no_approve } => {
+            let amount = parse_tokens(&amount)?;
+            let receipt = session.worker_stake(amount, !no_approve).await?;
+            println!(
+                "{}",
+                tx_line(&format!("staked {} CIRO", format_tokens(amount)), &receipt)
+            );
+        }
+        WorkerAction::Register { capabilities } => {
+            let receipt = session.worker_register(&capabilities).await?;
+            println!(
+                "{}",
+                tx_line(&format!("registered {}", capabilities.join(", ")), &receipt)
+            );
+        }
+        WorkerAction::UnstakeIntent { amount } => {
+            let amount = parse_tokens(&amount)?;
+            let receipt = session.worker_unstake_intent(amount).await?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!("unstake intent for {} CIRO", format_tokens(amount)),
+                    &receipt
+                )
+            );
+        }
+        WorkerAction::Unstake => {
+            let (receipt, received) = session.worker_unstake().await?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!("withdrew {} CIRO", format_tokens(received)),
+                    &receipt
+                )
+            );
+        }
+        WorkerAction::Status { worker } => {
+            let who = match worker {
+                Some(w) => parse_felt("--worker", &w)?,
+                None => session.me(),
+            };
+            println!("{}", session.worker_status(who).await?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn job(
+    net: &NetworkArgs,
+    root: &std::path::Path,
+    action: JobAction,
+) -> anyhow::Result<ExitCode> {
+    let session = Session::open(net, root).await?;
+    match action {
+        JobAction::Create {
+            reward,
+            capability: cap,
+            spec_hash,
+            deadline_in,
+            challenge_window,
+            collateral,
+            no_approve,
+        } => {
+            let terms = JobTerms {
+                spec_hash: parse_felt("--spec-hash", &spec_hash)?,
+                reward: parse_tokens(&reward)?,
+                capability: capability(&cap)?,
+                deadline_in,
+                challenge_window,
+                collateral: parse_tokens(&collateral)?,
+            };
+            let (id, receipt) = session.job_create(&terms, !no_approve).await?;
+            println!("{}", tx_line(&format!("created job {id}"), &receipt));
+            println!("job id {id}");
+        }
+        JobAction::Status { id } => {
+            println!("{}", ops::describe_job(id, &session.job_status(id).await?))
+        }
+        JobAction::Assign { id, worker } => {
+            let receipt = session
+                .job_assign(id, parse_felt("--worker", &worker)?)
+                .await?;
+            println!("{}", tx_line(&format!("assigned job {id}"), &receipt));
+        }
+        JobAction::Submit { id, result_hash } => {
+            let receipt = session
+                .job_submit(id, parse_felt("--result-hash", &result_hash)?)
+                .await?;
+            println!("{}", tx_line(&format!("submitted job {id}"), &receipt));
+        }
+        JobAction::Accept { id } => println!(
+            "{}",
+            tx_line(
+                &format!("accepted job {id}"),
+                &session.job_accept(id).await?
+            )
+        ),
+        JobAction::Dispute { id, evidence_hash } => {
+            let (dispute, receipt) = session
+                .job_dispute(id, parse_felt("--evidence-hash", &evidence_hash)?)
+                .await?;
+            println!(
+                "{}",
+                tx_line(&format!("disputed job {id} (dispute {dispute})"), &receipt)
+            );
+        }
+        JobAction::Finalize { id } => println!(
+            "{}",
+            tx_line(
+                &format!("finalized job {id}"),
+                &session.job_finalize(id).await?
+            )
+        ),
+        JobAction::Timeout { id } => println!(
+            "{}",
+            tx_line(
+                &format!("timed out job {id}"),
+                &session.job_timeout(id).await?
+            )
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token(
+    net: &NetworkArgs,
+    root: &std::path::Path,
+    action: TokenAction,
+) -> anyhow::Result<ExitCode> {
+    let session = Session::open(net, root).await?;
+    match action {
+        TokenAction::Mint { to, amount } => {
+            let to = match to {
+                Some(to) => parse_felt("--to", &to)?,
+                None => session.me(),
+            };
+            let amount = parse_tokens(&amount)?;
+            let receipt = session.token_mint(to, amount).await?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!("minted {} CIRO to {to:#x}", format_tokens(amount)),
+                    &receipt
+                )
+            );
+        }
+        TokenAction::Balance { of } => {
+            let who = match of {
+                Some(of) => parse_felt("--of", &of)?,
+                None => session.me(),
+            };
+            println!("{} CIRO", format_tokens(session.balance(who).await?));
+        }
+        TokenAction::Approve { spender, amount } => {
+            let spender = parse_felt("--spender", &spender)?;
+            let amount = parse_tokens(&amount)?;
+            let receipt = session.token_approve(spender, amount).await?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!("approved {} CIRO for {spender:#x}", format_tokens(amount)),
+                    &receipt
+                )
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

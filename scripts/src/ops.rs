@@ -1,0 +1,484 @@
+//! What `ciro worker`, `ciro job` and `ciro token` do on chain.
+//!
+//! A [`Session`] is a connected account plus the deployment manifest. Each operation checks
+//! what it can before paying a fee (balances, allowances, input ranges), sends one
+//! transaction (a multicall when a token approval must come first), waits for it, and
+//! returns what a user wants to read.
+
+use std::path::Path;
+
+use cainome::cairo_serde::{ContractAddress, U256};
+use ciro_bindings::chain::{Account, Chain, Receipt};
+use ciro_bindings::contracts::{escrow, reputation, staking, token};
+use ciro_bindings::error::{ChainError, Result};
+use ciro_bindings::units::{self, format_tokens};
+use ciro_bindings::{Contract, Deployment};
+use starknet::accounts::Account as _;
+use starknet::core::types::{Call, Felt};
+use starknet::providers::Provider as _;
+
+use crate::net::NetworkArgs;
+
+/// A connected, signing session on a deployed network.
+pub struct Session {
+    /// The network.
+    pub chain: Chain,
+    /// Where the contracts are.
+    pub deployment: Deployment,
+    /// Who signs.
+    pub account: Account,
+}
+
+/// A worker's standing on the staking contract and its reputation record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerStatus {
+    /// The worker.
+    pub address: Felt,
+    /// Total stake (base units).
+    pub stake: u128,
+    /// Stake locked as job collateral.
+    pub locked: u128,
+    /// Stake waiting in unstake intents.
+    pub pending_unstake: u128,
+    /// Stake free to lock.
+    pub free: u128,
+    /// Whether it meets the minimum stake and may take jobs.
+    pub active: bool,
+    /// Registered capabilities.
+    pub capabilities: Vec<String>,
+    /// When the next intent can be withdrawn (unix seconds, 0 if none).
+    pub next_unlock_at: u64,
+    /// Its reputation record.
+    pub reputation: reputation::ReputationRecord,
+}
+
+impl std::fmt::Display for WorkerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.reputation;
+        writeln!(f, "worker        {:#x}", self.address)?;
+        writeln!(f, "active        {}", self.active)?;
+        writeln!(f, "stake         {} CIRO", format_tokens(self.stake))?;
+        writeln!(f, "locked        {} CIRO", format_tokens(self.locked))?;
+        writeln!(
+            f,
+            "unstaking     {} CIRO",
+            format_tokens(self.pending_unstake)
+        )?;
+        writeln!(f, "free          {} CIRO", format_tokens(self.free))?;
+        if self.next_unlock_at > 0 {
+            writeln!(f, "next unlock   {} (unix)", self.next_unlock_at)?;
+        }
+        writeln!(f, "capabilities  {}", self.capabilities.join(", "))?;
+        write!(
+            f,
+            "reputation    {} completed, {} failed, {} disputes won, {} lost, earned {} CIRO, slashed {} CIRO",
+            r.jobs_completed,
+            r.jobs_failed,
+            r.disputes_won,
+            r.disputes_lost,
+            format_tokens(r.total_earned.low),
+            format_tokens(r.total_slashed.low)
+        )
+    }
+}
+
+/// The terms of a new job.
+#[derive(Debug, Clone)]
+pub struct JobTerms {
+    /// Hash of the job's specification (module, input, requirements).
+    pub spec_hash: Felt,
+    /// Reward in base units.
+    pub reward: u128,
+    /// Required capability.
+    pub capability: Felt,
+    /// Seconds from now until the result is due.
+    pub deadline_in: u64,
+    /// Seconds after submission in which the client may dispute.
+    pub challenge_window: u64,
+    /// Collateral the worker must lock, base units.
+    pub collateral: u128,
+}
+
+fn addr(felt: Felt) -> ContractAddress {
+    ContractAddress(felt)
+}
+
+impl Session {
+    /// Connects with `args`, loads the manifest under `root`, and loads the signer.
+    pub async fn open(args: &NetworkArgs, root: &Path) -> Result<Self> {
+        let (chain, deployment) = args.connect_deployed(root).await?;
+        let account = args.signer(&chain).await?;
+        Ok(Self {
+            chain,
+            deployment,
+            account,
+        })
+    }
+
+    /// The signer's address.
+    pub fn me(&self) -> Felt {
+        self.account.address()
+    }
+
+    fn at(&self, contract: Contract) -> Result<Felt> {
+        self.deployment.address(contract)
+    }
+
+    fn token(&self) -> Result<token::CiroToken<&Account>> {
+        Ok(token::CiroToken::new(
+            self.at(Contract::CiroToken)?,
+            &self.account,
+        ))
+    }
+
+    fn staking(&self) -> Result<staking::Staking<&Account>> {
+        Ok(staking::Staking::new(
+            self.at(Contract::Staking)?,
+            &self.account,
+        ))
+    }
+
+    fn escrow(&self) -> Result<escrow::JobEscrow<&Account>> {
+        Ok(escrow::JobEscrow::new(
+            self.at(Contract::JobEscrow)?,
+            &self.account,
+        ))
+    }
+
+    fn view_error(&self, action: &str, e: impl std::fmt::Display + std::fmt::Debug) -> ChainError {
+        self.chain.error(action, e)
+    }
+
+    /// Sends `calls` as one transaction and waits for it.
+    pub async fn send(&self, action: &str, calls: Vec<Call>) -> Result<Receipt> {
+        let sent = self
+            .account
+            .execute_v3(calls)
+            .send()
+            .await
+            .map_err(|e| self.chain.error(action, e))?;
+        self.chain.wait(action, sent.transaction_hash).await
+    }
+
+    /// The CIRO balance of `who`.
+    pub async fn balance(&self, who: Felt) -> Result<u128> {
+        let reader = token::CiroTokenReader::new(self.at(Contract::CiroToken)?, self.chain.rpc());
+        let balance = reader
+            .balance_of(&addr(who))
+            .call()
+            .await
+            .map_err(|e| self.view_error("CiroToken.balance_of", e))?;
+        units::from_u256(&balance)
+    }
+
+    /// The CIRO allowance `owner` gave `spender`.
+    pub async fn allowance(&self, owner: Felt, spender: Felt) -> Result<u128> {
+        let reader = token::CiroTokenReader::new(self.at(Contract::CiroToken)?, self.chain.rpc());
+        let allowance = reader
+            .allowance(&addr(owner), &addr(spender))
+            .call()
+            .await
+            .map_err(|e| self.view_error("CiroToken.allowance", e))?;
+        units::from_u256(&allowance)
+    }
+
+    /// Fails with the shortfall when the signer holds less than `need`.
+    async fn ensure_balance(&self, need: u128) -> Result<()> {
+        let have = self.balance(self.me()).await?;
+        if have < need {
+            return Err(ChainError::Insufficient {
+                what: "CIRO balance".into(),
+                need: format!("{} CIRO", format_tokens(need)),
+                have: format!("{} CIRO", format_tokens(have)),
+                short: format!("{} CIRO", format_tokens(need - have)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fails with the shortfall when the signer allowed `spender` less than `need`.
+    async fn ensure_allowance(&self, spender: Felt, need: u128) -> Result<()> {
+        let have = self.allowance(self.me(), spender).await?;
+        if have < need {
+            return Err(ChainError::Insufficient {
+                what: format!("CIRO allowance for {spender:#x}"),
+                need: format!("{} CIRO", format_tokens(need)),
+                have: format!("{} CIRO", format_tokens(have)),
+                short: format!("{} CIRO", format_tokens(need - have)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Prepends an approval of `amount` to `spender`, or checks the existing allowance.
+    async fn with_approval(
+        &self,
+        spender: Felt,
+        amount: u128,
+        approve: bool,
+        call: Call,
+    ) -> Result<Vec<Call>> {
+        self.ensure_balance(amount).await?;
+        if approve {
+            let approval = self
+                .token()?
+                .approve_getcall(&addr(spender), &units::u256(amount));
+            Ok(vec![approval, call])
+        } else {
+            self.ensure_allowance(spender, amount).await?;
+            Ok(vec![call])
+        }
+    }
+
+    // --- token -------------------------------------------------------------------------
+
+    /// Mints `amount` to `to` (the signer needs the MINTER role).
+    pub async fn token_mint(&self, to: Felt, amount: u128) -> Result<Receipt> {
+        let call = self.token()?.mint_getcall(&addr(to), &units::u256(amount));
+        self.send("CiroToken.mint", vec![call]).await
+    }
+
+    /// Approves `spender` for `amount`.
+    pub async fn token_approve(&self, spender: Felt, amount: u128) -> Result<Receipt> {
+        let call = self
+            .token()?
+            .approve_getcall(&addr(spender), &units::u256(amount));
+        self.send("CiroToken.approve", vec![call]).await
+    }
+
+    // --- worker ------------------------------------------------------------------------
+
+    /// Stakes `amount` (approving the staking contract first unless `approve` is false).
+    /// A worker that already has stake adds to it.
+    pub async fn worker_stake(&self, amount: u128, approve: bool) -> Result<Receipt> {
+        if amount == 0 {
+            return Err(ChainError::Input("--amount must be positive".into()));
+        }
+        let staking_at = self.at(Contract::Staking)?;
+        let current = self.worker_status(self.me()).await?.stake;
+        let call = if current == 0 {
+            self.staking()?.stake_getcall(&units::u256(amount))
+        } else {
+            self.staking()?.increase_stake_getcall(&units::u256(amount))
+        };
+        let calls = self
+            .with_approval(staking_at, amount, approve, call)
+            .await?;
+        self.send("Staking.stake", calls).await
+    }
+
+    /// Registers the worker's capabilities (replacing the previous set).
+    pub async fn worker_register(&self, capabilities: &[String]) -> Result<Receipt> {
+        if capabilities.is_empty() {
+            return Err(ChainError::Input("give at least one --capability".into()));
+        }
+        let felts = capabilities
+            .iter()
+            .map(|c| units::capability(c))
+            .collect::<Result<Vec<_>>>()?;
+        let call = self.staking()?.register_getcall(&felts);
+        self.send("Staking.register", vec![call]).await
+    }
+
+    /// Starts the exit of `amount`; it can be withdrawn after the unstake window.
+    pub async fn worker_unstake_intent(&self, amount: u128) -> Result<Receipt> {
+        if amount == 0 {
+            return Err(ChainError::Input("--amount must be positive".into()));
+        }
+        let call = self.staking()?.unstake_intent_getcall(&units::u256(amount));
+        self.send("Staking.unstake_intent", vec![call]).await
+    }
+
+    /// Withdraws every intent whose window has passed; returns the amount received.
+    pub async fn worker_unstake(&self) -> Result<(Receipt, u128)> {
+        let before = self.balance(self.me()).await?;
+        let call = self.staking()?.unstake_action_getcall();
+        let receipt = self.send("Staking.unstake_action", vec![call]).await?;
+        let after = self.balance(self.me()).await?;
+        Ok((receipt, after.saturating_sub(before)))
+    }
+
+    /// A worker's stake, capabilities and reputation.
+    pub async fn worker_status(&self, worker: Felt) -> Result<WorkerStatus> {
+        let reader = staking::StakingReader::new(self.at(Contract::Staking)?, self.chain.rpc());
+        let who = addr(worker);
+        let v = |e| self.view_error("Staking view", e);
+        let u = |value: U256| units::from_u256(&value);
+        let stake = u(reader.stake_of(&who).call().await.map_err(v)?)?;
+        let locked = u(reader.locked_of(&who).call().await.map_err(v)?)?;
+        let pending_unstake = u(reader.pending_unstake_of(&who).call().await.map_err(v)?)?;
+        let free = u(reader.free_stake_of(&who).call().await.map_err(v)?)?;
+        let active = reader.is_active(&who).call().await.map_err(v)?;
+        let capabilities = reader
+            .capabilities_of(&who)
+            .call()
+            .await
+            .map_err(v)?
+            .into_iter()
+            .map(units::capability_name)
+            .collect();
+        let next_unlock_at = reader.next_unlock_at(&who).call().await.map_err(v)?;
+        let reputation =
+            reputation::ReputationReader::new(self.at(Contract::Reputation)?, self.chain.rpc())
+                .reputation_of(&who)
+                .call()
+                .await
+                .map_err(|e| self.view_error("Reputation.reputation_of", e))?;
+        Ok(WorkerStatus {
+            address: worker,
+            stake,
+            locked,
+            pending_unstake,
+            free,
+            active,
+            capabilities,
+            next_unlock_at,
+            reputation,
+        })
+    }
+
+    // --- job ---------------------------------------------------------------------------
+
+    /// Creates a job, escrowing its reward; returns its id.
+    pub async fn job_create(&self, terms: &JobTerms, approve: bool) -> Result<(u64, Receipt)> {
+        if terms.reward == 0 {
+            return Err(ChainError::Input("--reward must be positive".into()));
+        }
+        if terms.deadline_in == 0 || terms.challenge_window == 0 {
+            return Err(ChainError::Input(
+                "--deadline-in and --challenge-window must be positive".into(),
+            ));
+        }
+        let now = self.chain_time().await?;
+        let call = self.escrow()?.create_job_getcall(
+            &terms.spec_hash,
+            &units::u256(terms.reward),
+            &terms.capability,
+            &(now + terms.deadline_in),
+            &terms.challenge_window,
+            &units::u256(terms.collateral),
+        );
+        let escrow_at = self.at(Contract::JobEscrow)?;
+        let calls = self
+            .with_approval(escrow_at, terms.reward, approve, call)
+            .await?;
+        let receipt = self.send("JobEscrow.create_job", calls).await?;
+        let job_id = self.created_job_id(receipt.hash).await?;
+        Ok((job_id, receipt))
+    }
+
+    /// The id in the `JobCreated` event of transaction `hash`, decoded through the bindings.
+    async fn created_job_id(&self, hash: Felt) -> Result<u64> {
+        let escrow_at = self.at(Contract::JobEscrow)?;
+        let found = self
+            .chain
+            .rpc()
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(|e| self.chain.error("receipt of JobEscrow.create_job", e))?;
+        found
+            .receipt
+            .events()
+            .iter()
+            .filter(|event| event.from_address == escrow_at)
+            .find_map(|event| match escrow::Event::try_from(event) {
+                Ok(escrow::Event::JobCreated(created)) => Some(created.job_id),
+                _ => None,
+            })
+            .ok_or_else(|| ChainError::Rpc {
+                action: "JobEscrow.create_job".into(),
+                detail: format!("transaction {hash:#x} emitted no JobCreated event"),
+            })
+    }
+
+    /// The current block's timestamp, which deadlines are measured against.
+    pub async fn chain_time(&self) -> Result<u64> {
+        use starknet::core::types::{BlockId, BlockTag, MaybePreConfirmedBlockWithTxHashes};
+        let block = self
+            .chain
+            .rpc()
+            .get_block_with_tx_hashes(BlockId::Tag(BlockTag::Latest))
+            .await
+            .map_err(|e| self.chain.error("get_block", e))?;
+        Ok(match block {
+            MaybePreConfirmedBlockWithTxHashes::Block(b) => b.timestamp,
+            MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(b) => b.timestamp,
+        })
+    }
+
+    /// A job as the escrow stores it.
+    pub async fn job_status(&self, job_id: u64) -> Result<escrow::Job> {
+        let reader = escrow::JobEscrowReader::new(self.at(Contract::JobEscrow)?, self.chain.rpc());
+        let count = reader
+            .job_count()
+            .call()
+            .await
+            .map_err(|e| self.view_error("JobEscrow.job_count", e))?;
+        if job_id == 0 || job_id > count {
+            return Err(ChainError::Input(format!(
+                "no job {job_id}: job ids run from 1 to {count}"
+            )));
+        }
+        reader
+            .job(&job_id)
+            .call()
+            .await
+            .map_err(|e| self.view_error("JobEscrow.job", e))
+    }
+
+    /// Assigns `worker` to the job (the client signs).
+    pub async fn job_assign(&self, job_id: u64, worker: Felt) -> Result<Receipt> {
+        let call = self.escrow()?.assign_getcall(&job_id, &addr(worker));
+        self.send("JobEscrow.assign", vec![call]).await
+    }
+
+    /// Submits the result hash (the worker signs).
+    pub async fn job_submit(&self, job_id: u64, result_hash: Felt) -> Result<Receipt> {
+        let call = self.escrow()?.submit_result_getcall(&job_id, &result_hash);
+        self.send("JobEscrow.submit_result", vec![call]).await
+    }
+
+    /// Accepts the result and pays the worker (the client signs).
+    pub async fn job_accept(&self, job_id: u64) -> Result<Receipt> {
+        let call = self.escrow()?.accept_getcall(&job_id);
+        self.send("JobEscrow.accept", vec![call]).await
+    }
+
+    /// Disputes the result (the client signs); returns the dispute id.
+    pub async fn job_dispute(&self, job_id: u64, evidence_hash: Felt) -> Result<(u64, Receipt)> {
+        let call = self.escrow()?.dispute_getcall(&job_id, &evidence_hash);
+        let receipt = self.send("JobEscrow.dispute", vec![call]).await?;
+        let job = self.job_status(job_id).await?;
+        Ok((job.dispute_id, receipt))
+    }
+
+    /// Pays the worker once the challenge window has passed (anyone signs).
+    pub async fn job_finalize(&self, job_id: u64) -> Result<Receipt> {
+        let call = self.escrow()?.finalize_getcall(&job_id);
+        self.send("JobEscrow.finalize", vec![call]).await
+    }
+
+    /// Refunds the client and slashes the worker after a missed deadline.
+    pub async fn job_timeout(&self, job_id: u64) -> Result<Receipt> {
+        let call = self.escrow()?.claim_timeout_getcall(&job_id);
+        self.send("JobEscrow.claim_timeout", vec![call]).await
+    }
+}
+
+/// A job as text.
+pub fn describe_job(job_id: u64, job: &escrow::Job) -> String {
+    format!(
+        "job           {job_id}\nstate         {:?}\nclient        {:#x}\nworker        {:#x}\ncapability    {}\nreward        {} CIRO\ncollateral    {} CIRO\ndeadline      {} (unix)\nchallenge     {} s\nresult hash   {:#x}\nsubmitted at  {}\ndispute       {}",
+        job.state,
+        job.client.0,
+        job.worker.0,
+        units::capability_name(job.capability),
+        format_tokens(job.reward.low),
+        format_tokens(job.collateral.low),
+        job.deadline,
+        job.challenge_window,
+        job.result_hash,
+        job.submitted_at,
+        job.dispute_id,
+    )
+}

@@ -1,0 +1,477 @@
+//! Every chain subcommand of the real `ciro` binary, once, against an in-process devnet,
+//! error cases included.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ciro_devnet::Devnet;
+
+/// Runs `ciro --root <root> --network <devnet> <args>` as predeployed account `account`.
+fn ciro(root: &Path, devnet: &Devnet, account: usize, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ciro"))
+        .arg("--root")
+        .arg(root)
+        .arg("--network")
+        .arg(devnet.rpc_url().as_str())
+        .arg("--devnet-account")
+        .arg(account.to_string())
+        .args(args)
+        .env_remove("CIRO_NETWORK")
+        .env_remove("STARKNET_RPC_URL")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the ciro binary runs")
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Runs and expects success; returns stdout.
+fn ok(root: &Path, devnet: &Devnet, account: usize, args: &[&str]) -> String {
+    let output = ciro(root, devnet, account, args);
+    let (out, err) = text(&output);
+    assert!(
+        output.status.success(),
+        "ciro {args:?} failed:\n{out}\n{err}"
+    );
+    out
+}
+
+/// Runs and expects failure; returns stderr.
+fn fails(root: &Path, devnet: &Devnet, account: usize, args: &[&str]) -> String {
+    let output = ciro(root, devnet, account, args);
+    let (out, err) = text(&output);
+    assert!(
+        !output.status.success(),
+        "ciro {args:?} should fail:\n{out}"
+    );
+    assert!(!err.contains("panicked"), "ciro {args:?} panicked:\n{err}");
+    err
+}
+
+fn start_devnet() -> Devnet {
+    Devnet::spawn_default().expect("devnet starts")
+}
+
+fn job_id(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("job id "))
+        .unwrap_or_else(|| panic!("no job id in {stdout}"))
+        .trim()
+        .to_owned()
+}
+
+fn addr(devnet: &Devnet, index: usize) -> String {
+    format!("{:#x}", devnet.account(index).address)
+}
+
+#[test]
+fn every_subcommand_runs_through_the_binary() {
+    let devnet = start_devnet();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (owner, client, worker) = (0, 1, 2);
+    let worker_addr = addr(&devnet, worker);
+    let client_addr = addr(&devnet, client);
+
+    // Deploy; the second run sends nothing.
+    let first = ok(
+        root,
+        &devnet,
+        owner,
+        &["contracts", "deploy", "--min-stake", "100"],
+    );
+    assert!(first.contains("transactions sent"), "{first}");
+    let again = ok(root, &devnet, owner, &["contracts", "deploy"]);
+    assert!(again.contains("0 transactions sent"), "{again}");
+    let manifests: Vec<_> = std::fs::read_dir(root.join("deployments"))
+        .unwrap()
+        .collect();
+    assert_eq!(manifests.len(), 1);
+
+    // token: mint to both parties, read, approve.
+    for who in [&worker_addr, &client_addr] {
+        let minted = ok(
+            root,
+            &devnet,
+            owner,
+            &["token", "mint", "--to", who, "--amount", "500"],
+        );
+        assert!(minted.contains("minted 500 CIRO"), "{minted}");
+    }
+    assert_eq!(
+        ok(root, &devnet, worker, &["token", "balance"]).trim(),
+        "500 CIRO"
+    );
+    assert_eq!(
+        ok(
+            root,
+            &devnet,
+            owner,
+            &["token", "balance", "--of", &client_addr]
+        )
+        .trim(),
+        "500 CIRO"
+    );
+    let approved = ok(
+        root,
+        &devnet,
+        client,
+        &[
+            "token",
+            "approve",
+            "--spender",
+            &worker_addr,
+            "--amount",
+            "1.5",
+        ],
+    );
+    assert!(approved.contains("approved 1.5 CIRO"), "{approved}");
+
+    // worker: stake, register, status.
+    ok(
+        root,
+        &devnet,
+        worker,
+        &["worker", "stake", "--amount", "200"],
+    );
+    ok(
+        root,
+        &devnet,
+        worker,
+        &[
+            "worker",
+            "register",
+            "--capability",
+            "wasm",
+            "--capability",
+            "gpu:h100",
+        ],
+    );
+    let status = ok(
+        root,
+        &devnet,
+        client,
+        &["worker", "status", "--worker", &worker_addr],
+    );
+    assert!(status.contains("active        true"), "{status}");
+    assert!(status.contains("stake         200 CIRO"), "{status}");
+    assert!(status.contains("wasm, gpu:h100"), "{status}");
+
+    // job: create, assign, submit, accept, status.
+    let created = ok(
+        root,
+        &devnet,
+        client,
+        &[
+            "job",
+            "create",
+            "--reward",
+            "10",
+            "--capability",
+            "wasm",
+            "--collateral",
+            "5",
+        ],
+    );
+    let first_job = job_id(&created);
+    ok(
+        root,
+        &devnet,
+        client,
+        &["job", "assign", &first_job, "--worker", &worker_addr],
+    );
+    ok(
+        root,
+        &devnet,
+        worker,
+        &["job", "submit", &first_job, "--result-hash", "0xbeef"],
+    );
+    ok(root, &devnet, client, &["job", "accept", &first_job]);
+    let shown = ok(root, &devnet, client, &["job", "status", &first_job]);
+    assert!(shown.contains("Completed"), "{shown}");
+    assert!(shown.contains("reward        10 CIRO"), "{shown}");
+    // 10 CIRO minus the 2.5 % fee.
+    assert_eq!(
+        ok(root, &devnet, worker, &["token", "balance"]).trim(),
+        "309.75 CIRO"
+    );
+
+    // dispute.
+    let second = job_id(&ok(
+        root,
+        &devnet,
+        client,
+        &["job", "create", "--reward", "1", "--capability", "wasm"],
+    ));
+    ok(
+        root,
+        &devnet,
+        client,
+        &["job", "assign", &second, "--worker", &worker_addr],
+    );
+    ok(
+        root,
+        &devnet,
+        worker,
+        &["job", "submit", &second, "--result-hash", "0x1"],
+    );
+    let disputed = ok(
+        root,
+        &devnet,
+        client,
+        &["job", "dispute", &second, "--evidence-hash", "0xe"],
+    );
+    assert!(disputed.contains("dispute 1"), "{disputed}");
+
+    // finalize after the challenge window; timeout after the deadline.
+    let third = job_id(&ok(
+        root,
+        &devnet,
+        client,
+        &[
+            "job",
+            "create",
+            "--reward",
+            "1",
+            "--capability",
+            "wasm",
+            "--challenge-window",
+            "5",
+        ],
+    ));
+    ok(
+        root,
+        &devnet,
+        client,
+        &["job", "assign", &third, "--worker", &worker_addr],
+    );
+    ok(
+        root,
+        &devnet,
+        worker,
+        &["job", "submit", &third, "--result-hash", "0x2"],
+    );
+    let fourth = job_id(&ok(
+        root,
+        &devnet,
+        client,
+        &[
+            "job",
+            "create",
+            "--reward",
+            "1",
+            "--capability",
+            "wasm",
+            "--deadline-in",
+            "30",
+            "--collateral",
+            "10",
+        ],
+    ));
+    ok(
+        root,
+        &devnet,
+        client,
+        &["job", "assign", &fourth, "--worker", &worker_addr],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(devnet.increase_time(60)).unwrap();
+    ok(root, &devnet, client, &["job", "finalize", &third]);
+    ok(root, &devnet, client, &["job", "timeout", &fourth]);
+    assert!(ok(root, &devnet, client, &["job", "status", &fourth]).contains("Refunded"));
+
+    // unstake: intent, then withdrawal after the 7-day window.
+    ok(
+        root,
+        &devnet,
+        worker,
+        &["worker", "unstake-intent", "--amount", "50"],
+    );
+    rt.block_on(devnet.increase_time(7 * 24 * 3600 + 1))
+        .unwrap();
+    let withdrew = ok(root, &devnet, worker, &["worker", "unstake"]);
+    assert!(withdrew.contains("withdrew 50 CIRO"), "{withdrew}");
+}
+
+#[test]
+fn errors_are_clear_and_change_nothing() {
+    let devnet = start_devnet();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+
+    // A missing manifest says how to make one.
+    let missing = fails(root, &devnet, 0, &["token", "balance"]);
+    assert!(missing.contains("no deployment manifest"), "{missing}");
+    assert!(missing.contains("ciro contracts deploy"), "{missing}");
+
+    ok(root, &devnet, 0, &["contracts", "deploy"]);
+    let worker_addr = addr(&devnet, 2);
+
+    // An unreachable RPC.
+    let output = Command::new(env!("CARGO_BIN_EXE_ciro"))
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "--network",
+            "http://127.0.0.1:9/rpc",
+            "--devnet-account",
+            "0",
+            "contracts",
+            "deploy",
+        ])
+        .output()
+        .unwrap();
+    let (_, err) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("cannot reach the Starknet RPC at http://127.0.0.1:9/rpc"),
+        "{err}"
+    );
+
+    // The wrong chain id for the manifest.
+    let manifest_path = std::fs::read_dir(root.join("deployments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&original).unwrap();
+    manifest["chain_id"] = serde_json::json!("0x534e5f4d41494e");
+    manifest["chain_name"] = serde_json::json!("SN_MAIN");
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let wrong = fails(root, &devnet, 0, &["token", "balance"]);
+    assert!(
+        wrong.contains("wrong chain") && wrong.contains("SN_MAIN") && wrong.contains("SN_SEPOLIA"),
+        "{wrong}"
+    );
+    std::fs::write(&manifest_path, &original).unwrap();
+
+    // Too little balance, and too little allowance, each name the shortfall.
+    let poor = fails(
+        root,
+        &devnet,
+        1,
+        &["job", "create", "--reward", "10", "--capability", "wasm"],
+    );
+    assert!(
+        poor.contains("insufficient CIRO balance: need 10 CIRO, have 0 CIRO, short by 10 CIRO"),
+        "{poor}"
+    );
+    ok(
+        root,
+        &devnet,
+        0,
+        &["token", "mint", "--to", &addr(&devnet, 1), "--amount", "10"],
+    );
+    let unapproved = fails(
+        root,
+        &devnet,
+        1,
+        &[
+            "job",
+            "create",
+            "--reward",
+            "4",
+            "--capability",
+            "wasm",
+            "--no-approve",
+        ],
+    );
+    assert!(
+        unapproved.contains("insufficient CIRO allowance"),
+        "{unapproved}"
+    );
+    assert!(unapproved.contains("short by 4 CIRO"), "{unapproved}");
+    // Nothing was spent by the refusals.
+    assert_eq!(
+        ok(root, &devnet, 1, &["token", "balance"]).trim(),
+        "10 CIRO"
+    );
+
+    // A revert shows the contract's message, not a hex dump.
+    let id = job_id(&ok(
+        root,
+        &devnet,
+        1,
+        &["job", "create", "--reward", "1", "--capability", "wasm"],
+    ));
+    let reverted = fails(root, &devnet, 1, &["job", "accept", &id]);
+    assert!(
+        reverted.contains("JobEscrow.accept reverted: job not submitted"),
+        "{reverted}"
+    );
+    let not_client = fails(
+        root,
+        &devnet,
+        2,
+        &["job", "assign", &id, "--worker", &worker_addr],
+    );
+    assert!(
+        not_client.contains("caller is not the client"),
+        "{not_client}"
+    );
+    let unstaked = fails(
+        root,
+        &devnet,
+        1,
+        &["job", "assign", &id, "--worker", &worker_addr],
+    );
+    assert!(unstaked.contains("worker not active"), "{unstaked}");
+
+    // Bad input is refused before anything is sent.
+    let amount = fails(
+        root,
+        &devnet,
+        1,
+        &["token", "approve", "--spender", "0x1", "--amount", "1e3"],
+    );
+    assert!(amount.contains("bad amount \"1e3\""), "{amount}");
+    let cap = fails(
+        root,
+        &devnet,
+        2,
+        &["worker", "register", "--capability", &"x".repeat(40)],
+    );
+    assert!(cap.contains("at most 31"), "{cap}");
+    let unknown = fails(root, &devnet, 1, &["job", "status", "99"]);
+    assert!(unknown.contains("no job 99"), "{unknown}");
+    let not_minter = fails(root, &devnet, 1, &["token", "mint", "--amount", "1"]);
+    assert!(
+        not_minter.contains("CiroToken.mint reverted"),
+        "{not_minter}"
+    );
+}
+
+#[test]
+fn a_dry_run_estimates_every_step_and_sends_nothing() {
+    let devnet = start_devnet();
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(
+        dir.path(),
+        &devnet,
+        0,
+        &["contracts", "deploy", "--dry-run"],
+    );
+    assert!(
+        out.contains("would send     declare CiroToken: about"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "would send     deploy CiroToken: fee unknown (estimated once its class is declared)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("nothing sent"), "{out}");
+    assert!(
+        !dir.path().join("deployments").exists(),
+        "a dry run writes no manifest"
+    );
+}
