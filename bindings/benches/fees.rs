@@ -193,7 +193,10 @@ async fn main() {
     let path = std::env::var_os("CIRO_BENCH_OUT")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ciro-bench/fees.md")
+            let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap();
+            workspace.join("target/ciro-bench/fees.md")
         });
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &out).unwrap();
