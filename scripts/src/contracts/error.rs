@@ -209,19 +209,21 @@ pub enum ContractsError {
         status: String,
     },
 
-    /// The cairo-vm source could not be found in, or fetched into, the cargo registry.
-    #[error("cannot get the cairo-vm 1.0.2 source from the cargo registry: {reason}")]
-    CairoVmSource {
+    /// A patched crate's source could not be found in, or fetched into, the cargo registry.
+    #[error("cannot get the {krate} source from the cargo registry: {reason}")]
+    PatchSource {
+        /// The crate and version, e.g. `cairo-vm-1.0.2`.
+        krate: String,
         /// What went wrong.
         reason: String,
     },
 
-    /// The cairo-vm source does not contain a line the build fix expects.
+    /// A patched crate's source does not contain a line a fix expects.
     #[error(
-        "cannot apply the cairo-vm build fix: {} does not contain `{expected}` exactly once",
+        "cannot apply the runner's fix: {} does not contain `{expected}` exactly once",
         file.display()
     )]
-    CairoVmPatch {
+    PatchMismatch {
         /// The file being fixed.
         file: PathBuf,
         /// The text that was expected.

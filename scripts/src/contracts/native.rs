@@ -6,9 +6,11 @@
 //! failure with its panic data. It needs two things prepared here:
 //!
 //! - the corelib, extracted from the pinned wasm-cairo package (see [`super::corelib`]);
-//! - a build fix for `cairo-vm` 1.0.2, whose source is copied from the local cargo registry
-//!   into `scripts/cairo-test-runner/.patched/` with two calls corrected (see that crate's
-//!   `Cargo.toml`).
+//! - two patched dependencies, whose sources are copied from the local cargo registry into
+//!   `scripts/cairo-test-runner/.patched/` with a few exact edits (see [`PATCHED`] and that
+//!   crate's `Cargo.toml`): `cairo-vm` 1.0.2, which no longer builds on current Rust, and
+//!   `cairo-lang-runner` 2.8.2, which copied the whole compiled program, debug information
+//!   included, on every contract call (the suite took 33 minutes with the copy, 9.5 without).
 //!
 //! This module never edits files outside `scripts/cairo-test-runner/.patched/` and the
 //! scratch directory `<root>/target/ciro/`.
@@ -24,27 +26,68 @@ use super::{corelib, Workspace};
 pub const RUNNER_CRATE: &str = "scripts/cairo-test-runner";
 /// The runner's binary name.
 const RUNNER_BIN: &str = "ciro-cairo-test";
-/// The `cairo-vm` release the 2.8 runner depends on.
-const CAIRO_VM: &str = "cairo-vm-1.0.2";
-/// Marker written once the patched copy is complete.
+/// Marker written once a patched copy is complete.
 const PATCH_MARKER: &str = ".ciro-patched";
-/// The two calls that no longer compile, and their fixes. `num_integer::Integer`'s
-/// `is_multiple_of(&self, &Self)` is shadowed by the inherent `usize::is_multiple_of(self,
-/// usize)` in Rust 1.87 and later.
-const CAIRO_VM_FIXES: [(&str, &str, &str); 3] = [
-    (
-        "src/hint_processor/builtin_hint_processor/signature.rs",
-        ".is_multiple_of(&(CELLS_PER_SIGNATURE as usize))",
-        ".is_multiple_of(CELLS_PER_SIGNATURE as usize)",
-    ),
-    (
-        "src/vm/runners/cairo_pie.rs",
-        ".is_multiple_of(&CELL_BYTE_LEN)",
-        ".is_multiple_of(CELL_BYTE_LEN)",
-    ),
-    // A path dependency is linted like a local crate: its warnings under a newer compiler
-    // would be errors, and printed on every build.
-    ("src/lib.rs", "#![deny(warnings)]", "#![allow(warnings)]"),
+
+/// A registry crate the runner builds from a patched copy.
+pub struct Patched {
+    /// Crate name.
+    pub name: &'static str,
+    /// Exact version.
+    pub version: &'static str,
+    /// `(file, text, replacement)`: each text must occur exactly once in its file.
+    pub fixes: &'static [(&'static str, &'static str, &'static str)],
+}
+
+impl Patched {
+    fn dir_name(&self) -> String {
+        format!("{}-{}", self.name, self.version)
+    }
+}
+
+/// The patched crates; `scripts/cairo-test-runner/Cargo.toml` points `[patch.crates-io]` at
+/// `.patched/<name>-<version>` for each.
+pub const PATCHED: [Patched; 2] = [
+    Patched {
+        name: "cairo-vm",
+        version: "1.0.2",
+        // `num_integer::Integer`'s `is_multiple_of(&self, &Self)` is shadowed by the
+        // inherent `usize::is_multiple_of(self, usize)` in Rust 1.87 and later.
+        fixes: &[
+            (
+                "src/hint_processor/builtin_hint_processor/signature.rs",
+                ".is_multiple_of(&(CELLS_PER_SIGNATURE as usize))",
+                ".is_multiple_of(CELLS_PER_SIGNATURE as usize)",
+            ),
+            (
+                "src/vm/runners/cairo_pie.rs",
+                ".is_multiple_of(&CELL_BYTE_LEN)",
+                ".is_multiple_of(CELL_BYTE_LEN)",
+            ),
+            // A path dependency is linted like a local crate: its warnings under a newer
+            // compiler would be errors, and printed on every build.
+            ("src/lib.rs", "#![deny(warnings)]", "#![allow(warnings)]"),
+        ],
+    },
+    Patched {
+        name: "cairo-lang-runner",
+        version: "2.8.2",
+        fixes: &[
+            // `assemble_ex` takes `&self`; the clone copied the whole program with its debug
+            // information (every Sierra statement's references) for each test and for each
+            // contract call inside it: 33 minutes of the suite's run instead of 9.5.
+            (
+                "src/lib.rs",
+                "self.casm_program.clone().assemble_ex(",
+                "self.casm_program.assemble_ex(",
+            ),
+            (
+                "src/lib.rs",
+                "//! Basic runner for running a Sierra program on the vm.\n",
+                "//! Basic runner for running a Sierra program on the vm.\n#![allow(warnings)]\n",
+            ),
+        ],
+    },
 ];
 
 /// Counts of a runner's `test result:` line.
@@ -195,7 +238,9 @@ fn build_runner(ws: &Workspace) -> Result<PathBuf> {
     if !manifest.is_file() {
         return Err(ContractsError::RunnerCrateMissing { manifest });
     }
-    prepare_cairo_vm(ws, &crate_dir)?;
+    for patched in &PATCHED {
+        prepare_patched(ws, &crate_dir, patched)?;
+    }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate_dir.join("target"));
@@ -226,25 +271,24 @@ fn build_runner(ws: &Workspace) -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// Ensures `<crate_dir>/.patched/cairo-vm-1.0.2` holds the registry's cairo-vm source with
-/// [`CAIRO_VM_FIXES`] applied.
-fn prepare_cairo_vm(ws: &Workspace, crate_dir: &Path) -> Result<()> {
-    let dest = crate_dir.join(".patched").join(CAIRO_VM);
+/// Ensures `<crate_dir>/.patched/<name>-<version>` holds the registry's source of `patched`
+/// with its fixes applied. A copy is made in a staging directory and renamed when complete.
+fn prepare_patched(ws: &Workspace, crate_dir: &Path, patched: &Patched) -> Result<()> {
+    let name = patched.dir_name();
+    let dest = crate_dir.join(".patched").join(&name);
     if dest.join(PATCH_MARKER).is_file() {
         return Ok(());
     }
-    let source = locate_registry_source(ws)?;
-    tracing::info!("patching {} from {}", CAIRO_VM, source.display());
-    let staging = crate_dir
-        .join(".patched")
-        .join(format!("{CAIRO_VM}.staging"));
+    let source = locate_registry_source(ws, patched)?;
+    tracing::info!("patching {name} from {}", source.display());
+    let staging = crate_dir.join(".patched").join(format!("{name}.staging"));
     let _ = std::fs::remove_dir_all(&staging);
     copy_dir(&source, &staging)?;
-    for (file, from, to) in CAIRO_VM_FIXES {
+    for (file, from, to) in patched.fixes {
         let path = staging.join(file);
         let text = std::fs::read_to_string(&path).map_err(|e| ContractsError::io(&path, e))?;
         if text.matches(from).count() != 1 {
-            return Err(ContractsError::CairoVmPatch {
+            return Err(ContractsError::PatchMismatch {
                 file: path,
                 expected: from.to_string(),
             });
@@ -262,17 +306,25 @@ fn prepare_cairo_vm(ws: &Workspace, crate_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Finds the unpacked `cairo-vm` 1.0.2 source in the local cargo registry, downloading it
+/// Finds the unpacked source of `patched` in the local cargo registry, downloading it
 /// through `cargo metadata` on a one-dependency manifest when needed.
-fn locate_registry_source(ws: &Workspace) -> Result<PathBuf> {
-    let dir = ws.scratch("fetch-cairo-vm")?;
+fn locate_registry_source(ws: &Workspace, patched: &Patched) -> Result<PathBuf> {
+    let krate = patched.dir_name();
+    let failed = |reason: String| ContractsError::PatchSource {
+        krate: krate.clone(),
+        reason,
+    };
+    let dir = ws.scratch(&format!("fetch-{krate}"))?;
     std::fs::create_dir_all(dir.join("src")).map_err(|e| ContractsError::io(&dir, e))?;
     let manifest = dir.join("Cargo.toml");
     super::manifest::write_if_changed(
         &manifest,
-        "[package]\nname = \"fetch-cairo-vm\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
-         [dependencies]\ncairo-vm = { version = \"=1.0.2\", default-features = false }\n\n\
-         [workspace]\n",
+        &format!(
+            "[package]\nname = \"fetch-{0}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\n{0} = {{ version = \"={1}\", default-features = false }}\n\n\
+             [workspace]\n",
+            patched.name, patched.version
+        ),
     )?;
     super::manifest::write_if_changed(&dir.join("src/lib.rs"), "")?;
     let output = Command::new(cargo())
@@ -281,24 +333,20 @@ fn locate_registry_source(ws: &Workspace) -> Result<PathBuf> {
         .output()
         .map_err(|e| ContractsError::io(&manifest, e))?;
     if !output.status.success() {
-        return Err(ContractsError::CairoVmSource {
-            reason: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
+        return Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ));
     }
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| ContractsError::CairoVmSource {
-            reason: format!("unreadable `cargo metadata` output: {e}"),
-        })?;
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| failed(format!("unreadable `cargo metadata` output: {e}")))?;
     metadata["packages"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|p| p["name"] == "cairo-vm" && p["version"] == "1.0.2")
+        .find(|p| p["name"] == patched.name && p["version"] == patched.version)
         .and_then(|p| p["manifest_path"].as_str())
         .and_then(|m| Path::new(m).parent().map(Path::to_path_buf))
-        .ok_or_else(|| ContractsError::CairoVmSource {
-            reason: "`cargo metadata` does not list cairo-vm 1.0.2".to_string(),
-        })
+        .ok_or_else(|| failed(format!("`cargo metadata` does not list {krate}")))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
@@ -350,10 +398,25 @@ mod tests {
     }
 
     #[test]
-    fn every_cairo_vm_fix_changes_its_text() {
-        for (file, from, to) in CAIRO_VM_FIXES {
-            assert_ne!(from, to, "{file}");
-            assert!(!from.is_empty(), "{file}");
+    fn every_fix_changes_its_text() {
+        for patched in &PATCHED {
+            for (file, from, to) in patched.fixes {
+                assert_ne!(from, to, "{file}");
+                assert!(!from.is_empty(), "{file}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_runner_manifest_patches_every_patched_crate() {
+        let manifest = include_str!("../../cairo-test-runner/Cargo.toml");
+        for patched in &PATCHED {
+            let line = format!(
+                "{} = {{ path = \".patched/{}\" }}",
+                patched.name,
+                patched.dir_name()
+            );
+            assert!(manifest.contains(&line), "missing `{line}`");
         }
     }
 }
