@@ -597,6 +597,24 @@ fn wiring(
     }
 
     if let Some(owner) = config.owner.filter(|&owner| owner != deployer) {
+        // The token's constructor made the deployer a minter; the owner takes that over.
+        let minter = role(roles::MINTER);
+        steps.push(WiringStep {
+            label: format!("CiroToken.grant_role(MINTER, {owner:#x})"),
+            call: token::CiroToken::new(token_at, account)
+                .grant_role_getcall(&minter, &address(owner)),
+            done: has_role_check(Contract::CiroToken, token_at, minter, owner),
+        });
+        let check = has_role_check(Contract::CiroToken, token_at, minter, deployer);
+        steps.push(WiringStep {
+            label: format!("CiroToken.revoke_role(MINTER, {deployer:#x})"),
+            call: token::CiroToken::new(token_at, account)
+                .revoke_role_getcall(&minter, &address(deployer)),
+            done: Box::new(move |account| {
+                let still = check(account);
+                Box::pin(async move { Ok(!still.await?) })
+            }),
+        });
         for (contract, at) in [
             (Contract::CiroToken, token_at),
             (Contract::Staking, staking_at),

@@ -343,3 +343,48 @@ async fn emitted_events_decode_and_encode_back_to_the_same_felts() {
     forged.keys[0] = get_selector_from_name("NoSuchEvent").unwrap();
     assert!(escrow::Event::try_from(&forged).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_owner_ends_up_owning_everything_and_minting() {
+    let devnet = tokio::task::spawn_blocking(ciro_devnet::Devnet::spawn_default)
+        .await
+        .unwrap()
+        .unwrap();
+    let chain = ciro_bindings::Chain::connect(devnet.rpc_url())
+        .await
+        .unwrap();
+    let deployer = account_of(&chain, &devnet, 0);
+    let owner = devnet.account(5).address;
+    let dir = tempfile::tempdir().unwrap();
+    let report = Deploy {
+        chain: &chain,
+        account: &deployer,
+        network: "devnet".into(),
+        config: Some(DeployConfig {
+            owner: Some(owner),
+            ..DeployConfig::default()
+        }),
+        dry_run: false,
+    }
+    .run(&dir.path().join("devnet.json"), |_| {})
+    .await
+    .unwrap();
+    let minter = starknet::core::utils::cairo_short_string_to_felt("MINTER").unwrap();
+    for contract in Contract::ALL {
+        let at = report.deployment.address(contract).unwrap();
+        let reader = staking::StakingReader::new(at, chain.rpc());
+        assert_eq!(reader.owner().call().await.unwrap().0, owner, "{contract}");
+    }
+    let token_at = report.deployment.address(Contract::CiroToken).unwrap();
+    let token = ciro_bindings::contracts::token::CiroTokenReader::new(token_at, chain.rpc());
+    assert!(token
+        .has_role(&minter, &ContractAddress(owner))
+        .call()
+        .await
+        .unwrap());
+    assert!(!token
+        .has_role(&minter, &ContractAddress(deployer.address()))
+        .call()
+        .await
+        .unwrap());
+}
