@@ -469,7 +469,8 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
         .context("starting devnet")??;
     println!("devnet (seed {}) listening", args.seed);
     println!("rpc      {}", devnet.rpc_url());
-    println!("chain    SN_SEPOLIA (devnet)");
+    let chain = ciro_bindings::Chain::connect(devnet.rpc_url()).await?;
+    println!("chain    {}", chain.chain_name());
     println!("accounts (each funded with STRK; use --devnet-account N with other commands)");
     for (i, account) in devnet.accounts().iter().enumerate() {
         if args.print_keys {

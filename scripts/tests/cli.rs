@@ -475,3 +475,116 @@ fn a_dry_run_estimates_every_step_and_sends_nothing() {
         "a dry run writes no manifest"
     );
 }
+
+#[test]
+fn ciro_devnet_serves_a_chain_until_interrupted() {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ciro"))
+        .args(["devnet", "--port", "0", "--accounts", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let url = loop {
+        let line = lines.next().expect("devnet prints its RPC URL").unwrap();
+        printed.push(line.clone());
+        if let Some(url) = line.strip_prefix("rpc      ") {
+            break url.trim().to_owned();
+        }
+    };
+    // The accounts follow, addresses only unless --print-keys.
+    let mut accounts = 0;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+        if line.trim_start().starts_with(char::is_numeric) {
+            accounts += 1;
+            assert!(
+                !line.contains("key"),
+                "keys are printed only with --print-keys: {line}"
+            );
+        }
+    }
+    assert_eq!(accounts, 3, "{printed:?}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let chain = rt
+        .block_on(ciro_bindings::Chain::connect(&url.parse().unwrap()))
+        .expect("the printed URL serves a chain");
+    assert_eq!(chain.chain_name(), "SN_SEPOLIA");
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "Ctrl-C stops it cleanly: {exit}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l == "devnet stopped"), "{rest:?}");
+    let gone = rt.block_on(ciro_bindings::Chain::connect(&url.parse().unwrap()));
+    assert!(gone.is_err(), "the port is closed after Ctrl-C");
+}
+
+#[test]
+fn an_interrupted_deploy_finishes_on_the_next_run() {
+    let devnet = start_devnet();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ciro"))
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "--network",
+            devnet.rpc_url().as_str(),
+        ])
+        .args(["--devnet-account", "0", "contracts", "deploy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The manifest first appears once the first contract is deployed; kill the deploy then.
+    let manifest = root
+        .join("deployments")
+        .join(format!("127-0-0-1-{}.json", devnet.addr().port()));
+    let started = std::time::Instant::now();
+    while !manifest.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "the deploy never wrote its manifest"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(
+        partial["complete"], false,
+        "killed before the end: {partial}"
+    );
+
+    let resumed = ok(root, &devnet, 0, &["contracts", "deploy"]);
+    assert!(
+        resumed.contains("done already   declare CiroToken"),
+        "{resumed}"
+    );
+    assert!(
+        resumed.contains("done already   deploy CiroToken"),
+        "{resumed}"
+    );
+    assert!(
+        resumed.contains("sent           "),
+        "the rest is sent: {resumed}"
+    );
+    let complete: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(complete["complete"], true);
+    assert_eq!(complete["contracts"].as_object().unwrap().len(), 5);
+    let again = ok(root, &devnet, 0, &["contracts", "deploy"]);
+    assert!(again.contains("0 transactions sent"), "{again}");
+}
