@@ -339,11 +339,16 @@ struct TestArgs {
     filter: Option<String>,
 }
 
+/// Our own progress at info; the in-process devnet logs every request and VM step at info,
+/// so its crates speak only on warnings unless `RUST_LOG` says otherwise.
+const DEFAULT_LOG: &str =
+    "info,starknet_devnet_server=warn,starknet_devnet_core=warn,blockifier=warn,cairo_vm=warn";
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
@@ -482,7 +487,7 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
             println!("  {i:>2}  {:#x}", account.address);
         }
     }
-    println!("Ctrl-C stops it.");
+    println!("Ctrl-C stops it. RUST_LOG=starknet_devnet_server=info logs every request.");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
