@@ -46,9 +46,44 @@ enum Group {
     /// Create and drive jobs through the escrow.
     #[command(subcommand)]
     Job(JobAction),
+    /// Read disputes, vote as an arbitrator, apply the default ruling after the voting period.
+    #[command(subcommand)]
+    Dispute(DisputeAction),
     /// Mint, approve and read CIRO (minting needs the MINTER role).
     #[command(subcommand)]
     Token(TokenAction),
+}
+
+/// A dispute ruling, as typed on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RulingArg {
+    /// The worker's result stands: it is paid.
+    Worker,
+    /// The client is right: refund, and the worker's collateral is slashed.
+    Client,
+}
+
+/// `ciro dispute <action>`.
+#[derive(Debug, Subcommand)]
+enum DisputeAction {
+    /// Show a dispute.
+    Status {
+        /// Dispute id.
+        id: u64,
+    },
+    /// Vote (arbitrators only); the first ruling to reach the quorum settles the job.
+    Vote {
+        /// Dispute id.
+        id: u64,
+        /// Who is right.
+        #[arg(long, value_enum)]
+        ruling: RulingArg,
+    },
+    /// Apply the default ruling once the voting period has passed (anyone).
+    ResolveTimeout {
+        /// Dispute id.
+        id: u64,
+    },
 }
 
 /// Arguments of `ciro devnet`.
@@ -382,6 +417,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Group::Token(action) => {
             return runtime()?.block_on(token(&cli.net, &root(cli.root.as_deref())?, action))
         }
+        Group::Dispute(action) => {
+            return runtime()?.block_on(dispute(&cli.net, &root(cli.root.as_deref())?, action))
+        }
         Group::Contracts(ContractsAction::Deploy(args)) => {
             let root = root(cli.root.as_deref())?;
             let config = args.config()?;
@@ -429,6 +467,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Group::Contracts(ContractsAction::Deploy(_))
         | Group::Worker(_)
         | Group::Job(_)
+        | Group::Dispute(_)
         | Group::Token(_) => {
             unreachable!("handled above")
         }
@@ -677,6 +716,38 @@ async fn token(
                     &format!("approved {} CIRO for {spender:#x}", format_tokens(amount)),
                     &receipt
                 )
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn dispute(
+    net: &NetworkArgs,
+    root: &std::path::Path,
+    action: DisputeAction,
+) -> anyhow::Result<ExitCode> {
+    let session = Session::open(net, root).await?;
+    match action {
+        DisputeAction::Status { id } => {
+            println!(
+                "{}",
+                ops::describe_dispute(id, &session.dispute_status(id).await?)
+            )
+        }
+        DisputeAction::Vote { id, ruling } => {
+            let worker_right = matches!(ruling, RulingArg::Worker);
+            let receipt = session.dispute_vote(id, worker_right).await?;
+            println!(
+                "{}",
+                tx_line(&format!("voted {ruling:?} on dispute {id}"), &receipt)
+            );
+        }
+        DisputeAction::ResolveTimeout { id } => {
+            let receipt = session.dispute_resolve_timeout(id).await?;
+            println!(
+                "{}",
+                tx_line(&format!("resolved dispute {id} by default"), &receipt)
             );
         }
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use cainome::cairo_serde::{ContractAddress, U256};
 use ciro_bindings::chain::{Account, Chain, Receipt};
-use ciro_bindings::contracts::{escrow, reputation, staking, token};
+use ciro_bindings::contracts::{disputes, escrow, reputation, staking, token};
 use ciro_bindings::error::{ChainError, Result};
 use ciro_bindings::units::{self, format_tokens};
 use ciro_bindings::{Contract, Deployment};
@@ -458,11 +458,77 @@ impl Session {
         self.send("JobEscrow.finalize", vec![call]).await
     }
 
+    // --- dispute -----------------------------------------------------------------------
+
+    fn disputes(&self) -> Result<disputes::Disputes<&Account>> {
+        Ok(disputes::Disputes::new(
+            self.at(Contract::Disputes)?,
+            &self.account,
+        ))
+    }
+
+    /// A dispute as the disputes contract stores it.
+    pub async fn dispute_status(&self, dispute_id: u64) -> Result<disputes::Dispute> {
+        let reader = disputes::DisputesReader::new(self.at(Contract::Disputes)?, self.chain.rpc());
+        let count = reader
+            .dispute_count()
+            .call()
+            .await
+            .map_err(|e| self.view_error("Disputes.dispute_count", e))?;
+        if dispute_id == 0 || dispute_id > count {
+            return Err(ChainError::Input(format!(
+                "no dispute {dispute_id}: dispute ids run from 1 to {count}"
+            )));
+        }
+        reader
+            .dispute(&dispute_id)
+            .call()
+            .await
+            .map_err(|e| self.view_error("Disputes.dispute", e))
+    }
+
+    /// Votes on a dispute (an arbitrator signs); `worker_right` is the ruling.
+    pub async fn dispute_vote(&self, dispute_id: u64, worker_right: bool) -> Result<Receipt> {
+        let ruling = if worker_right {
+            disputes::Ruling::WorkerRight
+        } else {
+            disputes::Ruling::ClientRight
+        };
+        let call = self.disputes()?.vote_getcall(&dispute_id, &ruling);
+        self.send("Disputes.vote", vec![call]).await
+    }
+
+    /// Applies the default ruling after the voting period (anyone signs).
+    pub async fn dispute_resolve_timeout(&self, dispute_id: u64) -> Result<Receipt> {
+        let call = self.disputes()?.resolve_timeout_getcall(&dispute_id);
+        self.send("Disputes.resolve_timeout", vec![call]).await
+    }
+
     /// Refunds the client and slashes the worker after a missed deadline.
     pub async fn job_timeout(&self, job_id: u64) -> Result<Receipt> {
         let call = self.escrow()?.claim_timeout_getcall(&job_id);
         self.send("JobEscrow.claim_timeout", vec![call]).await
     }
+}
+
+/// A dispute as text.
+pub fn describe_dispute(dispute_id: u64, dispute: &disputes::Dispute) -> String {
+    format!(
+        "dispute       {dispute_id}\nstatus        {:?}\nruling        {}\njob           {}\nclient        {:#x}\nworker        {:#x}\ncollateral    {} CIRO\nevidence      {:#x}\nopened at     {} (unix)\nvotes         {} for the worker, {} for the client",
+        dispute.status,
+        match dispute.status {
+            disputes::DisputeStatus::Resolved => format!("{:?}", dispute.ruling),
+            _ => "-".to_owned(),
+        },
+        dispute.job_id,
+        dispute.client.0,
+        dispute.worker.0,
+        format_tokens(dispute.collateral.low),
+        dispute.evidence_hash,
+        dispute.opened_at,
+        dispute.votes_worker,
+        dispute.votes_client,
+    )
 }
 
 /// A job as text.

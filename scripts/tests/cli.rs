@@ -228,6 +228,38 @@ fn every_subcommand_runs_through_the_binary() {
         &["job", "dispute", &second, "--evidence-hash", "0xe"],
     );
     assert!(disputed.contains("dispute 1"), "{disputed}");
+    // The deployer is the default arbitrator; parties cannot vote.
+    let party = fails(
+        root,
+        &devnet,
+        worker,
+        &["dispute", "vote", "1", "--ruling", "worker"],
+    );
+    assert!(
+        party.contains("Disputes.vote reverted: caller is not arbitrator"),
+        "{party}"
+    );
+    let early = fails(root, &devnet, client, &["dispute", "resolve-timeout", "1"]);
+    assert!(early.contains("voting period not over"), "{early}");
+    let open = ok(root, &devnet, client, &["dispute", "status", "1"]);
+    assert!(open.contains("status        Open"), "{open}");
+    ok(
+        root,
+        &devnet,
+        owner,
+        &["dispute", "vote", "1", "--ruling", "worker"],
+    );
+    let settled = ok(root, &devnet, client, &["dispute", "status", "1"]);
+    assert!(
+        settled.contains("status        Resolved") && settled.contains("WorkerRight"),
+        "{settled}"
+    );
+    assert!(
+        settled.contains("votes         1 for the worker, 0 for the client"),
+        "{settled}"
+    );
+    assert!(ok(root, &devnet, client, &["job", "status", &second]).contains("Completed"));
+    assert!(fails(root, &devnet, client, &["dispute", "status", "7"]).contains("no dispute 7"));
 
     // finalize after the challenge window; timeout after the deadline.
     let third = job_id(&ok(
