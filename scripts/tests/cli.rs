@@ -620,3 +620,96 @@ fn an_interrupted_deploy_finishes_on_the_next_run() {
     let again = ok(root, &devnet, 0, &["contracts", "deploy"]);
     assert!(again.contains("0 transactions sent"), "{again}");
 }
+
+#[test]
+fn signers_come_from_a_keystore_or_an_environment_variable_and_keys_stay_hidden() {
+    let devnet = start_devnet();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    ok(root, &devnet, 0, &["contracts", "deploy"]);
+    let deployer = devnet.account(0);
+    let key_hex = format!("{:#x}", deployer.private_key);
+
+    // A starkli keystore and account file.
+    let keystore = root.join("keystore.json");
+    starknet::signers::SigningKey::from_secret_scalar(deployer.private_key)
+        .save_as_keystore(&keystore, "correct horse")
+        .unwrap();
+    let account_file = root.join("account.json");
+    std::fs::write(
+        &account_file,
+        serde_json::json!({
+            "version": 1,
+            "variant": {"type": "open_zeppelin", "version": 1, "public_key": format!("{:#x}", deployer.public_key)},
+            "deployment": {"status": "deployed", "class_hash": "0x1", "address": format!("{:#x}", deployer.address)}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let with_keystore = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ciro"))
+            .args([
+                "--root",
+                root.to_str().unwrap(),
+                "--network",
+                devnet.rpc_url().as_str(),
+            ])
+            .arg("--keystore")
+            .arg(&keystore)
+            .arg("--account")
+            .arg(&account_file)
+            .args(["token", "mint", "--amount", "1"])
+            .env("STARKNET_KEYSTORE_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let minted = with_keystore("correct horse");
+    let (out, err) = text(&minted);
+    assert!(minted.status.success(), "{out}{err}");
+    assert!(
+        out.contains(&format!("minted 1 CIRO to {:#x}", deployer.address)),
+        "{out}"
+    );
+    let wrong = with_keystore("wrong");
+    let (out, err) = text(&wrong);
+    assert!(!wrong.status.success(), "{out}");
+    assert!(err.contains("keystore"), "{err}");
+
+    // A key in a named environment variable; the value never appears in any output.
+    let with_env = |var: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ciro"))
+            .args([
+                "--root",
+                root.to_str().unwrap(),
+                "--network",
+                devnet.rpc_url().as_str(),
+            ])
+            .args([
+                "--private-key-env",
+                var,
+                "--address",
+                &format!("{:#x}", deployer.address),
+            ])
+            .args(["token", "mint", "--amount", "2"])
+            .env("CIRO_TEST_DEPLOYER_KEY", &key_hex)
+            .output()
+            .unwrap()
+    };
+    let minted = with_env("CIRO_TEST_DEPLOYER_KEY");
+    let (out, err) = text(&minted);
+    assert!(minted.status.success(), "{out}{err}");
+    assert!(out.contains("minted 2 CIRO"), "{out}");
+    assert!(
+        !out.contains(&key_hex) && !err.contains(&key_hex),
+        "the key leaked"
+    );
+    let unset = with_env("CIRO_TEST_UNSET_KEY");
+    let (_, err) = text(&unset);
+    assert!(!unset.status.success());
+    assert!(err.contains("CIRO_TEST_UNSET_KEY is not set"), "{err}");
+    assert_eq!(
+        ok(root, &devnet, 0, &["token", "balance"]).trim(),
+        "3 CIRO",
+        "both signers minted to the deployer"
+    );
+}
