@@ -20,6 +20,37 @@ pub type Rpc = JsonRpcClient<HttpTransport>;
 /// A signing account on [`Rpc`].
 pub type Account = SingleOwnerAccount<Arc<Rpc>, LocalWallet>;
 
+/// How long one RPC request may take before it fails.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An HTTP client with [`REQUEST_TIMEOUT`], so a node that accepts a connection and never
+/// answers cannot hang a command.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("a client with a timeout builds")
+}
+
+/// `url` without its path, query or credentials, for messages: provider URLs often carry an
+/// API key (`https://host/v2/<key>`).
+pub fn redact(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = url.path().trim_end_matches('/');
+    let plain = path.is_empty()
+        || path == "/rpc"
+        || path
+            .strip_prefix("/rpc/v0_")
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()));
+    let shown = if plain && url.query().is_none() && url.username().is_empty() {
+        path
+    } else {
+        "/…"
+    };
+    format!("{}://{host}{port}{shown}", url.scheme())
+}
+
 /// How long [`Chain::wait`] waits for a receipt.
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -52,9 +83,10 @@ impl Chain {
     /// Connects to `url` and reads its chain id; an endpoint that does not answer is
     /// [`ChainError::Unreachable`].
     pub async fn connect(url: &Url) -> Result<Self> {
-        let rpc = Arc::new(JsonRpcClient::new(HttpTransport::new(url.clone())));
+        let transport = HttpTransport::new_with_client(url.clone(), http_client());
+        let rpc = Arc::new(JsonRpcClient::new(transport));
         let chain_id = rpc.chain_id().await.map_err(|e| ChainError::Unreachable {
-            url: url.to_string(),
+            url: redact(url),
             detail: e.to_string(),
         })?;
         Ok(Self {
@@ -69,7 +101,7 @@ impl Chain {
         &self.rpc
     }
 
-    /// The endpoint.
+    /// The endpoint. Print it with [`redact`].
     pub fn url(&self) -> &Url {
         &self.url
     }
@@ -104,7 +136,7 @@ impl Chain {
         action: impl Into<String>,
         error: E,
     ) -> ChainError {
-        ChainError::from_error(action, self.url.as_str(), &error)
+        ChainError::from_error(action, &redact(&self.url), &error)
     }
 
     /// The class hash at `address`, or `None` if nothing is deployed there.
@@ -171,7 +203,7 @@ impl Chain {
                         }
                     };
                     if let ExecutionResult::Reverted { reason } = result {
-                        return Err(ChainError::from_text(action, self.url.as_str(), reason)
+                        return Err(ChainError::from_text(action, &redact(&self.url), reason)
                             .into_reverted(action, reason));
                     }
                     return Ok(Receipt {
@@ -208,5 +240,24 @@ impl ChainError {
                 message: reason.to_owned(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_printed_without_their_secrets() {
+        let keyed = Url::parse("https://rpc.example.com/v2/s3cr3t?key=abc").unwrap();
+        assert_eq!(redact(&keyed), "https://rpc.example.com/…");
+        let local = Url::parse("http://127.0.0.1:5050/").unwrap();
+        assert_eq!(redact(&local), "http://127.0.0.1:5050");
+        let devnet = Url::parse("http://127.0.0.1:5050/rpc").unwrap();
+        assert_eq!(redact(&devnet), "http://127.0.0.1:5050/rpc");
+        let versioned = Url::parse("https://node.example.org/rpc/v0_9").unwrap();
+        assert_eq!(redact(&versioned), "https://node.example.org/rpc/v0_9");
+        let keyed_versioned = Url::parse("https://node.example.org/k3y/rpc/v0_9").unwrap();
+        assert_eq!(redact(&keyed_versioned), "https://node.example.org/…");
     }
 }

@@ -1,13 +1,18 @@
 //! Which network a command talks to, with which account, and where its manifest is.
 //!
 //! - `--network devnet` is `http://127.0.0.1:5050/rpc` (what `ciro devnet` serves);
-//!   `--network sepolia` needs `--rpc-url` (or `STARKNET_RPC_URL`); any `http(s)://` URL is a
+//!   `--network sepolia` needs `--rpc-url`; any `http(s)://` URL is a
 //!   network of its own, named after its host and port.
 //! - The manifest is `deployments/<network>.json` unless `--manifest` says otherwise.
 //! - The signing account is, in this order: a starkli keystore and account file; a private
 //!   key read from the environment variable that `--private-key-env` names, with
 //!   `--address`; on devnet only, predeployed account `--devnet-account` (0 by default).
 //!   A key is never printed or logged.
+//!
+//! Only flags choose the endpoint and the signer: environment variables that other tools
+//! export (`STARKNET_RPC_URL`, `STARKNET_ACCOUNT`, ...) could otherwise turn a devnet
+//! command into a paid transaction on a public network. Devnet's chain id is `SN_SEPOLIA`,
+//! so the chain-id check alone would not catch that.
 
 use std::path::{Path, PathBuf};
 
@@ -30,17 +35,17 @@ pub struct NetworkArgs {
     #[arg(long, global = true, env = "CIRO_NETWORK", default_value = "devnet")]
     pub network: String,
     /// RPC URL; overrides the network's default (required for sepolia).
-    #[arg(long, global = true, env = "STARKNET_RPC_URL", value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub rpc_url: Option<Url>,
     /// Deployment manifest [default: deployments/<network>.json].
     #[arg(long, global = true, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// starkli account file (JSON); its address is the signer.
-    #[arg(long, global = true, env = "STARKNET_ACCOUNT", value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub account: Option<PathBuf>,
     /// starkli keystore with the account's key; its password comes from
     /// STARKNET_KEYSTORE_PASSWORD or a prompt.
-    #[arg(long, global = true, env = "STARKNET_KEYSTORE", value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub keystore: Option<PathBuf>,
     /// Name of an environment variable holding the private key (hex).
     #[arg(long, global = true, value_name = "VAR")]
@@ -81,7 +86,7 @@ impl NetworkArgs {
             ("devnet", None) => Url::parse(LOCAL_DEVNET_RPC).expect("a valid URL"),
             ("sepolia" | "mainnet", None) => {
                 return Err(ChainError::Input(format!(
-                    "--network {name} needs an RPC endpoint: pass --rpc-url or set STARKNET_RPC_URL (a JSON-RPC 0.9 URL, e.g. .../rpc/v0_9)"
+                    "--network {name} needs an RPC endpoint: pass --rpc-url (a JSON-RPC 0.9 URL, e.g. .../rpc/v0_9)"
                 )))
             }
             (other, None) => {
@@ -122,7 +127,7 @@ impl NetworkArgs {
             return Err(ChainError::WrongChain {
                 path,
                 expected: deployment.chain_name.clone(),
-                url: network.url.to_string(),
+                url: ciro_bindings::chain::redact(&network.url),
                 actual: chain.chain_name(),
             });
         }
@@ -132,6 +137,10 @@ impl NetworkArgs {
     /// The signing account.
     pub async fn signer(&self, chain: &Chain) -> Result<Account> {
         let network = self.network()?;
+        if let Some(index) = self.devnet_account {
+            let (address, key) = devnet_account(chain, index).await?;
+            return Ok(chain.account(address, SigningKey::from_secret_scalar(key)));
+        }
         if let Some(keystore) = &self.keystore {
             let account_file = self.account.as_ref().ok_or_else(|| {
                 ChainError::Account("--keystore needs --account (the starkli account file)".into())
@@ -170,9 +179,8 @@ impl NetworkArgs {
             };
             return Ok(chain.account(address, SigningKey::from_secret_scalar(secret)));
         }
-        if network.name == "devnet" || self.devnet_account.is_some() {
-            let index = self.devnet_account.unwrap_or(0);
-            let (address, key) = devnet_account(chain, index).await?;
+        if network.name == "devnet" {
+            let (address, key) = devnet_account(chain, 0).await?;
             return Ok(chain.account(address, SigningKey::from_secret_scalar(key)));
         }
         Err(ChainError::Account(
@@ -232,13 +240,13 @@ pub async fn devnet_account(chain: &Chain, index: usize) -> Result<(Felt, Felt)>
     let body = serde_json::json!({
         "jsonrpc": "2.0", "id": 1, "method": "devnet_getPredeployedAccounts", "params": {}
     });
-    let response = reqwest::Client::new()
+    let response = ciro_bindings::chain::http_client()
         .post(chain.url().clone())
         .json(&body)
         .send()
         .await
         .map_err(|e| ChainError::Unreachable {
-            url: chain.url().to_string(),
+            url: ciro_bindings::chain::redact(chain.url()),
             detail: e.to_string(),
         })?;
     let value: serde_json::Value = response.json().await.map_err(|e| ChainError::Rpc {
@@ -257,7 +265,7 @@ pub async fn devnet_account(chain: &Chain, index: usize) -> Result<(Felt, Felt)>
         .ok_or_else(|| {
             ChainError::Account(format!(
                 "{} is not a devnet (no devnet_getPredeployedAccounts); pass an account",
-                chain.url()
+                ciro_bindings::chain::redact(chain.url())
             ))
         })?;
     let count = accounts.len();

@@ -270,7 +270,10 @@ impl Devnet {
         };
         let body =
             serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let answer: serde_json::Value = reqwest::Client::new()
+        let answer: serde_json::Value = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| failed(e.to_string()))?
             .post(self.rpc_url.clone())
             .json(&body)
             .send()
