@@ -132,7 +132,7 @@ impl Deploy<'_> {
                 return Err(ChainError::WrongChain {
                     path: manifest.to_owned(),
                     expected: found.chain_name.clone(),
-                    url: chain.url().to_string(),
+                    url: crate::chain::redact(chain.url()),
                     actual: chain.chain_name(),
                 });
             }
@@ -169,6 +169,23 @@ impl Deploy<'_> {
         });
         deployment.config = config.clone();
         let plan = plan(self.account, deployer, &config)?;
+        for planned in &plan {
+            if let Some(recorded) = deployment.contracts.get(planned.contract.name()) {
+                let class_hash = artifact(planned.contract).class_hash;
+                if recorded.class_hash != class_hash || recorded.address != planned.address {
+                    return Err(ChainError::Input(format!(
+                        "{} records {} with class {:#x} at {:#x}, but these artifacts give class {class_hash:#x} at {:#x}: \
+                         deploying would start a second suite beside the first. Pass another --manifest \
+                         (and a new `salt`) for a new suite; upgrading a live suite is `upgrade` on each contract",
+                        manifest.display(),
+                        planned.contract,
+                        recorded.class_hash,
+                        recorded.address,
+                        planned.address
+                    )));
+                }
+            }
+        }
         let wiring = wiring(self.account, deployer, &config, &plan);
         progress(Progress::Planned {
             total: plan.len() * 2 + wiring.len(),
@@ -575,7 +592,8 @@ fn wiring(
     }
 
     let arbitrators = if config.arbitrators.is_empty() {
-        vec![deployer]
+        // The final owner, not the deploying key, arbitrates by default.
+        vec![config.owner.unwrap_or(deployer)]
     } else {
         config.arbitrators.clone()
     };

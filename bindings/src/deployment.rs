@@ -45,7 +45,7 @@ pub struct DeployConfig {
     /// Client's share of a slashed collateral after a lost dispute, in basis points; the
     /// treasury gets the rest. Default 5000.
     pub client_share_bps: u16,
-    /// Arbitrator accounts. Default: the deployer alone.
+    /// Arbitrator accounts. Default: the owner alone.
     pub arbitrators: Vec<Felt>,
     /// Mixed into every deployment salt, to deploy a second, separate suite from the same
     /// account. Default 0.
@@ -116,6 +116,25 @@ impl DeployConfig {
             ));
         }
         crate::units::parse_tokens(&self.min_stake)?;
+        let zero = |name: &str, value: Option<Felt>| {
+            if value == Some(Felt::ZERO) {
+                Err(ChainError::Input(format!("{name} is the zero address")))
+            } else {
+                Ok(())
+            }
+        };
+        zero("owner", self.owner)?;
+        zero("treasury", self.treasury)?;
+        for arbitrator in &self.arbitrators {
+            zero("an arbitrator", Some(*arbitrator))?;
+        }
+        let arbitrators = self.arbitrators.len().max(1);
+        if self.quorum as usize > arbitrators {
+            return Err(ChainError::Input(format!(
+                "quorum {} is more than the {arbitrators} arbitrator(s): no dispute could ever be decided by vote",
+                self.quorum
+            )));
+        }
         if self.token_symbol.is_empty() || self.token_name.is_empty() {
             return Err(ChainError::Input(
                 "token_name and token_symbol must not be empty".into(),
@@ -283,6 +302,24 @@ mod tests {
             ..DeployConfig::default()
         };
         assert!(bad.validate().unwrap_err().to_string().contains("quorum"));
+        let bad = DeployConfig {
+            quorum: 2,
+            ..DeployConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("more than the 1"));
+        let bad = DeployConfig {
+            treasury: Some(Felt::ZERO),
+            ..DeployConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("treasury is the zero"));
     }
 
     #[test]

@@ -74,6 +74,28 @@ async fn a_second_deploy_sends_nothing() {
     .await
     .unwrap_err();
     assert!(refused.to_string().contains("other settings"), "{refused}");
+
+    // A manifest whose classes differ from these artifacts (rebuilt contracts) is not
+    // silently joined by a second suite.
+    let mut drifted = saved.clone();
+    drifted.contracts.get_mut("Staking").unwrap().class_hash = Felt::from(0x5eed_u32);
+    drifted.save(&manifest).unwrap();
+    let refused = Deploy {
+        chain: &suite.chain,
+        account: &suite.owner,
+        network: "devnet".into(),
+        config: None,
+        dry_run: false,
+    }
+    .run(&manifest, |_| {})
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("second suite"), "{refused}");
+    assert_eq!(
+        Deployment::load(&manifest, "devnet").unwrap(),
+        drifted,
+        "nothing was written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
