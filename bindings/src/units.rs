@@ -102,10 +102,26 @@ pub fn capability_name(felt: Felt) -> String {
 /// Parses an address or felt written as `0x…` hex or decimal.
 pub fn parse_felt(what: &str, text: &str) -> Result<Felt> {
     let text = text.trim();
+    // Both parsers reduce values at or above the prime instead of refusing them; a value
+    // that does not print back the same was reduced.
+    let canonical = |digits: &str| {
+        let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
+        if trimmed.is_empty() {
+            "0".to_owned()
+        } else {
+            trimmed
+        }
+    };
     let parsed = if let Some(hex) = text.strip_prefix("0x") {
-        Felt::from_hex(&format!("0x{hex}")).ok()
+        Felt::from_hex(&format!("0x{hex}"))
+            .ok()
+            .filter(|f| format!("{f:x}") == canonical(hex))
+    } else if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+        Felt::from_dec_str(text)
+            .ok()
+            .filter(|f| f.to_biguint().to_string() == canonical(text))
     } else {
-        Felt::from_dec_str(text).ok()
+        None
     };
     parsed.ok_or_else(|| {
         ChainError::Input(format!(

@@ -526,10 +526,16 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
             println!("  {i:>2}  {:#x}", account.address);
         }
     }
+    // Listen before saying so: a signal that arrives right after the banner must stop us
+    // cleanly too.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     println!("Ctrl-C stops it. RUST_LOG=starknet_devnet_server=info logs every request.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
     tokio::task::spawn_blocking(move || devnet.stop())
         .await
         .context("stopping devnet")?;

@@ -179,7 +179,12 @@ impl Session {
             .call()
             .await
             .map_err(|e| self.view_error("CiroToken.allowance", e))?;
-        units::from_u256(&allowance)
+        // Wallets often approve u256::MAX ("unlimited"): above u128 is enough for anything.
+        Ok(if allowance.high != 0 {
+            u128::MAX
+        } else {
+            allowance.low
+        })
     }
 
     /// Fails with the shortfall when the signer holds less than `need`.
@@ -354,7 +359,9 @@ impl Session {
             &terms.spec_hash,
             &units::u256(terms.reward),
             &terms.capability,
-            &(now + terms.deadline_in),
+            &now.checked_add(terms.deadline_in).ok_or_else(|| {
+                ChainError::Input(format!("--deadline-in {} is too far", terms.deadline_in))
+            })?,
             &terms.challenge_window,
             &units::u256(terms.collateral),
         );
