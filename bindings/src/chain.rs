@@ -20,8 +20,9 @@ pub type Rpc = JsonRpcClient<HttpTransport>;
 /// A signing account on [`Rpc`].
 pub type Account = SingleOwnerAccount<Arc<Rpc>, LocalWallet>;
 
-/// How long one RPC request may take before it fails.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one RPC request may take before it fails. Generous: a debug-built devnet on a
+/// loaded 2-core machine takes tens of seconds to declare a large class.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// An HTTP client with [`REQUEST_TIMEOUT`], so a node that accepts a connection and never
 /// answers cannot hang a command.
