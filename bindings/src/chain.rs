@@ -166,14 +166,6 @@ impl Chain {
         }
     }
 
-    /// The latest block number.
-    pub async fn block_number(&self) -> Result<u64> {
-        self.rpc
-            .block_number()
-            .await
-            .map_err(|e| self.error("block_number", e))
-    }
-
     /// Waits for `hash` to be included. A reverted transaction is [`ChainError::Reverted`]
     /// with the contract's message.
     pub async fn wait(&self, action: &str, hash: Felt) -> Result<Receipt> {

@@ -39,17 +39,6 @@ pub mod roles {
     pub const REPUTATION_WRITER: &str = "REPUTATION_WRITER";
 }
 
-/// What a step does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepKind {
-    /// Declare a class.
-    Declare(Contract),
-    /// Deploy a contract.
-    Deploy(Contract),
-    /// Send one wiring call.
-    Wire,
-}
-
 /// A progress report, for a progress bar or a log.
 #[derive(Debug, Clone)]
 pub enum Progress {
@@ -93,6 +82,36 @@ pub struct Report {
     pub sent: Vec<(String, Receipt)>,
     /// Dry run only: each pending step with its estimated fee.
     pub estimates: Vec<(String, std::result::Result<u128, String>)>,
+}
+
+impl Report {
+    /// Dry run: records a step's estimated fee and reports it.
+    fn estimated(
+        &mut self,
+        label: String,
+        fee: std::result::Result<u128, String>,
+        progress: &mut impl FnMut(Progress),
+    ) {
+        progress(Progress::Estimated {
+            label: label.clone(),
+            fee: fee.clone(),
+        });
+        self.estimates.push((label, fee));
+    }
+
+    /// Records a sent step's receipt and reports it.
+    fn record_sent(
+        &mut self,
+        label: String,
+        receipt: Receipt,
+        progress: &mut impl FnMut(Progress),
+    ) {
+        progress(Progress::Sent {
+            label: label.clone(),
+            receipt,
+        });
+        self.sent.push((label, receipt));
+    }
 }
 
 /// A deploy of the suite to one network.
@@ -223,11 +242,7 @@ impl Deploy<'_> {
                     .await
                     .map(|estimate| estimate.overall_fee)
                     .map_err(|e| chain.error(&label, e).to_string());
-                progress(Progress::Estimated {
-                    label: label.clone(),
-                    fee: fee.clone(),
-                });
-                report.estimates.push((label, fee));
+                report.estimated(label, fee, &mut progress);
                 continue;
             }
             let sent = declaration
@@ -236,11 +251,7 @@ impl Deploy<'_> {
                 .map_err(|e| chain.error(&label, e))?;
             let receipt = chain.wait(&label, sent.transaction_hash).await?;
             declare_txs.insert(planned.contract, Some(sent.transaction_hash));
-            progress(Progress::Sent {
-                label: label.clone(),
-                receipt,
-            });
-            report.sent.push((label, receipt));
+            report.record_sent(label, receipt, &mut progress);
         }
 
         // 2. Deploy.
@@ -292,11 +303,7 @@ impl Deploy<'_> {
                             "estimated once its class is declared".to_owned()
                         }
                     });
-                progress(Progress::Estimated {
-                    label: label.clone(),
-                    fee: fee.clone(),
-                });
-                report.estimates.push((label, fee));
+                report.estimated(label, fee, &mut progress);
                 continue;
             }
             let sent = deployment_tx
@@ -315,11 +322,7 @@ impl Deploy<'_> {
                 },
             );
             deployment.save(manifest)?;
-            progress(Progress::Sent {
-                label: label.clone(),
-                receipt,
-            });
-            report.sent.push((label, receipt));
+            report.record_sent(label, receipt, &mut progress);
         }
         if !self.dry_run {
             deployment.save(manifest)?;
@@ -362,11 +365,7 @@ impl Deploy<'_> {
                 } else {
                     Err("estimated once the contracts are deployed".to_owned())
                 };
-                progress(Progress::Estimated {
-                    label: step.label.clone(),
-                    fee: fee.clone(),
-                });
-                report.estimates.push((step.label.clone(), fee));
+                report.estimated(step.label.clone(), fee, &mut progress);
                 continue;
             }
             let sent = execution
@@ -381,11 +380,7 @@ impl Deploy<'_> {
                 block: Some(receipt.block),
             });
             deployment.save(manifest)?;
-            progress(Progress::Sent {
-                label: step.label.clone(),
-                receipt,
-            });
-            report.sent.push((step.label.clone(), receipt));
+            report.record_sent(step.label.clone(), receipt, &mut progress);
         }
 
         if !self.dry_run {
