@@ -99,6 +99,16 @@ pub struct JobTerms {
     pub collateral: u128,
 }
 
+/// Ids are 1-based and dense: an id outside `1..=count` was never created.
+fn known_id(what: &str, id: u64, count: u64) -> Result<()> {
+    if id == 0 || id > count {
+        return Err(ChainError::Input(format!(
+            "no {what} {id}: {what} ids run from 1 to {count}"
+        )));
+    }
+    Ok(())
+}
+
 fn addr(felt: Felt) -> ContractAddress {
     ContractAddress(felt)
 }
@@ -421,11 +431,7 @@ impl Session {
             .call()
             .await
             .map_err(|e| self.view_error("JobEscrow.job_count", e))?;
-        if job_id == 0 || job_id > count {
-            return Err(ChainError::Input(format!(
-                "no job {job_id}: job ids run from 1 to {count}"
-            )));
-        }
+        known_id("job", job_id, count)?;
         reader
             .job(&job_id)
             .call()
@@ -482,11 +488,7 @@ impl Session {
             .call()
             .await
             .map_err(|e| self.view_error("Disputes.dispute_count", e))?;
-        if dispute_id == 0 || dispute_id > count {
-            return Err(ChainError::Input(format!(
-                "no dispute {dispute_id}: dispute ids run from 1 to {count}"
-            )));
-        }
+        known_id("dispute", dispute_id, count)?;
         reader
             .dispute(&dispute_id)
             .call()
