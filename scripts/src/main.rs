@@ -52,6 +52,16 @@ enum Group {
     /// Mint, approve and read CIRO (minting needs the MINTER role).
     #[command(subcommand)]
     Token(TokenAction),
+    /// Index the contracts' events into a database and serve them over HTTP.
+    #[command(subcommand)]
+    Indexer(IndexerAction),
+}
+
+/// `ciro indexer <action>`.
+#[derive(Debug, Subcommand)]
+enum IndexerAction {
+    /// Follow the chain until Ctrl-C or SIGTERM, serving the HTTP API (see indexer/README.md).
+    Run(ciro_indexer::IndexerArgs),
 }
 
 /// A dispute ruling, as typed on the command line.
@@ -398,6 +408,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// The indexer's settings: its own flags, plus the global `--network`, `--rpc-url` and
+/// `--manifest` when given. A relative manifest path is found under the repository root.
+fn indexer_config(
+    net: &NetworkArgs,
+    root_flag: Option<&std::path::Path>,
+    args: &ciro_indexer::IndexerArgs,
+) -> anyhow::Result<ciro_indexer::Config> {
+    let network = net.network()?;
+    let explicit = net.rpc_url.is_some() || network.name != "devnet";
+    let root = root(root_flag).ok();
+    let chain = ciro_indexer::ChainArgs {
+        rpc_url: explicit.then(|| network.url.clone()),
+        manifest: match (&net.manifest, &root) {
+            (Some(m), _) => Some(m.clone()),
+            (None, Some(root)) if network.name != "devnet" => {
+                Some(net.manifest_path(root, &network))
+            }
+            _ => None,
+        },
+    };
+    let mut config = ciro_indexer::Config::load(args, &chain)?;
+    if config.manifest.is_relative() && !config.manifest.exists() {
+        if let Some(root) = root {
+            config.manifest = root.join(&config.manifest);
+        }
+    }
+    Ok(config)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
@@ -419,6 +458,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Group::Dispute(action) => {
             return runtime()?.block_on(dispute(&cli.net, &root(cli.root.as_deref())?, action))
+        }
+        Group::Indexer(IndexerAction::Run(args)) => {
+            let config = indexer_config(&cli.net, cli.root.as_deref(), &args)?;
+            return runtime()?.block_on(async {
+                let shutdown = ciro_indexer::service::shutdown_on_signals();
+                ciro_indexer::service::run(config, shutdown, None).await?;
+                Ok(ExitCode::SUCCESS)
+            });
         }
         Group::Contracts(ContractsAction::Deploy(args)) => {
             let root = root(cli.root.as_deref())?;
@@ -468,7 +515,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Group::Worker(_)
         | Group::Job(_)
         | Group::Dispute(_)
-        | Group::Token(_) => {
+        | Group::Token(_)
+        | Group::Indexer(_) => {
             unreachable!("handled above")
         }
         #[cfg(feature = "devnet")]

@@ -1,0 +1,146 @@
+//! Query and path parsing with errors that name the field. Unknown query parameters are
+//! refused, so a misspelt filter is a 400 rather than a silently unfiltered answer.
+
+use std::collections::HashMap;
+
+use starknet::core::types::Felt;
+
+use super::error::ApiError;
+use crate::model::{hex, JobState, WorkerStatus};
+
+/// The default and largest page sizes.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The largest page size.
+pub const MAX_LIMIT: u32 = 500;
+
+/// Refuses parameters outside `allowed`.
+pub fn only(query: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    let mut unknown: Vec<&String> = query
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    match unknown.first() {
+        Some(k) => Err(ApiError::bad(
+            k,
+            format!(
+                "unknown query parameter {k:?}; allowed: {}",
+                allowed.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An address or felt (`0x` hex or decimal), normalized to 64 hex digits.
+pub fn address(field: &str, text: &str) -> Result<String, ApiError> {
+    ciro_bindings::units::parse_felt(field, text)
+        .map(hex)
+        .map_err(|e| ApiError::bad(field, e.to_string()))
+}
+
+/// A non-negative integer id.
+pub fn id(field: &str, text: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>().map_err(|_| {
+        ApiError::bad(
+            field,
+            format!("{field} must be a non-negative integer, got {text:?}"),
+        )
+    })
+}
+
+/// `limit`, 1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`].
+pub fn limit(query: &HashMap<String, String>) -> Result<u32, ApiError> {
+    match query.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(t) => match t.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad(
+                "limit",
+                format!("limit must be an integer from 1 to {MAX_LIMIT}, got {t:?}"),
+            )),
+        },
+    }
+}
+
+/// `min_score` in [0, 1], as ppm.
+pub fn min_score(query: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
+    let Some(t) = query.get("min_score") else {
+        return Ok(None);
+    };
+    match t.parse::<f64>() {
+        Ok(s) if (0.0..=1.0).contains(&s) => Ok(Some((s * 1_000_000.0).round() as i64)),
+        _ => Err(ApiError::bad(
+            "min_score",
+            format!("min_score must be a number from 0 to 1, got {t:?}"),
+        )),
+    }
+}
+
+/// A worker status filter.
+pub fn status(query: &HashMap<String, String>) -> Result<Option<WorkerStatus>, ApiError> {
+    query
+        .get("status")
+        .map(|t| {
+            WorkerStatus::parse(t).ok_or_else(|| {
+                ApiError::bad(
+                    "status",
+                    format!("status must be active, exiting, slashed or exited, got {t:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A job state filter.
+pub fn state(query: &HashMap<String, String>) -> Result<Option<JobState>, ApiError> {
+    query
+        .get("state")
+        .map(|t| {
+            JobState::parse(t).ok_or_else(|| {
+                let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::bad(
+                    "state",
+                    format!("state must be one of {}, got {t:?}", names.join(", ")),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A capability name, as registered.
+pub fn capability(query: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+    query
+        .get("capability")
+        .map(|t| {
+            ciro_bindings::units::capability(t)
+                .map(|_| t.clone())
+                .map_err(|e| ApiError::bad("capability", e.to_string()))
+        })
+        .transpose()
+}
+
+/// The workers list cursor: `<score_ppm>_<address>`, as returned in `next_cursor`.
+pub fn worker_cursor(query: &HashMap<String, String>) -> Result<Option<(i64, String)>, ApiError> {
+    let Some(t) = query.get("cursor") else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad(
+            "cursor",
+            format!("cursor {t:?} is not one this API returned (next_cursor)"),
+        )
+    };
+    let (score, addr) = t.split_once('_').ok_or_else(bad)?;
+    let score: i64 = score.parse().map_err(|_| bad())?;
+    let felt = Felt::from_hex(addr).map_err(|_| bad())?;
+    if !(0..=1_000_000).contains(&score) || hex(felt) != addr {
+        return Err(bad());
+    }
+    Ok(Some((score, addr.to_owned())))
+}
+
+/// The jobs list cursor: the last job id seen.
+pub fn job_cursor(query: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
+    query.get("cursor").map(|t| id("cursor", t)).transpose()
+}

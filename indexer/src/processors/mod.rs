@@ -1,0 +1,197 @@
+//! Event processors: one file per event family, each folding its contract's events into the
+//! view rows (`model`). Every event is decoded through `ciro_bindings` only.
+//!
+//! A processor is a pure function of (row, event): the engine applies it while ingesting,
+//! and the same function replays an entity's remaining events after a reorg. Processors
+//! never touch the database or the network.
+
+pub mod disputes;
+pub mod escrow;
+pub mod reputation;
+pub mod staking;
+
+use ciro_bindings::contracts::{disputes as disputes_abi, escrow as escrow_abi};
+use ciro_bindings::contracts::{reputation as reputation_abi, staking as staking_abi};
+use ciro_bindings::Contract;
+use starknet::core::types::{EmittedEvent, Felt};
+
+use crate::error::{IndexerError, Result};
+use crate::model::{Dispute, Job, Worker};
+
+/// The contracts whose events are indexed, in the order their events are merged within a
+/// transaction. The token is left out: balances are not part of the view.
+pub const INDEXED: [Contract; 4] = [
+    Contract::Staking,
+    Contract::Reputation,
+    Contract::JobEscrow,
+    Contract::Disputes,
+];
+
+/// Where an event sits on the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The block.
+    pub block_number: u64,
+    /// The transaction.
+    pub tx_hash: Felt,
+    /// The transaction's position in its block.
+    pub tx_index: u64,
+    /// The event's position among the indexed contracts' events of its transaction.
+    pub event_index: u64,
+    /// Block time (Unix seconds).
+    pub timestamp: u64,
+}
+
+/// A decoded event of one of the [`INDEXED`] contracts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// Staking: stake, capabilities, collateral, slashes.
+    Staking(staking_abi::Event),
+    /// Reputation records.
+    Reputation(reputation_abi::Event),
+    /// Job escrow.
+    Escrow(escrow_abi::Event),
+    /// Disputes.
+    Disputes(disputes_abi::Event),
+}
+
+/// The entities an event concerns; the engine stores them with the event so an entity's
+/// events can be replayed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refs {
+    /// A worker.
+    pub worker: Option<Felt>,
+    /// A job.
+    pub job_id: Option<u64>,
+    /// A dispute.
+    pub dispute_id: Option<u64>,
+}
+
+/// One indexed event: raw keys and data, where it is, and what it means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The emitting contract.
+    pub contract: Contract,
+    /// Its address.
+    pub from_address: Felt,
+    /// Raw keys, as emitted.
+    pub keys: Vec<Felt>,
+    /// Raw data, as emitted.
+    pub data: Vec<Felt>,
+    /// Where it is.
+    pub at: Location,
+    /// The decoded event.
+    pub decoded: Decoded,
+}
+
+impl Event {
+    /// Decodes raw keys and data emitted by `contract` at `from_address`.
+    pub fn decode(
+        contract: Contract,
+        from_address: Felt,
+        keys: Vec<Felt>,
+        data: Vec<Felt>,
+        at: Location,
+    ) -> Result<Self> {
+        let emitted = EmittedEvent {
+            from_address,
+            keys: keys.clone(),
+            data: data.clone(),
+            block_hash: None,
+            block_number: Some(at.block_number),
+            transaction_hash: at.tx_hash,
+        };
+        let bad = |detail: String| IndexerError::Decode {
+            contract: contract.name().to_owned(),
+            tx: format!("{:#x}", at.tx_hash),
+            detail,
+        };
+        let decoded = match contract {
+            Contract::Staking => {
+                Decoded::Staking(staking_abi::Event::try_from(&emitted).map_err(bad)?)
+            }
+            Contract::Reputation => {
+                Decoded::Reputation(reputation_abi::Event::try_from(&emitted).map_err(bad)?)
+            }
+            Contract::JobEscrow => {
+                Decoded::Escrow(escrow_abi::Event::try_from(&emitted).map_err(bad)?)
+            }
+            Contract::Disputes => {
+                Decoded::Disputes(disputes_abi::Event::try_from(&emitted).map_err(bad)?)
+            }
+            Contract::CiroToken => return Err(bad("the token's events are not indexed".into())),
+        };
+        Ok(Self {
+            contract,
+            from_address,
+            keys,
+            data,
+            at,
+            decoded,
+        })
+    }
+
+    /// The event's name, e.g. `JobCreated`.
+    pub fn name(&self) -> &'static str {
+        match &self.decoded {
+            Decoded::Staking(e) => staking::name(e),
+            Decoded::Reputation(e) => reputation::name(e),
+            Decoded::Escrow(e) => escrow::name(e),
+            Decoded::Disputes(e) => disputes::name(e),
+        }
+    }
+
+    /// The entities it concerns.
+    pub fn refs(&self) -> Refs {
+        match &self.decoded {
+            Decoded::Staking(e) => staking::refs(e),
+            Decoded::Reputation(e) => reputation::refs(e),
+            Decoded::Escrow(e) => escrow::refs(e),
+            Decoded::Disputes(e) => disputes::refs(e),
+        }
+    }
+}
+
+/// Folds `event` into `worker`. The caller passes only events whose refs name this worker.
+pub fn apply_worker(worker: &mut Worker, event: &Event) -> Result<()> {
+    match &event.decoded {
+        Decoded::Staking(e) => staking::apply_worker(worker, e)?,
+        Decoded::Reputation(e) => reputation::apply_worker(worker, e, &event.at)?,
+        Decoded::Escrow(e) => escrow::apply_worker(worker, e),
+        Decoded::Disputes(_) => {}
+    }
+    let block = event.at.block_number;
+    if worker.first_block == 0 || block < worker.first_block {
+        worker.first_block = block;
+    }
+    worker.last_block = worker.last_block.max(block);
+    worker.updated_at = worker.updated_at.max(event.at.timestamp);
+    worker.refresh();
+    Ok(())
+}
+
+/// Folds `event` into `job`. Only escrow events change a job.
+pub fn apply_job(job: &mut Job, event: &Event) -> Result<()> {
+    if let Decoded::Escrow(e) = &event.decoded {
+        escrow::apply_job(job, e, &event.at)?;
+    }
+    Ok(())
+}
+
+/// Folds `event` into `dispute`. Only disputes events change a dispute.
+pub fn apply_dispute(dispute: &mut Dispute, event: &Event) -> Result<()> {
+    if let Decoded::Disputes(e) = &event.decoded {
+        disputes::apply_dispute(dispute, e, &event.at)?;
+    }
+    Ok(())
+}
+
+/// A `u256` amount as `u128`, or a decode error.
+pub(crate) fn units(value: &cainome::cairo_serde::U256) -> Result<u128> {
+    ciro_bindings::units::from_u256(value).map_err(IndexerError::from)
+}
+
+/// A non-zero address, or `None` for the zero address (an unassigned job's worker).
+pub(crate) fn non_zero(address: Felt) -> Option<Felt> {
+    (address != Felt::ZERO).then_some(address)
+}

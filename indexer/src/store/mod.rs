@@ -1,0 +1,255 @@
+//! Storage: SQLite (default) or PostgreSQL through sqlx's `Any` driver, one query text for
+//! both. Each backend has its own timestamped migrations, run at connect. Every write the
+//! engine makes (rows and cursor) is one database transaction; nothing here talks to the
+//! chain.
+
+mod read;
+mod rows;
+mod write;
+
+pub use read::{JobFilter, Page, Stats, StoredEvent, WorkerFilter};
+pub use write::{Batch, BlockRow, Rollback};
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::error::{IndexerError, Result};
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, a file or in memory.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The migrations, embedded: (file name, SQL). File names start with a UTC timestamp,
+/// which is the version.
+const SQLITE_MIGRATIONS: &[(&str, &str)] = &[(
+    "20261124090000_initial.sql",
+    include_str!("../../migrations/sqlite/20261124090000_initial.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
+    "20261124090000_initial.sql",
+    include_str!("../../migrations/postgres/20261124090000_initial.sql"),
+)];
+
+#[derive(Debug)]
+struct Embedded(&'static [(&'static str, &'static str)]);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (file, sql) in self.0 {
+                let stem = file.trim_end_matches(".sql");
+                let (version, description) = stem
+                    .split_once('_')
+                    .ok_or_else(|| format!("migration {file}: expected <timestamp>_<name>.sql"))?;
+                out.push(Migration::new(
+                    version.parse()?,
+                    Cow::Owned(description.replace('_', " ")),
+                    MigrationType::Simple,
+                    Cow::Borrowed(*sql),
+                    false,
+                ));
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    shown: String,
+}
+
+/// Turns the `database` setting into a URL: a plain path is a SQLite file, created if
+/// missing.
+pub fn database_url(database: &str) -> Result<(String, Backend)> {
+    let d = database.trim();
+    if d.is_empty() {
+        return Err(IndexerError::Config("database is empty".into()));
+    }
+    if d.starts_with("postgres://") || d.starts_with("postgresql://") {
+        return Ok((d.to_owned(), Backend::Postgres));
+    }
+    if d == "sqlite::memory:" || d.starts_with("sqlite:") {
+        return Ok((d.to_owned(), Backend::Sqlite));
+    }
+    if d.contains("://") {
+        return Err(IndexerError::Config(format!(
+            "database {d:?}: use a SQLite file path, sqlite::memory:, or a postgres:// URL"
+        )));
+    }
+    Ok((format!("sqlite://{d}?mode=rwc"), Backend::Sqlite))
+}
+
+/// A URL for messages: no password.
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Connects, applies the backend's migrations, and returns the store.
+    pub async fn connect(database: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = database_url(database)?;
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| IndexerError::Config(format!("database {}: {e}", shown(&url))))?;
+        let mut pool = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets the API read while the engine writes; a writer waits for
+                        // a lock instead of failing at once.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            });
+        if memory {
+            // Every connection to `:memory:` is its own database: keep exactly one, forever.
+            pool = pool
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else {
+            pool = pool.max_connections(8);
+        }
+        let pool = pool.connect_with(options).await.map_err(|e| match e {
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => {
+                IndexerError::Config(format!("cannot connect to database {}: {e}", shown(&url)))
+            }
+            e => IndexerError::Db(e),
+        })?;
+        let migrations = match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        Migrator::new(Embedded(migrations))
+            .await?
+            .run(&pool)
+            .await?;
+        Ok(Self {
+            pool,
+            backend,
+            shown: shown(&url),
+        })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The database URL, for messages (no password).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The pool, for tests and benchmarks that inspect tables directly.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Records which chain and deployment the database indexes, or, if it already
+    /// indexes another, refuses.
+    pub async fn claim(&self, chain_id: &str, deployment: &str) -> Result<()> {
+        let wanted = format!("chain {chain_id}, escrow {deployment}");
+        let row = sqlx::query("SELECT value FROM meta WHERE key = 'deployment'")
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => {
+                let indexed: String = row.try_get("value")?;
+                if indexed != wanted {
+                    return Err(IndexerError::WrongDatabase {
+                        database: self.shown.clone(),
+                        indexed,
+                        manifest: wanted,
+                    });
+                }
+            }
+            None => {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ('deployment', $1)")
+                    .bind(wanted)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `u64` for storage; every value the chain gives fits in `i64` (block numbers, ids, times).
+pub(crate) fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// `i64` back to `u64`; negatives are corrupt rows.
+pub(crate) fn u(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| IndexerError::Corrupt(format!("{what} is negative: {v}")))
+}
+
+/// A stored decimal amount.
+pub(crate) fn amount(text: &str, what: &str) -> Result<u128> {
+    text.parse()
+        .map_err(|_| IndexerError::Corrupt(format!("{what} is not an amount: {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_settings_become_urls() {
+        assert_eq!(
+            database_url("data/ciro.db").unwrap(),
+            ("sqlite://data/ciro.db?mode=rwc".into(), Backend::Sqlite)
+        );
+        assert_eq!(database_url("sqlite::memory:").unwrap().1, Backend::Sqlite);
+        assert_eq!(
+            database_url("postgres://localhost/test").unwrap().1,
+            Backend::Postgres
+        );
+        let err = database_url("mysql://localhost/x").unwrap_err().to_string();
+        assert!(err.contains("postgres:// URL"), "{err}");
+        assert!(database_url("  ").is_err());
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            shown("postgres://ciro:hunter2@db/ciro"),
+            "postgres://ciro:***@db/ciro"
+        );
+    }
+}
