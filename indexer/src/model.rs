@@ -97,7 +97,7 @@ pub struct Worker {
     pub disputes_won: u64,
     /// Disputes ruled against it.
     pub disputes_lost: u64,
-    /// Times slashed.
+    /// `Slashed` events; a lost dispute emits two (the client's share, the treasury's).
     pub slashes: u64,
     /// Paid out to it, base units.
     #[serde(serialize_with = "amount")]
