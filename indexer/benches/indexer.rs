@@ -336,7 +336,7 @@ async fn main() {
     let mut out = String::new();
     out += "# Indexer figures\n\n";
     out += &format!(
-        "Debug or release: {}. Devnet in process, same machine. Chain: {head} blocks, {} indexed events ({} `CapabilitiesRegistered` in multicalls of {per_tx}, the rest from staking and 5 whole jobs); filled in {fill_secs:.0} s. Each figure is the median of 3 runs.\n\n",
+        "Build: {} (dev builds compile sqlx, SQLite and the indexer at opt-level 2). Devnet in process, same machine. Chain: {head} blocks, {} indexed events ({} `CapabilitiesRegistered` in multicalls of {per_tx}, the rest from staking and 5 whole jobs); filled in {fill_secs:.0} s. Each figure is the median of 3 runs.\n\n",
         if cfg!(debug_assertions) { "debug" } else { "release" },
         fetch.0,
         sent,

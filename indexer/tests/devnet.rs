@@ -766,6 +766,20 @@ async fn a_killed_indexer_resumes_without_losing_or_repeating_rows() {
         );
         store.close().await;
 
+        // --from-block past the cursor would leave a hole: refused, nothing changes.
+        let before = dump(&db).await;
+        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_ciro-indexer"))
+            .args(["--rpc-url", suite.devnet.rpc_url().as_str()])
+            .args(["--manifest", manifest(&suite).to_str().unwrap()])
+            .args(["--database", &db, "--listen", "127.0.0.1:0"])
+            .args(["--from-block", &(h + 10).to_string()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{label}");
+        assert!(stderr.contains("is past the cursor"), "{label}: {stderr}");
+        assert_eq!(dump(&db).await, before, "{label}");
+
         let fresh = if label == "sqlite" {
             dir.path().join("crash-fresh.db").display().to_string()
         } else {

@@ -329,6 +329,65 @@ fn every_subcommand_runs_through_the_binary() {
         .unwrap();
     let withdrew = ok(root, &devnet, worker, &["worker", "unstake"]);
     assert!(withdrew.contains("withdrew 50 CIRO"), "{withdrew}");
+
+    // indexer: serves what happened above, then stops on SIGTERM.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let database = root.join("indexer.db");
+    let mut indexer = Command::new(env!("CARGO_BIN_EXE_ciro"))
+        .args(["--root", root.to_str().unwrap()])
+        .args(["--network", devnet.rpc_url().as_str()])
+        .args(["indexer", "run", "--listen", &listen, "--poll-ms", "50"])
+        .arg("--database")
+        .arg(&database)
+        .env_remove("CIRO_NETWORK")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let path = format!("/v1/workers/{worker_addr}");
+    let started = std::time::Instant::now();
+    let answer = loop {
+        let answer = http_get(&listen, &path);
+        let served = matches!(&answer, Some((200, body)) if body.contains("\"name\":\"Unstaked\""));
+        if served || started.elapsed() > std::time::Duration::from_secs(120) {
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    Command::new("kill")
+        .args(["-TERM", &indexer.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped = indexer.wait().unwrap();
+    let Some((200, body)) = answer else {
+        panic!("the indexer never served the worker: {answer:?}");
+    };
+    assert!(
+        body.contains("\"capabilities\":[\"wasm\",\"gpu:h100\"]"),
+        "{body}"
+    );
+    // 200 staked, 1 slashed by the timeout, 50 withdrawn.
+    assert!(
+        body.contains("\"stake\":\"149000000000000000000\""),
+        "{body}"
+    );
+    assert!(stopped.success(), "SIGTERM stops the indexer cleanly");
+}
+
+/// A plain HTTP/1.0 GET: (status, body), or `None` if nothing answers.
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
 }
 
 #[test]
