@@ -27,8 +27,10 @@ pub struct Config {
     pub database: String,
     /// Where the HTTP API listens. Default: `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// Re-index from this block, dropping what was indexed at and after it. Default: resume
-    /// from the cursor, or start at the deployment's first block.
+    /// Re-index from this block, dropping what was indexed at and after it. A one-off
+    /// command, so only a flag sets it (a file or variable would re-index at every start).
+    /// Default: resume from the cursor, or start at the deployment's first block.
+    #[serde(skip)]
     pub from_block: Option<u64>,
     /// Blocks per `getEvents` range. Default: 200.
     pub range_blocks: u64,
@@ -89,8 +91,8 @@ pub struct IndexerArgs {
     /// HTTP listen address [default: 127.0.0.1:8080].
     #[arg(long, env = "CIRO_INDEXER_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Re-index from this block instead of resuming from the cursor.
-    #[arg(long, env = "CIRO_INDEXER_FROM_BLOCK")]
+    /// Re-index from this block instead of resuming from the cursor (this run only).
+    #[arg(long)]
     pub from_block: Option<u64>,
     /// Blocks per getEvents range [default: 200].
     #[arg(long, env = "CIRO_INDEXER_RANGE_BLOCKS")]
@@ -171,9 +173,9 @@ impl Config {
                 return Err(IndexerError::Config(format!("{name} must be at least 1")));
             }
         }
-        if self.page_size > 10_000 {
+        if self.page_size > 1024 {
             return Err(IndexerError::Config(
-                "page_size must be at most 10000 (nodes refuse larger chunks)".into(),
+                "page_size must be at most 1024 (nodes refuse larger chunks)".into(),
             ));
         }
         Ok(())

@@ -108,9 +108,15 @@ impl Engine {
         let cursor = self.store.cursor().await?;
         let next = cursor.as_ref().map_or(self.start_block, |c| c.number + 1);
         if let Some(c) = &cursor {
-            // Caught up, or the chain got shorter: make sure our tip is still on it.
-            if next > head && !self.fetcher.has_block(c.number, c.hash).await? {
-                return self.reorg(c.number).await;
+            // Is our tip still on the chain? Compare the highest block both should have. A
+            // different block (hash or transactions) is a reorg; the same block below our
+            // cursor is a node that lags (or was truncated): wait, and keep what we have.
+            let probe = head.min(c.number);
+            let stored = self.store.block(probe).await?;
+            match (stored, self.fetcher.header(probe).await?) {
+                (Some(s), Some(h)) if !h.is(&s) => return self.reorg(c.number).await,
+                (Some(_), Some(_)) if probe == c.number => {}
+                _ => return Err(lagging(c.number, head)),
             }
         }
         if next > head {
@@ -141,17 +147,34 @@ impl Engine {
     }
 
     /// Walks back from `tip` to the highest stored block the chain still has, and undoes
-    /// everything above it.
+    /// everything above it. Only a block whose hash changed counts as evidence: a block the
+    /// node does not have is a lagging node, an error to retry, never a rollback.
     async fn reorg(&self, tip: u64) -> Result<Step> {
-        let mut n = Some(tip);
+        let head = self.fetcher.head().await?;
+        let mut n = Some(tip.min(head));
         let ancestor = loop {
             let Some(number) = n else { break None };
-            match self.store.block(number).await? {
-                None => break Some(number),
-                Some(b) if self.fetcher.has_block(b.number, b.hash).await? => break Some(number),
+            if tip - number > MAX_REORG_DEPTH {
+                return Err(IndexerError::Config(format!(
+                    "the chain changed more than {MAX_REORG_DEPTH} blocks below the cursor ({tip}); \
+                     check the RPC, then re-index with --from-block"
+                )));
+            }
+            let Some(stored) = self.store.block(number).await? else {
+                break Some(number);
+            };
+            match self.fetcher.header(number).await? {
+                Some(h) if h.is(&stored) => break Some(number),
                 Some(_) => n = number.checked_sub(1),
+                None => return Err(lagging(number, head)),
             }
         };
+        if ancestor == Some(tip.min(head)) {
+            return Err(IndexerError::Inconsistent(format!(
+                "block {} does not follow block {tip}, yet block {tip} is still on the chain",
+                tip + 1
+            )));
+        }
         let r = self.store.rollback(ancestor).await?;
         self.metrics.reorgs.inc();
         self.metrics.cursor.set(ancestor.map_or(-1, |a| a as i64));
@@ -235,13 +258,24 @@ impl Engine {
     }
 }
 
+/// The deepest reorg undone automatically; Starknet's finality makes deeper ones a sign of
+/// a wrong endpoint rather than a real reorg.
+pub const MAX_REORG_DEPTH: u64 = 1000;
+
+fn lagging(block: u64, head: u64) -> IndexerError {
+    IndexerError::Inconsistent(format!(
+        "the node does not have block {block} (its head is {head}); waiting for it to catch up"
+    ))
+}
+
 impl IndexerError {
-    /// Whether the loop should retry: everything but configuration mistakes, which no
-    /// retry fixes. Undecodable events are retried too: skipping one would corrupt the view.
+    /// Whether the loop should retry: node and database trouble. Not configuration
+    /// mistakes or a view that cannot be built, which no retry fixes. Undecodable events
+    /// are retried: skipping one would corrupt the view, and a bad answer may not repeat.
     pub fn is_retryable(&self) -> bool {
         !matches!(
             self,
-            IndexerError::Config(_) | IndexerError::WrongDatabase { .. }
+            IndexerError::Config(_) | IndexerError::WrongDatabase { .. } | IndexerError::Corrupt(_)
         )
     }
 }

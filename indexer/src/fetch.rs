@@ -52,6 +52,18 @@ fn rpc_error(action: impl Into<String>, e: impl std::fmt::Display) -> IndexerErr
     }
 }
 
+impl Header {
+    /// The Pedersen hash of the block's transaction hashes, in order.
+    pub fn tx_digest(&self) -> Felt {
+        starknet::core::crypto::compute_hash_on_elements(&self.transactions)
+    }
+
+    /// Whether `stored` is this block: same hash and same transactions.
+    pub fn is(&self, stored: &BlockRow) -> bool {
+        self.hash == stored.hash && self.tx_digest() == stored.txs
+    }
+}
+
 impl Fetcher {
     /// A fetcher for `contracts` (their order is the merge order within a transaction).
     pub fn new(
@@ -185,11 +197,6 @@ impl Fetcher {
         assemble(&self.contracts, &headers, events)
     }
 
-    /// Whether the node still has `number` with `hash` (false after a reorg replaced it).
-    pub async fn has_block(&self, number: u64, hash: Felt) -> Result<bool> {
-        Ok(self.header(number).await?.is_some_and(|h| h.hash == hash))
-    }
-
     /// The `latest` tag's header, for the lag reported by `/health`.
     pub async fn latest(&self) -> Result<Option<Header>> {
         match self
@@ -293,7 +300,93 @@ pub fn assemble(
             parent_hash: h.parent_hash,
             timestamp: h.timestamp,
             events,
+            txs: h.tx_digest(),
         })
         .collect();
     Ok(Batch { blocks, events })
+}
+
+#[cfg(test)]
+mod tests {
+    use starknet::core::utils::get_selector_from_name;
+
+    use super::*;
+
+    fn header(number: u64, hash: u64, parent: u64, txs: &[u64]) -> Header {
+        Header {
+            number,
+            hash: Felt::from(hash),
+            parent_hash: Felt::from(parent),
+            timestamp: 1000 + number,
+            transactions: txs.iter().map(|t| Felt::from(*t)).collect(),
+        }
+    }
+
+    /// A `CapabilitiesRegistered` event from `at`, as a node returns it.
+    fn registered(at: u64, block: u64, hash: u64, tx: u64, cap: u64) -> EmittedEvent {
+        EmittedEvent {
+            from_address: Felt::from(at),
+            keys: vec![
+                get_selector_from_name("CapabilitiesRegistered").unwrap(),
+                Felt::from(0x77u64),
+            ],
+            data: vec![Felt::ONE, Felt::from(cap)],
+            block_hash: Some(Felt::from(hash)),
+            block_number: Some(block),
+            transaction_hash: Felt::from(tx),
+        }
+    }
+
+    fn contracts() -> Vec<(Contract, Felt)> {
+        vec![
+            (Contract::Staking, Felt::from(0x5u64)),
+            (Contract::Reputation, Felt::from(0x6u64)),
+        ]
+    }
+
+    #[test]
+    fn events_come_out_in_chain_order_with_per_transaction_indexes() {
+        let headers = [header(10, 0xa, 0x9, &[1, 2]), header(11, 0xb, 0xa, &[3])];
+        let staking = vec![
+            registered(5, 10, 0xa, 2, 0x61),
+            registered(5, 10, 0xa, 2, 0x62),
+            registered(5, 11, 0xb, 3, 0x63),
+        ];
+        let batch = assemble(&contracts(), &headers, vec![staking, vec![]]).unwrap();
+        let at: Vec<(u64, u64, u64)> = batch
+            .events
+            .iter()
+            .map(|e| (e.at.block_number, e.at.tx_index, e.at.event_index))
+            .collect();
+        assert_eq!(at, [(10, 1, 0), (10, 1, 1), (11, 0, 0)]);
+        assert_eq!(batch.events[2].at.timestamp, 1011);
+        assert_eq!(batch.events[0].name(), "CapabilitiesRegistered");
+        let counts: Vec<u64> = batch.blocks.iter().map(|b| b.events).collect();
+        assert_eq!(counts, [2, 1]);
+    }
+
+    #[test]
+    fn an_answer_that_contradicts_the_headers_is_refused() {
+        let headers = [header(10, 0xa, 0x9, &[1])];
+        let wrong_hash = registered(5, 10, 0xdead, 1, 0x61);
+        let wrong_tx = registered(5, 10, 0xa, 9, 0x61);
+        let outside = registered(5, 12, 0xa, 1, 0x61);
+        let wrong_address = registered(6, 10, 0xa, 1, 0x61);
+        for (event, slot) in [
+            (wrong_hash, 0),
+            (wrong_tx, 0),
+            (outside, 0),
+            (wrong_address, 0),
+        ] {
+            let mut lists = vec![vec![], vec![]];
+            lists[slot].push(event);
+            let err = assemble(&contracts(), &headers, lists).unwrap_err();
+            assert!(matches!(err, IndexerError::Inconsistent(_)), "{err}");
+        }
+        // A forged selector is a decode error, never skipped.
+        let mut forged = registered(5, 10, 0xa, 1, 0x61);
+        forged.keys[0] = Felt::from(0x1234u64);
+        let err = assemble(&contracts(), &headers, vec![vec![forged], vec![]]).unwrap_err();
+        assert!(matches!(err, IndexerError::Decode { .. }), "{err}");
+    }
 }

@@ -130,6 +130,8 @@ pub struct Status {
     pub last_ok: AtomicU64,
     /// The last error, cleared by a successful step.
     pub last_error: Mutex<Option<String>>,
+    /// Unix seconds when the indexer started.
+    pub started: AtomicU64,
 }
 
 /// Unix seconds now.
@@ -146,6 +148,7 @@ impl Status {
         Arc::new(Self {
             cursor: AtomicI64::new(-1),
             head: AtomicI64::new(-1),
+            started: AtomicU64::new(now()),
             ..Self::default()
         })
     }

@@ -169,6 +169,8 @@ pub struct ScorePoint {
     pub block_number: u64,
     /// The transaction.
     pub tx_hash: String,
+    /// The transaction's position in its block.
+    pub tx_index: u64,
     /// The event's index in the transaction (among the CIRO contracts' events).
     pub event_index: u64,
     /// Block time (Unix seconds).
@@ -190,7 +192,8 @@ pub enum JobState {
     Completed,
     /// The client cancelled before assignment.
     Cancelled,
-    /// The deadline passed without a result.
+    /// The deadline passed without a result (the escrow itself records this as `Refunded`;
+    /// the view keeps the two apart).
     TimedOut,
     /// The client contested the result.
     Disputed,
@@ -250,10 +253,9 @@ pub struct Job {
     #[serde(serialize_with = "amount")]
     #[schema(value_type = String)]
     pub reward: u128,
-    /// Collateral the worker locks, base units.
-    #[serde(serialize_with = "amount")]
-    #[schema(value_type = String)]
-    pub collateral: u128,
+    /// Collateral the worker locks, base units. Any `u256` the client chose, so kept as
+    /// text: the escrow does not bound it at creation.
+    pub collateral: String,
     /// Result deadline (Unix seconds).
     pub deadline: u64,
     /// Seconds the client has to contest a result.

@@ -108,9 +108,15 @@ pub async fn run(
             config.page_size,
             config.header_concurrency,
         );
-        let start = config
-            .from_block
-            .unwrap_or_else(|| deployment.first_block());
+        let first = deployment.first_block();
+        if let Some(from) = config.from_block.filter(|&f| f > first) {
+            if store.cursor().await?.is_none() {
+                return Err(IndexerError::Config(format!(
+                    "--from-block {from} on an empty database would miss the contracts' events from block {first}; start at {first} or earlier"
+                )));
+            }
+        }
+        let start = config.from_block.unwrap_or(first);
         let engine = Engine::new(
             store.clone(),
             fetcher,

@@ -13,7 +13,10 @@ CREATE TABLE blocks (
     hash        TEXT   NOT NULL,
     parent_hash TEXT   NOT NULL,
     timestamp   BIGINT NOT NULL,
-    events      BIGINT NOT NULL
+    events      BIGINT NOT NULL,
+    -- Pedersen hash of the block's transaction hashes: devnet's block hashes do not
+    -- commit to the transactions, so a replaced block can keep its hash.
+    txs         TEXT   NOT NULL
 );
 
 -- Every event of the indexed contracts, raw and with the entities it concerns.
@@ -80,6 +83,7 @@ CREATE TABLE score_history (
     worker       TEXT   NOT NULL,
     block_number BIGINT NOT NULL,
     tx_hash      TEXT   NOT NULL,
+    tx_index     BIGINT NOT NULL,
     event_index  BIGINT NOT NULL,
     reason       TEXT   NOT NULL,
     score        DOUBLE PRECISION NOT NULL,

@@ -13,7 +13,10 @@ CREATE TABLE blocks (
     hash        TEXT   NOT NULL,
     parent_hash TEXT   NOT NULL,
     timestamp   INTEGER NOT NULL,
-    events      INTEGER NOT NULL
+    events      INTEGER NOT NULL,
+    -- Pedersen hash of the block's transaction hashes: devnet's block hashes do not
+    -- commit to the transactions, so a replaced block can keep its hash.
+    txs         TEXT   NOT NULL
 );
 
 -- Every event of the indexed contracts, raw and with the entities it concerns.
@@ -80,6 +83,7 @@ CREATE TABLE score_history (
     worker       TEXT   NOT NULL,
     block_number INTEGER NOT NULL,
     tx_hash      TEXT   NOT NULL,
+    tx_index     INTEGER NOT NULL,
     event_index  INTEGER NOT NULL,
     reason       TEXT   NOT NULL,
     score        REAL     NOT NULL,

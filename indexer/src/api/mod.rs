@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -138,7 +139,8 @@ pub struct DisputeDetail {
 /// `/health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, `starting` (no step done yet) or `stalled` (no successful step for 60 s).
+    /// `ok`, `starting` (no step done yet) or `stalled` (no successful step for 60 s, or
+    /// none at all 60 s after start).
     pub status: String,
     /// The highest indexed block.
     pub cursor: Option<u64>,
@@ -194,8 +196,9 @@ pub struct JobQuery {
         (status = 404, body = ErrorBody, description = "No such worker")))]
 async fn get_worker(
     State(s): State<AppState>,
-    Path(address): Path<String>,
+    address: Result<Path<String>, PathRejection>,
 ) -> Result<Json<WorkerDetail>, ApiError> {
+    let Path(address) = address.map_err(|e| ApiError::bad("address", e.body_text()))?;
     let address = params::address("address", &address)?;
     let worker = s
         .store
@@ -218,8 +221,9 @@ async fn get_worker(
     responses((status = 200, body = WorkerPage), (status = 400, body = ErrorBody)))]
 async fn list_workers(
     State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<WorkerPage>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad("query", e.body_text()))?;
     params::only(
         &q,
         &["capability", "min_score", "status", "limit", "cursor"],
@@ -247,8 +251,9 @@ async fn list_workers(
         (status = 404, body = ErrorBody)))]
 async fn get_job(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobDetail>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad("id", e.body_text()))?;
     let id = params::id("id", &id)?;
     let job = s
         .store
@@ -264,8 +269,9 @@ async fn get_job(
     responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
 async fn list_jobs(
     State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<JobPage>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad("query", e.body_text()))?;
     params::only(&q, &["client", "worker", "state", "limit", "cursor"])?;
     let filter = JobFilter {
         client: q
@@ -296,8 +302,9 @@ async fn list_jobs(
         (status = 404, body = ErrorBody)))]
 async fn get_dispute(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DisputeDetail>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad("id", e.body_text()))?;
     let id = params::id("id", &id)?;
     let dispute = s
         .store
@@ -323,7 +330,9 @@ async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
     let head = u64::try_from(s.status.head.load(Ordering::Relaxed)).ok();
     let last_ok = s.status.last_ok.load(Ordering::Relaxed);
     let since = (last_ok > 0).then(|| now().saturating_sub(last_ok));
+    let up = now().saturating_sub(s.status.started.load(Ordering::Relaxed));
     let (code, status) = match since {
+        None if up > STALLED_AFTER_SECS => (StatusCode::SERVICE_UNAVAILABLE, "stalled"),
         None => (StatusCode::OK, "starting"),
         Some(secs) if secs > STALLED_AFTER_SECS => (StatusCode::SERVICE_UNAVAILABLE, "stalled"),
         Some(_) => (StatusCode::OK, "ok"),

@@ -108,16 +108,19 @@ pub fn state(query: &HashMap<String, String>) -> Result<Option<JobState>, ApiErr
         .transpose()
 }
 
-/// A capability name, as registered.
+/// A capability name, exactly as the view stores it (the short string, or `0x` hex for a
+/// felt that is not one).
 pub fn capability(query: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
-    query
-        .get("capability")
-        .map(|t| {
-            ciro_bindings::units::capability(t)
-                .map(|_| t.clone())
-                .map_err(|e| ApiError::bad("capability", e.to_string()))
-        })
-        .transpose()
+    match query.get("capability") {
+        Some(t) if t.is_empty() || t.len() > 66 => Err(ApiError::bad(
+            "capability",
+            format!(
+                "capability must be 1 to 66 characters, got {} characters",
+                t.len()
+            ),
+        )),
+        other => Ok(other.cloned()),
+    }
 }
 
 /// The workers list cursor: `<score_ppm>_<address>`, as returned in `next_cursor`.

@@ -3,7 +3,7 @@
 use ciro_bindings::contracts::escrow::Event;
 use ciro_bindings::units::capability_name;
 
-use super::{non_zero, units, Location, Refs};
+use super::{non_zero, u256_text, units, Location, Refs};
 use crate::error::{IndexerError, Result};
 use crate::model::{hex, Job, JobState, Worker};
 
@@ -72,7 +72,7 @@ pub fn apply_job(job: &mut Job, e: &Event, at: &Location) -> Result<()> {
             spec_hash: hex(e.spec_hash),
             capability: capability_name(e.capability),
             reward: units(&e.reward)?,
-            collateral: units(&e.collateral)?,
+            collateral: u256_text(&e.collateral),
             deadline: e.deadline,
             challenge_window: e.challenge_window,
             created_at: at.timestamp,
@@ -92,7 +92,7 @@ pub fn apply_job(job: &mut Job, e: &Event, at: &Location) -> Result<()> {
         Event::JobCreated(_) => {}
         Event::JobAssigned(e) => {
             job.worker = Some(hex(e.worker.0));
-            job.collateral = units(&e.collateral)?;
+            job.collateral = u256_text(&e.collateral);
             job.state = JobState::Assigned;
         }
         Event::ResultSubmitted(e) => {

@@ -191,6 +191,11 @@ pub(crate) fn units(value: &cainome::cairo_serde::U256) -> Result<u128> {
     ciro_bindings::units::from_u256(value).map_err(IndexerError::from)
 }
 
+/// A `u256` as a decimal string, whatever its size.
+pub(crate) fn u256_text(value: &cainome::cairo_serde::U256) -> String {
+    starknet::core::types::U256::from_words(value.low, value.high).to_string()
+}
+
 /// A non-zero address, or `None` for the zero address (an unassigned job's worker).
 pub(crate) fn non_zero(address: Felt) -> Option<Felt> {
     (address != Felt::ZERO).then_some(address)

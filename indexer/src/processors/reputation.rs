@@ -47,6 +47,7 @@ pub fn apply_worker(w: &mut Worker, e: &Event, at: &Location) -> Result<()> {
                 score: w.score_state.score(),
                 block_number: at.block_number,
                 tx_hash: hex(at.tx_hash),
+                tx_index: at.tx_index,
                 event_index: at.event_index,
                 timestamp: at.timestamp,
             });

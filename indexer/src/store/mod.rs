@@ -209,14 +209,16 @@ impl Store {
     }
 }
 
-/// `u64` for storage; every value the chain gives fits in `i64` (block numbers, ids, times).
+/// `u64` for storage, bit for bit: a client may pick any `u64` deadline, and values past
+/// `i64::MAX` come back unchanged through [`u`]. Columns compared in SQL (blocks, ids,
+/// scores) never come near 2^63.
 pub(crate) fn i(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+    v as i64
 }
 
-/// `i64` back to `u64`; negatives are corrupt rows.
-pub(crate) fn u(v: i64, what: &str) -> Result<u64> {
-    u64::try_from(v).map_err(|_| IndexerError::Corrupt(format!("{what} is negative: {v}")))
+/// A stored `u64`, bit for bit (see [`i`]).
+pub(crate) fn u(v: i64, _what: &str) -> Result<u64> {
+    Ok(v as u64)
 }
 
 /// A stored decimal amount.
@@ -243,6 +245,87 @@ mod tests {
         let err = database_url("mysql://localhost/x").unwrap_err().to_string();
         assert!(err.contains("postgres:// URL"), "{err}");
         assert!(database_url("  ").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_migrates_and_starts_empty() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        assert_eq!(store.cursor().await.unwrap(), None);
+        let stats = store.stats().await.unwrap();
+        assert_eq!((stats.events, stats.blocks, stats.cursor), (0, 0, None));
+        assert!(store.worker("0x1").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_database_refuses_another_deployment_and_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("claimed.db").display().to_string();
+        let store = Store::connect(&file).await.unwrap();
+        store.claim("0x534e5f5345504f4c4941", "0xe5").await.unwrap();
+        store.close().await;
+        // Migrations run again on reconnect without effect; the claim holds.
+        let store = Store::connect(&file).await.unwrap();
+        store.claim("0x534e5f5345504f4c4941", "0xe5").await.unwrap();
+        let err = store
+            .claim("0x534e5f5345504f4c4941", "0xe6")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, IndexerError::WrongDatabase { indexed, .. } if indexed.ends_with("escrow 0xe5")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn any_collateral_and_deadline_a_client_picks_round_trip_once() {
+        use ciro_bindings::Contract;
+        use starknet::core::types::Felt;
+        use starknet::core::utils::get_selector_from_name;
+
+        use crate::processors::{Event, Location};
+
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        // JobCreated(job 1, client 0xc1, no worker): reward 10, collateral 2^128, deadline
+        // u64::MAX; the escrow bounds neither.
+        let keys = vec![
+            get_selector_from_name("JobCreated").unwrap(),
+            Felt::ONE,
+            Felt::from(0xc1u64),
+            Felt::ZERO,
+        ];
+        let data = [0x5b, 0x77, 10, 0, 0, 1, u64::MAX, 600]
+            .map(Felt::from)
+            .to_vec();
+        let at = Location {
+            block_number: 5,
+            tx_hash: Felt::from(0xabu64),
+            tx_index: 0,
+            event_index: 0,
+            timestamp: 100,
+        };
+        let event = Event::decode(Contract::JobEscrow, Felt::from(0xe5u64), keys, data, at);
+        let batch = Batch {
+            blocks: vec![BlockRow {
+                number: 5,
+                hash: Felt::from(0xb5u64),
+                parent_hash: Felt::from(0xb4u64),
+                timestamp: 100,
+                events: 1,
+                txs: Felt::ZERO,
+            }],
+            events: vec![event.unwrap()],
+        };
+        assert_eq!(store.commit(&batch).await.unwrap(), 1);
+        assert_eq!(
+            store.commit(&batch).await.unwrap(),
+            0,
+            "a replay stores nothing"
+        );
+        let job = store.job(1).await.unwrap().unwrap();
+        assert_eq!(job.collateral, "340282366920938463463374607431768211456");
+        assert_eq!((job.deadline, job.reward), (u64::MAX, 10));
+        assert_eq!(store.stats().await.unwrap().events, 1);
     }
 
     #[test]

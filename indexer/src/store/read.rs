@@ -136,8 +136,8 @@ impl Store {
     /// A worker's score steps, oldest first.
     pub async fn score_history(&self, address: &str) -> Result<Vec<ScorePoint>> {
         let rows = sqlx::query(
-            "SELECT reason, score, block_number, tx_hash, event_index, timestamp FROM score_history \
-             WHERE worker = $1 ORDER BY block_number, event_index",
+            "SELECT reason, score, block_number, tx_hash, tx_index, event_index, timestamp FROM score_history \
+             WHERE worker = $1 ORDER BY block_number, tx_index, event_index",
         )
         .bind(address)
         .fetch_all(&self.pool)
@@ -149,6 +149,7 @@ impl Store {
                     score: r.try_get("score")?,
                     block_number: u(r.try_get("block_number")?, "block_number")?,
                     tx_hash: r.try_get("tx_hash")?,
+                    tx_index: u(r.try_get("tx_index")?, "tx_index")?,
                     event_index: u(r.try_get("event_index")?, "event_index")?,
                     timestamp: u(r.try_get("timestamp")?, "timestamp")?,
                 })

@@ -129,12 +129,13 @@ pub(crate) async fn save_worker(conn: &mut AnyConnection, w: &Worker) -> Result<
     }
     for p in &w.new_points {
         sqlx::query(
-            "INSERT INTO score_history (worker, block_number, tx_hash, event_index, reason, score, timestamp) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO score_history (worker, block_number, tx_hash, tx_index, event_index, reason, score, timestamp) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&w.address)
         .bind(i(p.block_number))
         .bind(&p.tx_hash)
+        .bind(i(p.tx_index))
         .bind(i(p.event_index))
         .bind(&p.reason)
         .bind(p.score)
@@ -168,7 +169,7 @@ pub(crate) fn job_from(row: &AnyRow) -> Result<Job> {
         spec_hash: row.try_get("spec_hash")?,
         capability: row.try_get("capability")?,
         reward: amount(&row.try_get::<String, _>("reward")?, "reward")?,
-        collateral: amount(&row.try_get::<String, _>("collateral")?, "collateral")?,
+        collateral: row.try_get("collateral")?,
         deadline: u(row.try_get("deadline")?, "deadline")?,
         challenge_window: u(row.try_get("challenge_window")?, "challenge_window")?,
         result_hash: row.try_get("result_hash")?,
@@ -205,7 +206,7 @@ pub(crate) async fn save_job(conn: &mut AnyConnection, j: &Job) -> Result<()> {
         .bind(&j.spec_hash)
         .bind(&j.capability)
         .bind(j.reward.to_string())
-        .bind(j.collateral.to_string())
+        .bind(&j.collateral)
         .bind(i(j.deadline))
         .bind(i(j.challenge_window))
         .bind(j.result_hash.clone())

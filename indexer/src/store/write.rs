@@ -28,6 +28,8 @@ pub struct BlockRow {
     pub timestamp: u64,
     /// How many indexed events it holds.
     pub events: u64,
+    /// The Pedersen hash of its transaction hashes.
+    pub txs: Felt,
 }
 
 /// Consecutive blocks and their events, in chain order, committed together.
@@ -182,14 +184,15 @@ impl Store {
         let conn: &mut AnyConnection = &mut tx;
         for b in &batch.blocks {
             sqlx::query(
-                "INSERT INTO blocks (number, hash, parent_hash, timestamp, events) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number) DO NOTHING",
+                "INSERT INTO blocks (number, hash, parent_hash, timestamp, events, txs) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (number) DO NOTHING",
             )
             .bind(i(b.number))
             .bind(hex(b.hash))
             .bind(hex(b.parent_hash))
             .bind(i(b.timestamp))
             .bind(i(b.events))
+            .bind(hex(b.txs))
             .execute(&mut *conn)
             .await?;
         }
@@ -312,7 +315,7 @@ impl Store {
     /// The highest indexed block: the cursor.
     pub async fn cursor(&self) -> Result<Option<BlockRow>> {
         let row = sqlx::query(
-            "SELECT number, hash, parent_hash, timestamp, events FROM blocks ORDER BY number DESC LIMIT 1",
+            "SELECT number, hash, parent_hash, timestamp, events, txs FROM blocks ORDER BY number DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -322,7 +325,7 @@ impl Store {
     /// An indexed block.
     pub async fn block(&self, number: u64) -> Result<Option<BlockRow>> {
         let row = sqlx::query(
-            "SELECT number, hash, parent_hash, timestamp, events FROM blocks WHERE number = $1",
+            "SELECT number, hash, parent_hash, timestamp, events, txs FROM blocks WHERE number = $1",
         )
         .bind(i(number))
         .fetch_optional(&self.pool)
@@ -350,5 +353,6 @@ fn block_from(row: &sqlx::any::AnyRow) -> Result<BlockRow> {
         parent_hash: felt("parent_hash")?,
         timestamp: u(row.try_get("timestamp")?, "timestamp")?,
         events: u(row.try_get("events")?, "events")?,
+        txs: felt("txs")?,
     })
 }
