@@ -13,7 +13,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ciro_bindings::units::{capability, ONE};
@@ -227,10 +226,14 @@ fn serve(
             .unwrap();
         rt.block_on(async move {
             let store = Store::connect(&database).await.unwrap();
+            // A healthy, synced indexer: /health answers 200.
+            let status = Status::shared();
+            let cursor = store.cursor().await.unwrap().map(|c| c.number);
+            status.ok(cursor, cursor.unwrap_or(0));
             let app = router(AppState {
                 store,
                 metrics: Metrics::new(),
-                status: Arc::new(Status::default()),
+                status,
             });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
