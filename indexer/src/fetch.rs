@@ -12,8 +12,7 @@ use ciro_bindings::chain::Rpc;
 use ciro_bindings::Contract;
 use futures::{StreamExt, TryStreamExt};
 use starknet::core::types::{
-    BlockId, BlockStatus, BlockTag, EmittedEvent, EventFilter, Felt,
-    MaybePreConfirmedBlockWithTxHashes,
+    BlockId, BlockStatus, EmittedEvent, EventFilter, Felt, MaybePreConfirmedBlockWithTxHashes,
 };
 use starknet::providers::Provider;
 
@@ -195,25 +194,6 @@ impl Fetcher {
         let (first, last) = (&headers[0], headers.last().expect("from <= to"));
         let events = self.events(first, last).await?;
         assemble(&self.contracts, &headers, events)
-    }
-
-    /// The `latest` tag's header, for the lag reported by `/health`.
-    pub async fn latest(&self) -> Result<Option<Header>> {
-        match self
-            .rpc
-            .get_block_with_tx_hashes(BlockId::Tag(BlockTag::Latest))
-            .await
-            .map_err(|e| rpc_error("getBlockWithTxHashes latest", e))?
-        {
-            MaybePreConfirmedBlockWithTxHashes::Block(b) => Ok(Some(Header {
-                number: b.block_number,
-                hash: b.block_hash,
-                parent_hash: b.parent_hash,
-                timestamp: b.timestamp,
-                transactions: b.transactions,
-            })),
-            MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(_) => Ok(None),
-        }
     }
 }
 

@@ -332,14 +332,6 @@ impl Store {
         .await?;
         row.as_ref().map(block_from).transpose()
     }
-
-    /// The lowest indexed block.
-    pub async fn first_block(&self) -> Result<Option<u64>> {
-        let row = sqlx::query("SELECT number FROM blocks ORDER BY number ASC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| u(r.try_get("number")?, "number")).transpose()
-    }
 }
 
 fn block_from(row: &sqlx::any::AnyRow) -> Result<BlockRow> {
