@@ -175,6 +175,19 @@ pub(crate) fn event_from(row: &sqlx::any::AnyRow) -> Result<Event> {
 
 pub(crate) const EVENT_COLUMNS: &str = "block_number, tx_hash, event_index, tx_index, contract, from_address, name, keys, data, timestamp";
 
+/// The stored events whose `column` is `value`, in chain order, decoded again.
+async fn remaining<T>(conn: &mut AnyConnection, column: &str, value: T) -> Result<Vec<Event>>
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+{
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE {column} = $1 \
+         ORDER BY block_number, tx_index, event_index"
+    );
+    let rows = sqlx::query(&sql).bind(value).fetch_all(conn).await?;
+    rows.iter().map(event_from).collect()
+}
+
 impl Store {
     /// Stores a batch: its blocks (the new cursor), its events, and the rows they change,
     /// in one transaction. An event already stored is skipped, so committing the same
@@ -250,20 +263,13 @@ impl Store {
         let mut rebuilt = Touched::default();
         for address in &workers {
             delete_worker(conn, address).await?;
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE worker = $1 \
-                 ORDER BY block_number, tx_index, event_index"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(address)
-                .fetch_all(&mut *conn)
-                .await?;
-            if rows.is_empty() {
+            let events = remaining(conn, "worker", address.clone()).await?;
+            if events.is_empty() {
                 continue;
             }
             let mut w = Worker::new(address.clone());
-            for row in &rows {
-                apply_worker(&mut w, &event_from(row)?)?;
+            for e in &events {
+                apply_worker(&mut w, e)?;
             }
             rebuilt.workers.insert(address.clone(), w);
         }
@@ -272,16 +278,12 @@ impl Store {
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 \
-                 ORDER BY block_number, tx_index, event_index"
-            );
             let mut j = Job {
                 job_id: u(id, "job_id")?,
                 ..Job::default()
             };
-            for row in &sqlx::query(&sql).bind(id).fetch_all(&mut *conn).await? {
-                apply_job(&mut j, &event_from(row)?)?;
+            for e in &remaining(conn, "job_id", id).await? {
+                apply_job(&mut j, e)?;
             }
             rebuilt.jobs.insert(j.job_id, j);
         }
@@ -290,16 +292,12 @@ impl Store {
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE dispute_id = $1 \
-                 ORDER BY block_number, tx_index, event_index"
-            );
             let mut d = Dispute {
                 dispute_id: u(id, "dispute_id")?,
                 ..Dispute::default()
             };
-            for row in &sqlx::query(&sql).bind(id).fetch_all(&mut *conn).await? {
-                apply_dispute(&mut d, &event_from(row)?)?;
+            for e in &remaining(conn, "dispute_id", id).await? {
+                apply_dispute(&mut d, e)?;
             }
             rebuilt.disputes.insert(d.dispute_id, d);
         }
