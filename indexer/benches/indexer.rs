@@ -385,16 +385,5 @@ async fn main() {
             );
         }
     }
-    let path = std::env::var_os("CIRO_BENCH_OUT")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .unwrap();
-            workspace.join("target/ciro-bench/indexer.md")
-        });
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, &out).unwrap();
-    print!("{out}");
-    println!("\nwritten to {}", path.display());
+    write_figures("indexer", &out);
 }

@@ -247,3 +247,20 @@ impl Suite {
 pub fn fee(reward: u128) -> u128 {
     reward * u128::from(FEE_BPS) / 10_000
 }
+
+/// Prints a benchmark's figures and writes them to `target/ciro-bench/<name>.md` under the
+/// workspace, or to `$CIRO_BENCH_OUT`.
+pub fn write_figures(name: &str, text: &str) {
+    let path = std::env::var_os("CIRO_BENCH_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap();
+            workspace.join(format!("target/ciro-bench/{name}.md"))
+        });
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    print!("{text}");
+    println!("\nwritten to {}", path.display());
+}
