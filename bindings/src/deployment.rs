@@ -250,6 +250,19 @@ impl Deployment {
         std::fs::rename(&tmp, path).map_err(io)
     }
 
+    /// Checks that `chain` serves the chain this manifest (read from `path`) was deployed on.
+    pub fn check_chain(&self, chain: &crate::Chain, path: &Path) -> Result<()> {
+        if chain.chain_id() != self.chain_id {
+            return Err(ChainError::WrongChain {
+                path: path.to_owned(),
+                expected: self.chain_name.clone(),
+                url: crate::chain::redact(chain.url()),
+                actual: chain.chain_name(),
+            });
+        }
+        Ok(())
+    }
+
     /// The address of `contract`, or a clear error if the manifest lacks it.
     pub fn address(&self, contract: Contract) -> Result<Felt> {
         self.contracts

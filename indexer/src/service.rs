@@ -40,15 +40,7 @@ async fn connect_chain(
             Err(e) => return Err(e.into()),
         }
     };
-    if chain.chain_id() != deployment.chain_id {
-        return Err(ChainError::WrongChain {
-            path: config.manifest.clone(),
-            expected: deployment.chain_name.clone(),
-            url: redact(&config.rpc_url),
-            actual: chain.chain_name(),
-        }
-        .into());
-    }
+    deployment.check_chain(&chain, &config.manifest)?;
     Ok(Some(chain))
 }
 

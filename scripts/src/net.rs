@@ -123,14 +123,7 @@ impl NetworkArgs {
         // The manifest is checked first: it is the cheaper, local error.
         let deployment = Deployment::load_complete(&path, &network.name)?;
         let chain = Chain::connect(&network.url).await?;
-        if chain.chain_id() != deployment.chain_id {
-            return Err(ChainError::WrongChain {
-                path,
-                expected: deployment.chain_name.clone(),
-                url: ciro_bindings::chain::redact(&network.url),
-                actual: chain.chain_name(),
-            });
-        }
+        deployment.check_chain(&chain, &path)?;
         Ok((chain, deployment))
     }
 
