@@ -726,24 +726,20 @@ async fn a_killed_indexer_resumes_without_losing_or_repeating_rows() {
     let h = head(&suite).await;
     let dir = tempfile::tempdir().unwrap();
     for (label, db) in both_backends("crash", &dir).await {
-        // One block per step, so the kill lands mid-ingest.
-        let spawn = || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_ciro-indexer"))
+        // The binary on this database; `extra` flags after the common ones.
+        let indexer = |extra: &[&str]| {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ciro-indexer"));
+            command
                 .args(["--rpc-url", suite.devnet.rpc_url().as_str()])
                 .args(["--manifest", manifest(&suite).to_str().unwrap()])
-                .args([
-                    "--database",
-                    &db,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--range-blocks",
-                    "1",
-                ])
+                .args(["--database", &db, "--listen", "127.0.0.1:0"])
+                .args(extra)
                 .env("RUST_LOG", "warn")
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
+                .stdout(std::process::Stdio::null());
+            command
         };
+        // One block per step, so the kill lands mid-ingest.
+        let spawn = || indexer(&["--range-blocks", "1"]).spawn().unwrap();
         // Migrate before the child starts: two processes must not race to create tables.
         let store = ciro_indexer::Store::connect(&db).await.unwrap();
         let mut child = Reaped(spawn());
@@ -789,11 +785,7 @@ async fn a_killed_indexer_resumes_without_losing_or_repeating_rows() {
 
         // --from-block past the cursor would leave a hole: refused, nothing changes.
         let before = dump(&db).await;
-        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_ciro-indexer"))
-            .args(["--rpc-url", suite.devnet.rpc_url().as_str()])
-            .args(["--manifest", manifest(&suite).to_str().unwrap()])
-            .args(["--database", &db, "--listen", "127.0.0.1:0"])
-            .args(["--from-block", &(h + 10).to_string()])
+        let refused = indexer(&["--from-block", &(h + 10).to_string()])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&refused.stderr);
