@@ -1,0 +1,177 @@
+//! A node's settings: [`NodeArgs`] as `ciro node run` takes them, and [`NodeConfig`],
+//! what [`crate::Node::start`] runs with (tests and benchmarks build it directly).
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use libp2p::Multiaddr;
+
+use crate::{
+    limits::Policy,
+    network::NetworkSettings,
+    protocol::check_capability,
+    reputation::{LocalTable, ReputationSource, Weights},
+};
+
+/// How a worker treats the jobs it runs. Anything but `Honest` exists to test the
+/// network's defences against such workers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerConduct {
+    #[default]
+    Honest,
+    /// Commits to and delivers a wrong result.
+    Lie,
+    /// Accepts assignments and never answers.
+    Stall,
+}
+
+/// Everything a node runs with.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// Where the Ed25519 identity is kept; `None` makes a new identity each start.
+    pub key_file: Option<PathBuf>,
+    pub listen: Vec<Multiaddr>,
+    /// Addresses others reach this node at, besides its listen addresses.
+    pub external: Vec<Multiaddr>,
+    /// Whether the listen addresses are reachable by others. When they are, the node
+    /// advertises them and serves the DHT (Kademlia server mode); otherwise it is a
+    /// DHT client.
+    pub reachable: bool,
+    /// Peers to join through, each with a `/p2p/<peer id>` suffix.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Where the HTTP gateway listens; `None` runs no gateway.
+    pub http: Option<SocketAddr>,
+    /// What this node runs as a worker; empty for a client-only node.
+    pub capabilities: Vec<String>,
+    /// Jobs run at once.
+    pub slots: u16,
+    /// The lowest reward bid for.
+    pub min_price: u128,
+    pub network: NetworkSettings,
+    pub policy: Policy,
+    /// How long a client collects bids before it assigns.
+    pub bid_window: Duration,
+    /// Time a worker gets beyond the job's own timeout to fetch and report.
+    pub assign_grace: Duration,
+    pub ad_ttl: Duration,
+    pub health_interval: Duration,
+    pub reputation: Arc<dyn ReputationSource>,
+    pub weights: Weights,
+    pub conduct: WorkerConduct,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            key_file: None,
+            listen: Vec::new(),
+            external: Vec::new(),
+            reachable: true,
+            bootstrap: Vec::new(),
+            http: None,
+            capabilities: Vec::new(),
+            slots: 2,
+            min_price: 0,
+            network: NetworkSettings::default(),
+            policy: Policy::default(),
+            bid_window: Duration::from_millis(150),
+            assign_grace: Duration::from_secs(5),
+            ad_ttl: Duration::from_secs(120),
+            health_interval: Duration::from_secs(10),
+            reputation: Arc::new(LocalTable::default()),
+            weights: Weights::default(),
+            conduct: WorkerConduct::Honest,
+        }
+    }
+}
+
+impl NodeConfig {
+    pub fn check(&self) -> anyhow::Result<()> {
+        for c in &self.capabilities {
+            check_capability(c).map_err(|e| anyhow::anyhow!("capability {c:?}: {e}"))?;
+        }
+        if self.capabilities.len() > crate::protocol::MAX_CAPABILITIES {
+            anyhow::bail!("at most {} capabilities", crate::protocol::MAX_CAPABILITIES);
+        }
+        for addr in &self.bootstrap {
+            crate::node::peer_of(addr).ok_or_else(|| {
+                anyhow::anyhow!("bootstrap address {addr} has no /p2p/<peer id> suffix")
+            })?;
+        }
+        if self.slots == 0 && !self.capabilities.is_empty() {
+            anyhow::bail!("a worker needs at least one slot");
+        }
+        Ok(())
+    }
+}
+
+/// `ciro node run`: one peer of the network, worker, client or both.
+#[derive(Clone, Debug, clap::Args)]
+pub struct NodeArgs {
+    /// The identity key file; created (mode 0600) if missing.
+    #[arg(long, env = "CIRO_NODE_KEY", default_value = "ciro-node.key")]
+    pub key_file: PathBuf,
+    /// Addresses to listen on: TCP, QUIC (`/udp/N/quic-v1`) and WebSocket (`/tcp/N/ws`).
+    #[arg(
+        long = "listen",
+        env = "CIRO_NODE_LISTEN",
+        value_delimiter = ',',
+        default_values_t = [
+            "/ip4/0.0.0.0/tcp/4001".parse::<Multiaddr>().unwrap(),
+            "/ip4/0.0.0.0/udp/4001/quic-v1".parse().unwrap(),
+            "/ip4/0.0.0.0/tcp/4002/ws".parse().unwrap(),
+        ]
+    )]
+    pub listen: Vec<Multiaddr>,
+    /// Bootstrap peers, each ending in `/p2p/<peer id>`.
+    #[arg(long = "bootstrap", env = "CIRO_NODE_BOOTSTRAP", value_delimiter = ',')]
+    pub bootstrap: Vec<Multiaddr>,
+    /// Addresses others reach this node at (behind NAT or a proxy).
+    #[arg(long = "external", value_delimiter = ',')]
+    pub external: Vec<Multiaddr>,
+    /// This node cannot be reached: use the DHT as a client and advertise no addresses.
+    #[arg(long)]
+    pub unreachable: bool,
+    /// The HTTP gateway's address.
+    #[arg(long, env = "CIRO_NODE_HTTP", default_value = "127.0.0.1:8090")]
+    pub http: SocketAddr,
+    /// Capabilities to work for, e.g. `wasm`; none makes a client-only node.
+    #[arg(long = "capability", value_delimiter = ',')]
+    pub capabilities: Vec<String>,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 2)]
+    pub slots: u16,
+    /// The lowest reward to bid for.
+    #[arg(long, default_value_t = 0)]
+    pub min_price: u128,
+    /// Most connections in all.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: u32,
+    /// How long a client collects bids, in milliseconds.
+    #[arg(long, default_value_t = 150)]
+    pub bid_window_ms: u64,
+    #[arg(long, value_enum, default_value_t = WorkerConduct::Honest, hide = true)]
+    pub conduct: WorkerConduct,
+}
+
+impl NodeArgs {
+    pub fn into_config(self) -> NodeConfig {
+        NodeConfig {
+            key_file: Some(self.key_file),
+            listen: self.listen,
+            external: self.external,
+            reachable: !self.unreachable,
+            bootstrap: self.bootstrap,
+            http: Some(self.http),
+            capabilities: self.capabilities,
+            slots: self.slots,
+            min_price: self.min_price,
+            network: NetworkSettings {
+                max_connections: self.max_connections,
+                ..NetworkSettings::default()
+            },
+            bid_window: Duration::from_millis(self.bid_window_ms),
+            conduct: self.conduct,
+            ..NodeConfig::default()
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The HTTP gateway every node serves, for clients that keep using REST:
+//! - `POST /v1/jobs`: submit a module, an input and requirements → `201 {"job_id"}`;
+//! - `GET /v1/jobs/{id}`: status, bids, assignments, result and verification;
+//! - `GET /v1/jobs`: the jobs submitted through this node, newest first;
+//! - `GET /v1/peers`, `GET /health`, `GET /metrics` (Prometheus).
+//!
+//! Bad input is a 4xx with `{"error", "field"}`; the node itself never sees it.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::{rejection::JsonRejection, Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::json;
+
+use crate::{
+    node::{JobRequest, Shared, SubmitError},
+    protocol::{Hash, Limits, MAX_BLOB_BYTES},
+};
+
+/// Serializes bytes as standard base64.
+pub fn base64_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&STANDARD.encode(bytes))
+}
+
+/// A job as `POST /v1/jobs` takes it. The module is base64 of a binary module, or
+/// WebAssembly text in `module_wat`; the input is base64.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBody {
+    #[serde(default)]
+    pub module: Option<String>,
+    #[serde(default)]
+    pub module_wat: Option<String>,
+    #[serde(default)]
+    pub input: String,
+    #[serde(default = "default_capability")]
+    pub capability: String,
+    #[serde(default = "default_redundancy")]
+    pub redundancy: u8,
+    /// A decimal string, so rewards above 2^53 survive JSON.
+    #[serde(default)]
+    pub reward: Option<String>,
+    #[serde(default)]
+    pub fuel: Option<u64>,
+    #[serde(default)]
+    pub memory_bytes: Option<u32>,
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+    #[serde(default = "default_deadline")]
+    pub deadline_secs: u64,
+}
+
+fn default_capability() -> String {
+    "wasm".into()
+}
+fn default_redundancy() -> u8 {
+    1
+}
+fn default_deadline() -> u64 {
+    120
+}
+
+/// A 4xx or 5xx with a JSON body naming the field at fault.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn bad(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": self.message, "field": self.field})),
+        )
+            .into_response()
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Module(m) => Self {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: m.to_string(),
+                field: Some("module"),
+            },
+            SubmitError::Invalid { field, message } => Self::bad(field, message),
+            SubmitError::Stopped => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: e.to_string(),
+                field: None,
+            },
+        }
+    }
+}
+
+fn decode(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {
+    if text.len() > MAX_BLOB_BYTES / 3 * 4 + 4 {
+        return Err(ApiError::bad(field, "larger than 8 MiB"));
+    }
+    STANDARD
+        .decode(text)
+        .map_err(|e| ApiError::bad(field, format!("not base64: {e}")))
+}
+
+impl SubmitBody {
+    pub fn into_request(self) -> Result<JobRequest, ApiError> {
+        let module = match (self.module, self.module_wat) {
+            (Some(b64), None) => decode("module", &b64)?,
+            (None, Some(text)) => wat::parse_str(&text)
+                .map_err(|e| ApiError::bad("module_wat", format!("not WebAssembly text: {e}")))?,
+            _ => {
+                return Err(ApiError::bad(
+                    "module",
+                    "give exactly one of module (base64) and module_wat",
+                ))
+            }
+        };
+        let input = decode("input", &self.input)?;
+        let reward = match self.reward {
+            None => 0,
+            Some(text) => text
+                .parse::<u128>()
+                .map_err(|_| ApiError::bad("reward", "a decimal integer string"))?,
+        };
+        let defaults = Limits::default();
+        Ok(JobRequest {
+            module,
+            input,
+            capability: self.capability,
+            redundancy: self.redundancy,
+            reward,
+            limits: Limits {
+                fuel: self.fuel.unwrap_or(defaults.fuel),
+                memory_bytes: self.memory_bytes.unwrap_or(defaults.memory_bytes),
+                timeout_ms: self.timeout_ms.unwrap_or(defaults.timeout_ms),
+            },
+            deadline: Duration::from_secs(self.deadline_secs),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Submitted {
+    job_id: Hash,
+}
+
+async fn submit(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Json<SubmitBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError {
+        status: e.status(),
+        message: e.body_text(),
+        field: Some("body"),
+    })?;
+    let job_id = shared.submit(body.into_request()?).await?;
+    Ok((StatusCode::CREATED, Json(Submitted { job_id })))
+}
+
+async fn job(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = Hash::parse(&id).map_err(|e| ApiError::bad("id", e.to_string()))?;
+    match shared.job(&hash) {
+        Some(job) => Ok(Json(job).into_response()),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no job {id} was submitted through this node"),
+            field: None,
+        }),
+    }
+}
+
+async fn jobs(State(shared): State<Arc<Shared>>) -> Response {
+    let mut jobs: Vec<_> = shared
+        .jobs
+        .lock()
+        .expect("jobs lock")
+        .values()
+        .map(|j| {
+            json!({
+                "job_id": j.id, "status": j.status, "capability": j.capability,
+                "created_ms": j.created_ms, "completed_ms": j.completed_ms,
+            })
+        })
+        .collect();
+    jobs.sort_by_key(|j| std::cmp::Reverse(j["created_ms"].as_u64()));
+    Json(json!({ "jobs": jobs })).into_response()
+}
+
+async fn peers(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "peer_id": shared.peer_id, "peers": shared.peers().await })).into_response()
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "peer_id": shared.peer_id, "status": "ok" })).into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: "no such route".into(),
+        field: None,
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/jobs", get(jobs).post(submit))
+        .route("/v1/jobs/{id}", get(job))
+        .route("/v1/peers", get(peers))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            2 * MAX_BLOB_BYTES + 64 * 1024,
+        ))
+        .with_state(shared)
+}

@@ -1,0 +1,629 @@
+//! A client's record of one job, and the rules it moves by: bids are scored and the best
+//! assigned, commits precede payloads, a result stands once `k` workers agree on its hash
+//! (k-of-n: on disagreement more workers are added, up to `2k`), dissenters become
+//! verification-failure records, and workers that drop or time out are replaced.
+//!
+//! Pure state: the node feeds it events and the time, and acts on what it returns.
+
+use libp2p::PeerId;
+use serde::Serialize;
+
+use crate::protocol::{Bid, Hash, JobId, Limits, Refusal};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Announced (or waiting for peers to announce to) and collecting bids.
+    Bidding,
+    /// Assigned; waiting for k agreeing results.
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentState {
+    Offered,
+    Accepted,
+    Committed,
+    Delivered,
+    Refused,
+    TimedOut,
+    Dropped,
+    /// Its payload did not match its commit.
+    Broken,
+}
+
+impl AssignmentState {
+    /// Still expected to deliver.
+    fn in_progress(self) -> bool {
+        matches!(self, Self::Offered | Self::Accepted | Self::Committed)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BidRecord {
+    pub worker: PeerId,
+    pub price: u128,
+    pub eta_ms: u32,
+    pub stake_claim: u128,
+    pub reputation_claim_ppm: u32,
+    /// The selection score, from the reputation source's standing, not the claims.
+    pub score: f64,
+    pub received_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AssignmentRecord {
+    pub worker: PeerId,
+    pub state: AssignmentState,
+    pub assigned_ms: u64,
+    pub deadline_ms: u64,
+    pub commit: Option<Hash>,
+    pub fuel_used: Option<u64>,
+    pub finished_ms: Option<u64>,
+    #[serde(skip)]
+    pub output: Option<Outcome>,
+}
+
+/// What a worker delivered: an output, or a deterministic failure (out of fuel, a trap).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Output(#[serde(serialize_with = "crate::gateway::base64_bytes")] Vec<u8>),
+    Error(String),
+}
+
+impl Outcome {
+    /// What a commit for this outcome must name.
+    pub fn hash(&self) -> Hash {
+        match self {
+            Self::Output(bytes) => Hash::of(bytes),
+            Self::Error(message) => Hash::of(&[b"ciro/error\0", message.as_bytes()].concat()),
+        }
+    }
+}
+
+/// A worker whose result disagreed with the accepted one, or broke its commit. In the
+/// on-chain flow each becomes a dispute.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerificationFailure {
+    pub worker: PeerId,
+    pub claimed: Option<Hash>,
+    pub accepted: Option<Hash>,
+    pub reason: String,
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct JobResult {
+    pub hash: Hash,
+    pub outcome: Outcome,
+    pub agreeing: Vec<PeerId>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientJob {
+    pub id: JobId,
+    pub spec_hash: Hash,
+    pub capability: String,
+    pub reward: u128,
+    pub redundancy: u8,
+    pub limits: Limits,
+    pub module: Hash,
+    pub input: Hash,
+    pub created_ms: u64,
+    pub deadline_ms: u64,
+    pub status: JobStatus,
+    pub error: Option<String>,
+    pub announced_ms: Option<u64>,
+    pub announcements: u32,
+    #[serde(skip)]
+    pub last_announced_ms: u64,
+    pub selected_ms: Option<u64>,
+    pub completed_ms: Option<u64>,
+    pub bids: Vec<BidRecord>,
+    pub assignments: Vec<AssignmentRecord>,
+    pub result: Option<JobResult>,
+    pub verification_failures: Vec<VerificationFailure>,
+    /// Workers added beyond `redundancy` after a disagreement.
+    pub extra_workers: u8,
+}
+
+impl ClientJob {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: JobId,
+        spec_hash: Hash,
+        capability: String,
+        reward: u128,
+        redundancy: u8,
+        limits: Limits,
+        module: Hash,
+        input: Hash,
+        now_ms: u64,
+        deadline_ms: u64,
+    ) -> Self {
+        Self {
+            id,
+            spec_hash,
+            capability,
+            reward,
+            redundancy,
+            limits,
+            module,
+            input,
+            created_ms: now_ms,
+            deadline_ms,
+            status: JobStatus::Bidding,
+            error: None,
+            announced_ms: None,
+            announcements: 0,
+            last_announced_ms: 0,
+            selected_ms: None,
+            completed_ms: None,
+            bids: Vec::new(),
+            assignments: Vec::new(),
+            result: None,
+            verification_failures: Vec::new(),
+            extra_workers: 0,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, JobStatus::Bidding | JobStatus::Running)
+    }
+
+    fn assignment_mut(&mut self, worker: &PeerId) -> Option<&mut AssignmentRecord> {
+        self.assignments.iter_mut().find(|a| a.worker == *worker)
+    }
+
+    pub fn assignment(&self, worker: &PeerId) -> Option<&AssignmentRecord> {
+        self.assignments.iter().find(|a| a.worker == *worker)
+    }
+
+    /// Records a bid. A worker bids once; the job must still be open.
+    pub fn add_bid(
+        &mut self,
+        worker: PeerId,
+        bid: &Bid,
+        score: f64,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        if !self.is_open() || now_ms > self.deadline_ms {
+            return Err(Refusal::Closed);
+        }
+        if bid.price > self.reward {
+            return Err(Refusal::BadRequest);
+        }
+        if self.bids.iter().any(|b| b.worker == worker) {
+            return Ok(());
+        }
+        self.bids.push(BidRecord {
+            worker,
+            price: bid.price,
+            eta_ms: bid.eta_ms,
+            stake_claim: bid.stake_claim,
+            reputation_claim_ppm: bid.reputation_claim_ppm,
+            score,
+            received_ms: now_ms,
+        });
+        Ok(())
+    }
+
+    /// How many more workers must be assigned now.
+    pub fn wanted(&self) -> usize {
+        if !self.is_open() {
+            return 0;
+        }
+        let target = (self.redundancy + self.extra_workers) as usize;
+        let live = self
+            .assignments
+            .iter()
+            .filter(|a| a.state.in_progress() || a.state == AssignmentState::Delivered)
+            .count();
+        target.saturating_sub(live)
+    }
+
+    /// Bids not yet tried, best first.
+    pub fn reserve(&self) -> Vec<&BidRecord> {
+        let mut bids: Vec<&BidRecord> = self
+            .bids
+            .iter()
+            .filter(|b| self.assignment(&b.worker).is_none())
+            .collect();
+        bids.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.received_ms.cmp(&b.received_ms))
+        });
+        bids
+    }
+
+    /// Assigns the best untried bidders to fill [`Self::wanted`]; returns them.
+    pub fn select(&mut self, now_ms: u64, grace_ms: u64) -> Vec<PeerId> {
+        let chosen: Vec<PeerId> = self
+            .reserve()
+            .into_iter()
+            .take(self.wanted())
+            .map(|b| b.worker)
+            .collect();
+        let deadline = (now_ms + self.limits.timeout_ms as u64 + grace_ms).min(self.deadline_ms);
+        for worker in &chosen {
+            self.assignments.push(AssignmentRecord {
+                worker: *worker,
+                state: AssignmentState::Offered,
+                assigned_ms: now_ms,
+                deadline_ms: deadline,
+                commit: None,
+                fuel_used: None,
+                finished_ms: None,
+                output: None,
+            });
+        }
+        if !chosen.is_empty() {
+            self.status = JobStatus::Running;
+            self.selected_ms.get_or_insert(now_ms);
+        }
+        chosen
+    }
+
+    /// The worker's answer to its assignment.
+    pub fn assign_reply(&mut self, worker: &PeerId, accepted: bool, now_ms: u64) {
+        if let Some(a) = self.assignment_mut(worker) {
+            if a.state == AssignmentState::Offered {
+                a.state = if accepted {
+                    AssignmentState::Accepted
+                } else {
+                    AssignmentState::Refused
+                };
+                if !accepted {
+                    a.finished_ms = Some(now_ms);
+                }
+            }
+        }
+    }
+
+    pub fn commit(
+        &mut self,
+        worker: &PeerId,
+        hash: Hash,
+        fuel_used: u64,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        let a = self.assignment_mut(worker).ok_or(Refusal::NotAssigned)?;
+        if !matches!(
+            a.state,
+            AssignmentState::Offered | AssignmentState::Accepted
+        ) || now_ms > a.deadline_ms
+        {
+            return Err(Refusal::Closed);
+        }
+        a.state = AssignmentState::Committed;
+        a.commit = Some(hash);
+        a.fuel_used = Some(fuel_used);
+        Ok(())
+    }
+
+    /// A worker's payload. It must match the worker's commit; then the results are
+    /// compared.
+    pub fn deliver(
+        &mut self,
+        worker: &PeerId,
+        outcome: Outcome,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        let a = self.assignment_mut(worker).ok_or(Refusal::NotAssigned)?;
+        if a.state != AssignmentState::Committed {
+            return Err(Refusal::NoCommit);
+        }
+        let hash = outcome.hash();
+        let commit = a.commit;
+        a.finished_ms = Some(now_ms);
+        if Some(hash) != commit {
+            a.state = AssignmentState::Broken;
+            self.verification_failures.push(VerificationFailure {
+                worker: *worker,
+                claimed: commit,
+                accepted: None,
+                reason: "payload does not match the worker's commit".into(),
+                at_ms: now_ms,
+            });
+            self.verify(now_ms);
+            return Err(Refusal::HashMismatch);
+        }
+        a.state = AssignmentState::Delivered;
+        a.output = Some(outcome);
+        self.verify(now_ms);
+        Ok(())
+    }
+
+    /// A worker dropped off the network, or its request failed.
+    pub fn lost(&mut self, worker: &PeerId, now_ms: u64) {
+        if let Some(a) = self.assignment_mut(worker) {
+            if a.state.in_progress() {
+                a.state = AssignmentState::Dropped;
+                a.finished_ms = Some(now_ms);
+            }
+        }
+        self.verify(now_ms);
+    }
+
+    /// Times out overdue assignments and fails a job past its deadline. Returns true when
+    /// something changed.
+    pub fn expire(&mut self, now_ms: u64) -> bool {
+        let mut changed = false;
+        for a in &mut self.assignments {
+            if a.state.in_progress() && now_ms > a.deadline_ms {
+                a.state = AssignmentState::TimedOut;
+                a.finished_ms = Some(now_ms);
+                changed = true;
+            }
+        }
+        if self.is_open() && now_ms > self.deadline_ms {
+            self.fail("the deadline passed before k workers agreed", now_ms);
+            changed = true;
+        }
+        if changed {
+            self.verify(now_ms);
+        }
+        changed
+    }
+
+    fn fail(&mut self, reason: &str, now_ms: u64) {
+        self.status = JobStatus::Failed;
+        self.error = Some(reason.into());
+        self.completed_ms = Some(now_ms);
+    }
+
+    /// k-of-n: settles the job once `redundancy` delivered results share a hash.
+    fn verify(&mut self, now_ms: u64) {
+        let k = self.redundancy as usize;
+        let delivered: Vec<(PeerId, Hash)> = self
+            .assignments
+            .iter()
+            .filter(|a| a.state == AssignmentState::Delivered)
+            .map(|a| (a.worker, a.commit.expect("delivered implies committed")))
+            .collect();
+        let mut tally: Vec<(Hash, usize)> = Vec::new();
+        for (_, hash) in &delivered {
+            match tally.iter_mut().find(|(h, _)| h == hash) {
+                Some((_, n)) => *n += 1,
+                None => tally.push((*hash, 1)),
+            }
+        }
+        let winner = self
+            .result
+            .as_ref()
+            .map(|r| r.hash)
+            .or_else(|| tally.iter().find(|(_, n)| *n >= k).map(|(h, _)| *h));
+
+        if let Some(hash) = winner {
+            // Record every dissenter once, including late ones after completion.
+            for (worker, claimed) in &delivered {
+                let known = self
+                    .verification_failures
+                    .iter()
+                    .any(|f| f.worker == *worker);
+                if *claimed != hash && !known {
+                    self.verification_failures.push(VerificationFailure {
+                        worker: *worker,
+                        claimed: Some(*claimed),
+                        accepted: Some(hash),
+                        reason: format!("result disagrees with the {k} agreeing workers"),
+                        at_ms: now_ms,
+                    });
+                }
+            }
+            if self.result.is_none() {
+                let outcome = self
+                    .assignments
+                    .iter()
+                    .find(|a| a.commit == Some(hash) && a.output.is_some())
+                    .and_then(|a| a.output.clone())
+                    .expect("a winning hash has a delivered output");
+                let agreeing = delivered
+                    .iter()
+                    .filter(|(_, h)| *h == hash)
+                    .map(|(w, _)| *w)
+                    .collect();
+                self.result = Some(JobResult {
+                    hash,
+                    outcome,
+                    agreeing,
+                });
+                self.status = JobStatus::Completed;
+                self.completed_ms = Some(now_ms);
+            }
+            return;
+        }
+        if !self.is_open() {
+            return;
+        }
+        // No agreement yet. If the delivered results disagree so that the workers still
+        // running cannot produce k agreeing, add a worker, up to 2k in all.
+        let running = self
+            .assignments
+            .iter()
+            .filter(|a| a.state.in_progress())
+            .count();
+        let best = tally.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        if tally.len() > 1 && best + running < k {
+            let limit = self.redundancy;
+            if self.extra_workers < limit {
+                self.extra_workers += (k - best - running) as u8;
+                self.extra_workers = self.extra_workers.min(limit);
+            } else if running == 0 {
+                self.fail("results disagree and no k workers agreed", now_ms);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(k: u8) -> ClientJob {
+        ClientJob::new(
+            Hash::of(b"id"),
+            Hash::of(b"spec"),
+            "wasm".into(),
+            100,
+            k,
+            Limits::default(),
+            Hash::of(b"m"),
+            Hash::of(b"i"),
+            0,
+            1_000_000,
+        )
+    }
+
+    fn bid(price: u128) -> Bid {
+        Bid {
+            job_id: Hash::of(b"id"),
+            price,
+            eta_ms: 10,
+            stake_claim: 0,
+            reputation_claim_ppm: 0,
+        }
+    }
+
+    fn run(job: &mut ClientJob, worker: PeerId, output: &[u8]) -> Result<(), Refusal> {
+        let outcome = Outcome::Output(output.to_vec());
+        job.commit(&worker, outcome.hash(), 1, 10)?;
+        job.deliver(&worker, outcome, 11)
+    }
+
+    #[test]
+    fn the_best_bids_are_assigned_and_k_agreeing_results_complete() {
+        let mut job = job(2);
+        let workers: Vec<PeerId> = (0..4).map(|_| PeerId::random()).collect();
+        for (i, w) in workers.iter().enumerate() {
+            job.add_bid(*w, &bid(10), i as f64, 1).unwrap();
+        }
+        // A bid above the reward is refused; a repeated bid is not counted twice.
+        assert_eq!(
+            job.add_bid(PeerId::random(), &bid(101), 9.0, 1),
+            Err(Refusal::BadRequest)
+        );
+        job.add_bid(workers[0], &bid(10), 0.0, 1).unwrap();
+        assert_eq!(job.bids.len(), 4);
+        let chosen = job.select(2, 1000);
+        assert_eq!(chosen, vec![workers[3], workers[2]]);
+        assert_eq!(job.status, JobStatus::Running);
+        // A worker that was not assigned cannot commit.
+        assert_eq!(
+            job.commit(&workers[0], Hash::of(b"x"), 1, 3),
+            Err(Refusal::NotAssigned)
+        );
+        run(&mut job, workers[3], b"42").unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        run(&mut job, workers[2], b"42").unwrap();
+        assert_eq!(job.status, JobStatus::Completed);
+        let result = job.result.as_ref().unwrap();
+        assert_eq!(result.outcome, Outcome::Output(b"42".to_vec()));
+        assert_eq!(result.agreeing.len(), 2);
+        assert!(job.verification_failures.is_empty());
+    }
+
+    #[test]
+    fn a_liar_is_outvoted_by_an_extra_worker_and_recorded() {
+        let mut job = job(2);
+        let w: Vec<PeerId> = (0..3).map(|_| PeerId::random()).collect();
+        for x in &w {
+            job.add_bid(*x, &bid(1), 1.0, 1).unwrap();
+        }
+        let first = job.select(2, 1000);
+        run(&mut job, first[0], b"right").unwrap();
+        run(&mut job, first[1], b"wrong").unwrap();
+        // Disagreement: one more worker is wanted.
+        assert_eq!(job.wanted(), 1);
+        let third = job.select(3, 1000);
+        assert_eq!(third.len(), 1);
+        run(&mut job, third[0], b"right").unwrap();
+        assert_eq!(job.status, JobStatus::Completed);
+        assert_eq!(job.verification_failures.len(), 1);
+        let failure = &job.verification_failures[0];
+        assert_eq!(failure.worker, first[1]);
+        assert_eq!(failure.claimed, Some(Hash::of(b"wrong")));
+        assert_eq!(failure.accepted, Some(Hash::of(b"right")));
+    }
+
+    #[test]
+    fn a_payload_that_breaks_its_commit_is_refused_and_recorded() {
+        let mut job = job(1);
+        let w = PeerId::random();
+        job.add_bid(w, &bid(1), 1.0, 1).unwrap();
+        job.select(2, 1000);
+        assert_eq!(
+            job.deliver(&w, Outcome::Output(b"early".to_vec()), 3),
+            Err(Refusal::NoCommit)
+        );
+        job.commit(&w, Hash::of(b"one thing"), 1, 3).unwrap();
+        assert_eq!(
+            job.deliver(&w, Outcome::Output(b"another".to_vec()), 4),
+            Err(Refusal::HashMismatch)
+        );
+        assert_eq!(job.assignments[0].state, AssignmentState::Broken);
+        assert_eq!(job.verification_failures.len(), 1);
+        assert_eq!(job.wanted(), 1);
+    }
+
+    #[test]
+    fn dropped_and_late_workers_are_replaced_and_the_deadline_fails_the_job() {
+        let mut job = job(2);
+        let w: Vec<PeerId> = (0..4).map(|_| PeerId::random()).collect();
+        for x in &w {
+            job.add_bid(*x, &bid(1), 1.0, 1).unwrap();
+        }
+        let first = job.select(0, 1000);
+        job.assign_reply(&first[0], true, 1);
+        job.lost(&first[0], 5);
+        assert_eq!(job.wanted(), 1);
+        let second = job.select(6, 1000);
+        assert_eq!(second.len(), 1);
+        assert_ne!(second[0], first[0]);
+        // first[1] was assigned at 0 with timeout 10 s + 1 s grace.
+        assert!(!job.expire(10_000));
+        assert!(job.expire(11_001));
+        assert_eq!(
+            job.assignment(&first[1]).unwrap().state,
+            AssignmentState::TimedOut
+        );
+        assert_eq!(job.wanted(), 1);
+        // A late commit from the timed-out worker is refused.
+        assert_eq!(
+            job.commit(&first[1], Hash::of(b"r"), 1, 11_002),
+            Err(Refusal::Closed)
+        );
+        assert!(job.expire(1_000_001));
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(job.wanted(), 0);
+        assert_eq!(
+            job.add_bid(PeerId::random(), &bid(1), 1.0, 1_000_002),
+            Err(Refusal::Closed)
+        );
+    }
+
+    #[test]
+    fn deterministic_failures_are_results_too() {
+        let mut job = job(2);
+        let w: Vec<PeerId> = (0..2).map(|_| PeerId::random()).collect();
+        for x in &w {
+            job.add_bid(*x, &bid(1), 1.0, 1).unwrap();
+        }
+        job.select(0, 1000);
+        for x in &w {
+            let outcome = Outcome::Error("ran out of fuel".into());
+            job.commit(x, outcome.hash(), 5, 1).unwrap();
+            job.deliver(x, outcome, 2).unwrap();
+        }
+        assert_eq!(job.status, JobStatus::Completed);
+        assert_eq!(
+            job.result.unwrap().outcome,
+            Outcome::Error("ran out of fuel".into())
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! The CIRO Network peer: a libp2p node that moves jobs without a coordinator.
+//!
+//! Where things are handled, one hop each:
+//! - [`protocol`]: every message on the wire, its limits, signing and decoding;
+//! - [`network`]: transports and the composed libp2p behaviour;
+//! - [`node`]: the event loop: swarm events, gossip, requests, responses, commands, timers;
+//! - [`job`]: a client's job and its rules (selection, k-of-n verification, reassignment);
+//! - [`sandbox`]: wasmtime execution within a job's limits, and the example workloads;
+//! - [`discovery`]: sharded DHT provider keys and the gossip ad cache;
+//! - [`limits`]: per-peer token buckets, strikes and bans;
+//! - [`reputation`]: the pluggable source of worker standing and the bid score;
+//! - [`gateway`]: the HTTP API; [`metrics`]: Prometheus; [`config`]: settings.
+pub mod config;
+pub mod discovery;
+pub mod gateway;
+pub mod identity;
+pub mod job;
+pub mod limits;
+pub mod metrics;
+pub mod network;
+pub mod node;
+pub mod protocol;
+pub mod reputation;
+pub mod sandbox;
+
+pub use config::{NodeArgs, NodeConfig, WorkerConduct};
+pub use node::{JobRequest, Node, NodeHandle};

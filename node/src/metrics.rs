@@ -1,0 +1,119 @@
+//! The node's Prometheus metrics, served at `/metrics`.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Gossip received, by kind and verdict (accept, ignore, reject).
+    pub gossip: IntCounterVec,
+    /// Requests received, by kind and outcome.
+    pub requests: IntCounterVec,
+    /// Strikes given, by reason.
+    pub penalties: IntCounterVec,
+    pub bans: IntCounter,
+    /// Jobs this node submitted, by final status.
+    pub jobs: IntCounterVec,
+    /// Jobs this node ran, by outcome.
+    pub executions: IntCounterVec,
+    pub execution_seconds: Histogram,
+    pub verification_failures: IntCounter,
+    pub reassignments: IntCounter,
+    pub peers: IntGauge,
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help).namespace("ciro_node"), labels)
+        .expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
+    c
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::with_opts(Opts::new(name, help).namespace("ciro_node")).expect("valid");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
+    c
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let execution_seconds = Histogram::with_opts(
+            HistogramOpts::new("execution_seconds", "Wall-clock time of job runs")
+                .namespace("ciro_node")
+                .buckets(vec![0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(execution_seconds.clone()))
+            .expect("unique");
+        let peers = IntGauge::with_opts(
+            Opts::new("connected_peers", "Peers with an open connection").namespace("ciro_node"),
+        )
+        .expect("valid");
+        registry.register(Box::new(peers.clone())).expect("unique");
+        Self {
+            gossip: counter_vec(
+                &registry,
+                "gossip_messages_total",
+                "Gossip received, by kind and verdict",
+                &["kind", "verdict"],
+            ),
+            requests: counter_vec(
+                &registry,
+                "requests_total",
+                "Requests received, by kind and outcome",
+                &["kind", "outcome"],
+            ),
+            penalties: counter_vec(
+                &registry,
+                "penalties_total",
+                "Strikes given to peers, by reason",
+                &["reason"],
+            ),
+            bans: counter(&registry, "bans_total", "Peers banned"),
+            jobs: counter_vec(
+                &registry,
+                "jobs_total",
+                "Jobs submitted here that finished, by status",
+                &["status"],
+            ),
+            executions: counter_vec(
+                &registry,
+                "executions_total",
+                "Jobs run here, by outcome",
+                &["outcome"],
+            ),
+            execution_seconds,
+            verification_failures: counter(
+                &registry,
+                "verification_failures_total",
+                "Workers whose results disagreed or broke their commit",
+            ),
+            reassignments: counter(
+                &registry,
+                "reassignments_total",
+                "Workers replaced after dropping, timing out or refusing",
+            ),
+            peers,
+            registry,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding");
+        String::from_utf8(out).expect("prometheus text is UTF-8")
+    }
+}

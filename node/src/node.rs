@@ -1,0 +1,1422 @@
+//! The node: one task owns the swarm and every piece of state, and handles, in one place
+//! each, swarm events (`on_swarm`), gossip (`on_gossip`), requests (`on_request`),
+//! responses (`on_response`), finished runs (`on_executed`), commands from the gateway or
+//! the embedding program (`on_command`) and the clock (`on_tick`).
+//!
+//! A node is a client (the jobs it submits, in [`Shared::jobs`]) and, when it has
+//! capabilities, a worker (the jobs it bids on and runs, in `Node::work`).
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use futures::StreamExt;
+use libp2p::{
+    gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash},
+    identify,
+    identity::Keypair,
+    kad,
+    multiaddr::Protocol,
+    request_response::{self, OutboundRequestId, ResponseChannel},
+    swarm::SwarmEvent,
+    Multiaddr, PeerId, Swarm,
+};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    config::{NodeConfig, WorkerConduct},
+    discovery::{self, AdCache},
+    job::{ClientJob, JobStatus, Outcome},
+    limits::{Channel, Limits, Verdict},
+    metrics::Metrics,
+    network::{self, Behaviour, BehaviourEvent},
+    protocol::{
+        self, addrs_from_wire, addrs_to_wire, spec_hash, topics, Assignment, Bid, CapabilityAd,
+        Gossip, Hash, Health, JobAnnouncement, JobId, Limits as JobLimits, Refusal, Request,
+        Response, ResultCommit,
+    },
+    reputation::Standing,
+    sandbox::{Execution, Sandbox, SandboxError},
+};
+
+/// Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64
+}
+
+/// The peer id at the end of a `/p2p/<id>` address.
+pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
+/// A job to run, as a client hands it to its node.
+#[derive(Clone, Debug)]
+pub struct JobRequest {
+    /// A binary Wasm module (see [`crate::sandbox`] for its ABI).
+    pub module: Vec<u8>,
+    pub input: Vec<u8>,
+    pub capability: String,
+    pub redundancy: u8,
+    pub reward: u128,
+    pub limits: JobLimits,
+    /// How long the client waits for k agreeing results.
+    pub deadline: Duration,
+}
+
+/// Why a job was not accepted for submission.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("module: {0}")]
+    Module(#[from] SandboxError),
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the node has stopped")]
+    Stopped,
+}
+
+/// What the gateway and the embedding program can ask of the node.
+pub enum Command {
+    Submit(Box<JobRequest>, oneshot::Sender<Result<JobId, SubmitError>>),
+    FindWorkers {
+        capability: String,
+        count: usize,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Dial(Multiaddr),
+}
+
+/// A peer as `/v1/peers` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerInfo {
+    pub peer_id: PeerId,
+    pub connected: bool,
+    pub addrs: Vec<Multiaddr>,
+    pub agent: Option<String>,
+    pub capabilities: Vec<String>,
+    pub gossip_score: Option<f64>,
+    pub strikes: u64,
+    pub banned: bool,
+}
+
+/// State the node shares with its gateway and its handle.
+pub struct Shared {
+    pub peer_id: PeerId,
+    pub jobs: Mutex<HashMap<JobId, ClientJob>>,
+    pub metrics: Metrics,
+    pub listen_addrs: Mutex<Vec<Multiaddr>>,
+    pub commands: mpsc::Sender<Command>,
+}
+
+impl Shared {
+    pub fn job(&self, id: &JobId) -> Option<ClientJob> {
+        self.jobs.lock().expect("jobs lock").get(id).cloned()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn submit(&self, request: JobRequest) -> Result<JobId, SubmitError> {
+        self.ask(|tx| Command::Submit(Box::new(request), tx))
+            .await
+            .unwrap_or(Err(SubmitError::Stopped))
+    }
+
+    pub async fn find_workers(&self, capability: &str, count: usize) -> Vec<PeerId> {
+        self.ask(|reply| Command::FindWorkers {
+            capability: capability.into(),
+            count,
+            reply,
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        self.ask(Command::Peers).await.unwrap_or_default()
+    }
+}
+
+/// A running node.
+pub struct NodeHandle {
+    pub shared: Arc<Shared>,
+    /// Where the gateway listens, when it runs.
+    pub http: Option<SocketAddr>,
+    task: tokio::task::JoinHandle<()>,
+    gateway: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    pub fn peer_id(&self) -> PeerId {
+        self.shared.peer_id
+    }
+
+    /// The listen addresses, each with the `/p2p/` suffix others dial.
+    pub fn addrs(&self) -> Vec<Multiaddr> {
+        self.shared
+            .listen_addrs
+            .lock()
+            .expect("addrs lock")
+            .iter()
+            .map(|a| a.clone().with(Protocol::P2p(self.peer_id())))
+            .collect()
+    }
+
+    /// Stops the node at once, as a crash would: connections drop, nothing is said.
+    pub fn kill(&self) {
+        self.task.abort();
+        if let Some(g) = &self.gateway {
+            g.abort();
+        }
+    }
+
+    /// Waits for the node's task to end (it ends when killed).
+    pub async fn join(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+enum Pending {
+    Bid(JobId),
+    Assign { job: JobId, worker: PeerId },
+    Fetch { job: JobId, hash: Hash },
+    Commit(JobId),
+    Result(JobId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WorkState {
+    Bid,
+    Fetching,
+    Running,
+    Committing,
+    Delivering,
+    Done,
+}
+
+struct WorkerJob {
+    client: PeerId,
+    announcement: JobAnnouncement,
+    state: WorkState,
+    assignment: Option<Assignment>,
+    blobs: HashMap<Hash, Vec<u8>>,
+    outcome: Option<Outcome>,
+    seen: Instant,
+}
+
+struct Lookup {
+    capability: String,
+    count: usize,
+    found: BTreeSet<PeerId>,
+    shards: Vec<u16>,
+    running: usize,
+    replies: Vec<oneshot::Sender<Vec<PeerId>>>,
+}
+
+enum Internal {
+    Executed {
+        job: JobId,
+        result: Result<Execution, SandboxError>,
+    },
+}
+
+#[derive(Default)]
+struct PeerRecord {
+    addrs: Vec<Multiaddr>,
+    agent: Option<String>,
+}
+
+/// Lookups run this many shard queries at once.
+const LOOKUP_PARALLELISM: usize = 8;
+/// How often the node looks at its jobs, timers and limits.
+const TICK: Duration = Duration::from_millis(25);
+/// A job with nobody left to assign is announced again after this long.
+const REANNOUNCE: Duration = Duration::from_secs(2);
+
+pub struct Node {
+    swarm: Swarm<Behaviour>,
+    key: Keypair,
+    me: PeerId,
+    config: NodeConfig,
+    sandbox: Sandbox,
+    shared: Arc<Shared>,
+    metrics: Metrics,
+    limits: Limits,
+    ads: AdCache,
+    peers: HashMap<PeerId, PeerRecord>,
+    blobs: HashMap<Hash, Arc<Vec<u8>>>,
+    pending: HashMap<OutboundRequestId, Pending>,
+    lookups: HashMap<u64, Lookup>,
+    queries: HashMap<kad::QueryId, u64>,
+    next_lookup: u64,
+    /// Jobs waiting for a subscribed peer to announce to.
+    unannounced: HashSet<JobId>,
+    work: HashMap<JobId, WorkerJob>,
+    internal: mpsc::UnboundedSender<Internal>,
+    started: Instant,
+    last_ad: Option<Instant>,
+    last_health: Instant,
+    providing: bool,
+}
+
+impl Node {
+    /// Starts a node: builds the swarm, listens, joins through the bootstrap peers, and
+    /// runs the event loop (and the gateway, when configured) in the background.
+    pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
+        config.check()?;
+        let key = match &config.key_file {
+            Some(path) => crate::identity::load_or_create(path)?,
+            None => Keypair::generate_ed25519(),
+        };
+        let me = key.public().to_peer_id();
+        let mut swarm = network::swarm(key.clone(), &config.network).await?;
+
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+        }
+        let mut listening = Vec::new();
+        while listening.len() < config.listen.len() {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => listening.push(address),
+                SwarmEvent::ListenerError { error, .. } => {
+                    anyhow::bail!("listener failed: {error}")
+                }
+                SwarmEvent::ListenerClosed {
+                    addresses, reason, ..
+                } => anyhow::bail!("listener on {addresses:?} closed: {reason:?}"),
+                _ => {}
+            }
+        }
+        if config.reachable {
+            for addr in listening.iter().chain(&config.external) {
+                swarm.add_external_address(addr.clone());
+            }
+            swarm.behaviour_mut().kad.set_mode(Some(kad::Mode::Server));
+        } else {
+            swarm.behaviour_mut().kad.set_mode(Some(kad::Mode::Client));
+        }
+
+        let gossip = &mut swarm.behaviour_mut().gossipsub;
+        let mut subscribe = |topic: String| {
+            gossip
+                .subscribe(&IdentTopic::new(topic))
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("subscribing: {e}"))
+        };
+        subscribe(topics::CAPABILITIES.into())?;
+        subscribe(topics::HEALTH.into())?;
+        subscribe(topics::REPUTATION.into())?;
+        for capability in &config.capabilities {
+            subscribe(topics::jobs(capability))?;
+        }
+
+        for addr in &config.bootstrap {
+            let peer = peer_of(addr).expect("checked by NodeConfig::check");
+            if peer == me {
+                continue;
+            }
+            swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            if let Err(e) = swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, "bootstrap dial failed: {e}");
+            }
+        }
+        if !config.bootstrap.is_empty() {
+            let _ = swarm.behaviour_mut().kad.bootstrap();
+        }
+
+        let (commands_tx, commands) = mpsc::channel(256);
+        let (internal, internal_rx) = mpsc::unbounded_channel();
+        let metrics = Metrics::default();
+        let shared = Arc::new(Shared {
+            peer_id: me,
+            jobs: Mutex::default(),
+            metrics: metrics.clone(),
+            listen_addrs: Mutex::new(listening),
+            commands: commands_tx,
+        });
+        let (http, gateway) = match config.http {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("gateway on {addr}: {e}"))?;
+                let bound = listener.local_addr()?;
+                let app = crate::gateway::router(shared.clone());
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!("gateway stopped: {e}");
+                    }
+                });
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
+
+        let node = Node {
+            swarm,
+            key,
+            me,
+            limits: Limits::new(config.policy.clone()),
+            sandbox: Sandbox::new()?,
+            shared: shared.clone(),
+            metrics,
+            ads: AdCache::default(),
+            peers: HashMap::new(),
+            blobs: HashMap::new(),
+            pending: HashMap::new(),
+            lookups: HashMap::new(),
+            queries: HashMap::new(),
+            next_lookup: 0,
+            unannounced: HashSet::new(),
+            work: HashMap::new(),
+            internal,
+            started: Instant::now(),
+            last_ad: None,
+            last_health: Instant::now(),
+            providing: false,
+            config,
+        };
+        let task = tokio::spawn(node.run(commands, internal_rx));
+        Ok(NodeHandle {
+            shared,
+            http,
+            task,
+            gateway,
+        })
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+    ) {
+        if self.config.bootstrap.is_empty() {
+            self.provide();
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm(event),
+                Some(command) = commands.recv() => self.on_command(command),
+                Some(done) = internal.recv() => self.on_executed(done),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    // ----- swarm events -------------------------------------------------------------
+
+    fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossipsub(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Jobs(event)) => self.on_jobs(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if info.protocol_version != network::IDENTIFY_VERSION {
+                    tracing::debug!(peer = %peer_id, version = info.protocol_version, "not a CIRO peer");
+                    return;
+                }
+                if info.protocols.contains(&network::KAD_PROTOCOL) {
+                    for addr in &info.listen_addrs {
+                        self.swarm
+                            .behaviour_mut()
+                            .kad
+                            .add_address(&peer_id, addr.clone());
+                    }
+                }
+                let record = self.peers.entry(peer_id).or_default();
+                record.addrs = info.listen_addrs;
+                record.agent = Some(info.agent_version);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                self.peers.entry(peer_id).or_default();
+                self.metrics
+                    .peers
+                    .set(self.swarm.connected_peers().count() as i64);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                self.metrics
+                    .peers
+                    .set(self.swarm.connected_peers().count() as i64);
+                if num_established == 0 {
+                    self.worker_lost(peer_id);
+                }
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let mut addrs = self.shared.listen_addrs.lock().expect("addrs lock");
+                if !addrs.contains(&address) {
+                    addrs.push(address);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_kad(&mut self, event: kad::Event) {
+        let kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = event
+        else {
+            return;
+        };
+        match result {
+            kad::QueryResult::Bootstrap(Ok(kad::BootstrapOk {
+                num_remaining: 0, ..
+            })) => self.provide(),
+            kad::QueryResult::Bootstrap(Err(e)) => {
+                tracing::warn!("DHT bootstrap: {e:?}");
+                self.provide();
+            }
+            kad::QueryResult::GetProviders(result) => {
+                let Some(&lookup_id) = self.queries.get(&id) else {
+                    return;
+                };
+                if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result {
+                    if let Some(lookup) = self.lookups.get_mut(&lookup_id) {
+                        lookup
+                            .found
+                            .extend(providers.into_iter().filter(|p| *p != self.me));
+                    }
+                }
+                let enough = self
+                    .lookups
+                    .get(&lookup_id)
+                    .is_some_and(|l| l.found.len() >= l.count);
+                if step.last || enough {
+                    if !step.last {
+                        if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                            q.finish();
+                        }
+                    }
+                    self.queries.remove(&id);
+                    if let Some(lookup) = self.lookups.get_mut(&lookup_id) {
+                        lookup.running -= 1;
+                    }
+                    self.advance_lookup(lookup_id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Advertises this worker's capabilities as provider records under its shard.
+    fn provide(&mut self) {
+        if self.providing || self.config.capabilities.is_empty() {
+            return;
+        }
+        self.providing = true;
+        let shard = discovery::shard_of(&self.me);
+        for capability in self.config.capabilities.clone() {
+            let key = discovery::provider_key(&capability, shard);
+            if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
+                tracing::warn!(capability, "providing: {e:?}");
+            }
+        }
+    }
+
+    // ----- gossip ---------------------------------------------------------------------
+
+    fn on_gossipsub(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                let (acceptance, kind) =
+                    self.on_gossip(propagation_source, &message.topic, &message.data);
+                let verdict = match acceptance {
+                    MessageAcceptance::Accept => "accept",
+                    MessageAcceptance::Ignore => "ignore",
+                    MessageAcceptance::Reject => "reject",
+                };
+                self.metrics
+                    .gossip
+                    .with_label_values(&[kind, verdict])
+                    .inc();
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            gossipsub::Event::Subscribed { topic, .. } => {
+                if topics::job_capability(topic.as_str()).is_some() {
+                    self.announce_waiting(&topic);
+                }
+                if topic.as_str() == topics::CAPABILITIES && self.last_ad.is_none() {
+                    self.advertise();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Validates one gossip message and acts on it. The verdict decides whether gossipsub
+    /// forwards it, and a rejection counts against the peer that sent it.
+    fn on_gossip(
+        &mut self,
+        from: PeerId,
+        topic: &TopicHash,
+        data: &[u8],
+    ) -> (MessageAcceptance, &'static str) {
+        let (signer, message) = match protocol::open(data, topic.as_str()) {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::debug!(peer = %from, "rejected gossip: {e}");
+                self.penalize(from, e.label());
+                return (MessageAcceptance::Reject, "invalid");
+            }
+        };
+        let kind = message.kind();
+        if self.limits.is_banned(&signer) {
+            return (MessageAcceptance::Reject, kind);
+        }
+        if !self.limits.allow(&signer, Channel::Gossip) {
+            self.penalize(signer, "rate-limited");
+            return (MessageAcceptance::Ignore, kind);
+        }
+        if signer == self.me {
+            return (MessageAcceptance::Ignore, kind);
+        }
+        match message {
+            Gossip::Job(job) => self.on_announcement(signer, job),
+            Gossip::Capabilities(ad) => {
+                for addr in addrs_from_wire(&ad.addrs) {
+                    self.swarm.add_peer_address(signer, addr);
+                }
+                self.ads.insert(signer, ad, Instant::now());
+            }
+            Gossip::Reputation(_) | Gossip::Health(_) => {}
+        }
+        (MessageAcceptance::Accept, kind)
+    }
+
+    /// A strike against `peer`: its gossip score falls, and persistent abuse bans it.
+    fn penalize(&mut self, peer: PeerId, reason: &'static str) {
+        self.metrics.penalties.with_label_values(&[reason]).inc();
+        let verdict = self.limits.strike(peer, Instant::now());
+        let strikes = self.limits.total_strikes(&peer) as f64;
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, -(strikes * 2.0).min(1000.0));
+        if verdict == Verdict::Banned {
+            tracing::warn!(%peer, reason, "banning a peer");
+            self.metrics.bans.inc();
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+            self.ads.remove(&peer);
+        }
+    }
+
+    fn publish(&mut self, message: &Gossip) -> Result<(), gossipsub::PublishError> {
+        let data = protocol::seal(&self.key, message);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(IdentTopic::new(message.topic()), data)
+            .map(|_| ())
+    }
+
+    fn advertised_addrs(&self) -> Vec<Vec<u8>> {
+        if !self.config.reachable {
+            return Vec::new();
+        }
+        let addrs = self.shared.listen_addrs.lock().expect("addrs lock").clone();
+        addrs_to_wire(self.config.external.iter().chain(addrs.iter()))
+    }
+
+    fn advertise(&mut self) {
+        if self.config.capabilities.is_empty() {
+            return;
+        }
+        let ad = Gossip::Capabilities(CapabilityAd {
+            capabilities: self.config.capabilities.clone(),
+            min_price: self.config.min_price,
+            slots: self.config.slots,
+            issued_ms: now_ms(),
+            ttl_secs: self.config.ad_ttl.as_secs().clamp(1, 3600) as u32,
+            addrs: self.advertised_addrs(),
+        });
+        if self.publish(&ad).is_ok() {
+            self.last_ad = Some(Instant::now());
+        }
+    }
+
+    // ----- client: submitting, announcing, selecting, verifying ----------------------
+
+    fn submit(&mut self, request: JobRequest) -> Result<JobId, SubmitError> {
+        let invalid = |field, message: &str| SubmitError::Invalid {
+            field,
+            message: message.into(),
+        };
+        protocol::check_capability(&request.capability)
+            .map_err(|e| invalid("capability", &e.to_string()))?;
+        if request.redundancy == 0 || request.redundancy > protocol::MAX_REDUNDANCY {
+            return Err(invalid("redundancy", "must be 1 to 8"));
+        }
+        request
+            .limits
+            .check()
+            .map_err(|e| invalid("limits", &e.to_string()))?;
+        if request.input.len() > protocol::MAX_BLOB_BYTES {
+            return Err(invalid("input", "larger than 8 MiB"));
+        }
+        if request.module.len() > protocol::MAX_BLOB_BYTES {
+            return Err(invalid("module", "larger than 8 MiB"));
+        }
+        if request.deadline.is_zero() || request.deadline > Duration::from_secs(24 * 3600) {
+            return Err(invalid("deadline", "must be between 1 s and 24 h"));
+        }
+        let module = self.sandbox.check(&request.module)?;
+        let input = Hash::of(&request.input);
+        let spec = spec_hash(&module, &input, &request.capability, &request.limits);
+        let now = now_ms();
+        let nonce: [u8; 16] = rand_nonce();
+        let id = Hash::of(&[self.me.to_bytes(), spec.0.to_vec(), nonce.to_vec()].concat());
+        self.blobs.insert(module, Arc::new(request.module));
+        self.blobs.insert(input, Arc::new(request.input));
+        let job = ClientJob::new(
+            id,
+            spec,
+            request.capability,
+            request.reward,
+            request.redundancy,
+            request.limits,
+            module,
+            input,
+            now,
+            now + request.deadline.as_millis() as u64,
+        );
+        self.shared.jobs.lock().expect("jobs lock").insert(id, job);
+        self.announce(id);
+        Ok(id)
+    }
+
+    /// Publishes the job's announcement; with nobody subscribed yet, looks for workers
+    /// and waits for one to appear.
+    fn announce(&mut self, id: JobId) {
+        let Some(job) = self.shared.job(&id) else {
+            return;
+        };
+        if !job.is_open() {
+            self.unannounced.remove(&id);
+            return;
+        }
+        let announcement = Gossip::Job(JobAnnouncement {
+            job_id: id,
+            spec_hash: job.spec_hash,
+            capability: job.capability.clone(),
+            reward: job.reward,
+            deadline_ms: job.deadline_ms,
+            redundancy: job.redundancy,
+            limits: job.limits,
+            addrs: self.advertised_addrs(),
+            round: job.announcements,
+        });
+        match self.publish(&announcement) {
+            Ok(()) => {
+                self.unannounced.remove(&id);
+                let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+                if let Some(job) = jobs.get_mut(&id) {
+                    job.announced_ms.get_or_insert(now_ms());
+                    job.announcements += 1;
+                    job.last_announced_ms = now_ms();
+                }
+            }
+            Err(e) => {
+                tracing::debug!(job = %id, "announcement waits for workers: {e}");
+                let first = self.unannounced.insert(id);
+                if first {
+                    self.start_lookup(job.capability.clone(), job.redundancy as usize * 2, None);
+                }
+            }
+        }
+    }
+
+    fn announce_waiting(&mut self, topic: &TopicHash) {
+        let waiting: Vec<JobId> = {
+            let jobs = self.shared.jobs.lock().expect("jobs lock");
+            self.unannounced
+                .iter()
+                .filter(|id| {
+                    jobs.get(id)
+                        .is_some_and(|j| topics::jobs(&j.capability) == topic.as_str())
+                })
+                .copied()
+                .collect()
+        };
+        for id in waiting {
+            self.announce(id);
+        }
+    }
+
+    fn on_bid(&mut self, worker: PeerId, bid: Bid) -> Response {
+        let standing = self
+            .config
+            .reputation
+            .standing(&worker)
+            .unwrap_or(Standing::UNKNOWN);
+        let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+        let Some(job) = jobs.get_mut(&bid.job_id) else {
+            return Response::Refused(Refusal::UnknownJob);
+        };
+        let score = self.config.weights.score(
+            standing,
+            bid.price,
+            job.reward,
+            bid.eta_ms,
+            job.limits.timeout_ms,
+        );
+        match job.add_bid(worker, &bid, score, now_ms()) {
+            Ok(()) => Response::Ack,
+            Err(refusal) => Response::Refused(refusal),
+        }
+    }
+
+    /// Assigns workers where a job wants them, and re-announces jobs with no one left.
+    fn drive_jobs(&mut self) {
+        let now = now_ms();
+        let grace = self.config.assign_grace.as_millis() as u64;
+        let window = self.config.bid_window.as_millis() as u64;
+        let mut assign = Vec::new();
+        let mut reannounce = Vec::new();
+        {
+            let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+            for job in jobs.values_mut() {
+                let was_open = job.is_open();
+                job.expire(now);
+                if !job.is_open() {
+                    if was_open {
+                        self.finished(job);
+                    }
+                    continue;
+                }
+                let Some(announced) = job.announced_ms else {
+                    continue;
+                };
+                let k = job.redundancy as usize;
+                let ready = job.status == JobStatus::Running
+                    || job.bids.len() >= 2 * k
+                    || (now >= announced + window && !job.bids.is_empty());
+                if ready && job.wanted() > 0 {
+                    let initial = job.selected_ms.is_none();
+                    let chosen = job.select(now, grace);
+                    if !initial {
+                        self.metrics.reassignments.inc_by(chosen.len() as u64);
+                    }
+                    for worker in chosen {
+                        assign.push((
+                            worker,
+                            Assignment {
+                                job_id: job.id,
+                                module: job.module,
+                                input: job.input,
+                                limits: job.limits,
+                                deadline_ms: job
+                                    .assignment(&worker)
+                                    .expect("just assigned")
+                                    .deadline_ms,
+                            },
+                        ));
+                    }
+                }
+                if job.wanted() > 0
+                    && job.reserve().is_empty()
+                    && now >= job.last_announced_ms + REANNOUNCE.as_millis() as u64
+                {
+                    reannounce.push(job.id);
+                }
+            }
+        }
+        for (worker, assignment) in assign {
+            let job = assignment.job_id;
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .jobs
+                .send_request(&worker, Request::Assign(assignment));
+            self.pending.insert(id, Pending::Assign { job, worker });
+        }
+        for id in reannounce {
+            self.announce(id);
+        }
+    }
+
+    fn finished(&self, job: &ClientJob) {
+        let status = match job.status {
+            JobStatus::Completed => "completed",
+            _ => "failed",
+        };
+        self.metrics.jobs.with_label_values(&[status]).inc();
+        tracing::info!(job = %job.id, status, error = ?job.error, "job finished");
+    }
+
+    /// Applies `f` to a job, then records its end if `f` ended it.
+    fn with_job<T>(&self, id: &JobId, f: impl FnOnce(&mut ClientJob) -> T) -> Option<T> {
+        let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+        let job = jobs.get_mut(id)?;
+        let (was_open, failures) = (job.is_open(), job.verification_failures.len());
+        let out = f(job);
+        let new_failures = job.verification_failures.len() - failures;
+        self.metrics
+            .verification_failures
+            .inc_by(new_failures as u64);
+        if was_open && !job.is_open() {
+            self.finished(job);
+        }
+        Some(out)
+    }
+
+    fn worker_lost(&mut self, peer: PeerId) {
+        let ids: Vec<JobId> = {
+            let jobs = self.shared.jobs.lock().expect("jobs lock");
+            jobs.values()
+                .filter(|j| j.is_open() && j.assignment(&peer).is_some())
+                .map(|j| j.id)
+                .collect()
+        };
+        for id in ids {
+            self.with_job(&id, |job| job.lost(&peer, now_ms()));
+        }
+    }
+
+    fn serve_fetch(&self, peer: &PeerId, job_id: &JobId, hash: &Hash) -> Response {
+        let jobs = self.shared.jobs.lock().expect("jobs lock");
+        let allowed = jobs.get(job_id).is_some_and(|job| {
+            job.is_open()
+                && (job.module == *hash || job.input == *hash)
+                && job.assignment(peer).is_some_and(|a| {
+                    matches!(
+                        a.state,
+                        crate::job::AssignmentState::Offered
+                            | crate::job::AssignmentState::Accepted
+                    )
+                })
+        });
+        match (allowed, self.blobs.get(hash)) {
+            (true, Some(blob)) => Response::Blob(blob.to_vec()),
+            _ => Response::Refused(Refusal::NotAssigned),
+        }
+    }
+
+    // ----- worker: bidding, fetching, running, reporting -----------------------------
+
+    fn busy(&self) -> usize {
+        self.work
+            .values()
+            .filter(|w| {
+                matches!(
+                    w.state,
+                    WorkState::Fetching
+                        | WorkState::Running
+                        | WorkState::Committing
+                        | WorkState::Delivering
+                )
+            })
+            .count()
+    }
+
+    fn on_announcement(&mut self, client: PeerId, job: JobAnnouncement) {
+        let eligible = self.config.capabilities.contains(&job.capability)
+            && job.reward >= self.config.min_price
+            && job.deadline_ms > now_ms()
+            && self.busy() < self.config.slots as usize
+            && !self.work.contains_key(&job.job_id);
+        if !eligible {
+            return;
+        }
+        for addr in addrs_from_wire(&job.addrs) {
+            self.swarm.add_peer_address(client, addr);
+        }
+        let bid = Bid {
+            job_id: job.job_id,
+            price: self.config.min_price,
+            eta_ms: (job.limits.timeout_ms / 4).max(1) * (1 + self.busy() as u32),
+            stake_claim: 0,
+            reputation_claim_ppm: 0,
+        };
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .jobs
+            .send_request(&client, Request::Bid(bid));
+        self.pending.insert(id, Pending::Bid(job.job_id));
+        self.work.insert(
+            job.job_id,
+            WorkerJob {
+                client,
+                announcement: job,
+                state: WorkState::Bid,
+                assignment: None,
+                blobs: HashMap::new(),
+                outcome: None,
+                seen: Instant::now(),
+            },
+        );
+    }
+
+    fn on_assign(&mut self, client: PeerId, assignment: Assignment) -> Response {
+        let busy = self.busy();
+        let Some(work) = self.work.get_mut(&assignment.job_id) else {
+            return Response::Refused(Refusal::UnknownJob);
+        };
+        if work.client != client || work.state != WorkState::Bid {
+            return Response::Refused(Refusal::NotAssigned);
+        }
+        if work.announcement.limits != assignment.limits {
+            return Response::Refused(Refusal::BadRequest);
+        }
+        if busy >= self.config.slots as usize {
+            return Response::Refused(Refusal::Busy);
+        }
+        work.state = WorkState::Fetching;
+        work.assignment = Some(assignment.clone());
+        if self.config.conduct == WorkerConduct::Stall {
+            return Response::Ack;
+        }
+        for hash in [assignment.module, assignment.input] {
+            let id = self.swarm.behaviour_mut().jobs.send_request(
+                &client,
+                Request::Fetch {
+                    job_id: assignment.job_id,
+                    hash,
+                },
+            );
+            self.pending.insert(
+                id,
+                Pending::Fetch {
+                    job: assignment.job_id,
+                    hash,
+                },
+            );
+        }
+        Response::Ack
+    }
+
+    fn on_blob(&mut self, job: JobId, hash: Hash, blob: Vec<u8>) {
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        if Hash::of(&blob) != hash {
+            let client = work.client;
+            work.state = WorkState::Done;
+            self.penalize(client, "bad-blob");
+            return;
+        }
+        work.blobs.insert(hash, blob);
+        let assignment = work.assignment.clone().expect("fetching implies assigned");
+        let (Some(module), Some(input)) = (
+            work.blobs.get(&assignment.module).cloned(),
+            work.blobs.get(&assignment.input).cloned(),
+        ) else {
+            return;
+        };
+        work.state = WorkState::Running;
+        let sandbox = self.sandbox.clone();
+        let done = self.internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = sandbox.run(&module, &input, &assignment.limits);
+            let _ = done.send(Internal::Executed { job, result });
+        });
+    }
+
+    fn on_executed(&mut self, done: Internal) {
+        let Internal::Executed { job, result } = done;
+        let (label, fuel) = match &result {
+            Ok(e) => {
+                self.metrics
+                    .execution_seconds
+                    .observe(e.elapsed.as_secs_f64());
+                ("ok", e.fuel_used)
+            }
+            Err(_) => ("error", 0),
+        };
+        self.metrics.executions.with_label_values(&[label]).inc();
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        let mut outcome = match result {
+            Ok(e) => Outcome::Output(e.output),
+            Err(e) => Outcome::Error(e.to_string()),
+        };
+        if self.config.conduct == WorkerConduct::Lie {
+            outcome = match outcome {
+                Outcome::Output(mut bytes) => {
+                    bytes.push(0xff);
+                    Outcome::Output(bytes)
+                }
+                Outcome::Error(_) => Outcome::Output(b"made up".to_vec()),
+            };
+        }
+        let commit = ResultCommit {
+            job_id: job,
+            result: outcome.hash(),
+            fuel_used: fuel,
+        };
+        work.state = WorkState::Committing;
+        work.outcome = Some(outcome);
+        let client = work.client;
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .jobs
+            .send_request(&client, Request::Commit(commit));
+        self.pending.insert(id, Pending::Commit(job));
+    }
+
+    fn deliver(&mut self, job: JobId) {
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        let (output, error) = match work.outcome.clone() {
+            Some(Outcome::Output(bytes)) => (bytes, None),
+            Some(Outcome::Error(message)) => (Vec::new(), Some(message)),
+            None => return,
+        };
+        work.state = WorkState::Delivering;
+        let client = work.client;
+        let id = self.swarm.behaviour_mut().jobs.send_request(
+            &client,
+            Request::Result {
+                job_id: job,
+                output,
+                error,
+            },
+        );
+        self.pending.insert(id, Pending::Result(job));
+    }
+
+    // ----- request-response ---------------------------------------------------------
+
+    fn on_jobs(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.on_request(peer, request, channel),
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => self.on_response(peer, request_id, Ok(response)),
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, "request failed: {error}");
+                self.on_response(peer, request_id, Err(()));
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::Io(e),
+                ..
+            } if e.kind() == std::io::ErrorKind::InvalidData => {
+                tracing::debug!(%peer, "refused a request: {e}");
+                let reason = match e
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<protocol::WireError>())
+                {
+                    Some(wire) => wire.label(),
+                    None => "malformed",
+                };
+                self.penalize(peer, reason);
+            }
+            _ => {}
+        }
+    }
+
+    /// Answers a request. Each is rate-limited per peer and kind first.
+    fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+        let kind = request.kind();
+        let response = if !self.limits.allow(&peer, Channel::of(&request)) {
+            self.penalize(peer, "rate-limited");
+            Response::Refused(Refusal::RateLimited)
+        } else {
+            let now = now_ms();
+            match request {
+                Request::Bid(bid) => self.on_bid(peer, bid),
+                Request::Assign(assignment) => self.on_assign(peer, assignment),
+                Request::Fetch { job_id, hash } => self.serve_fetch(&peer, &job_id, &hash),
+                Request::Commit(c) => self
+                    .with_job(&c.job_id, |job| {
+                        job.commit(&peer, c.result, c.fuel_used, now)
+                    })
+                    .unwrap_or(Err(Refusal::UnknownJob))
+                    .map_or_else(Response::Refused, |()| Response::Ack),
+                Request::Result {
+                    job_id,
+                    output,
+                    error,
+                } => {
+                    let outcome = match error {
+                        Some(message) => Outcome::Error(message),
+                        None => Outcome::Output(output),
+                    };
+                    let result = self
+                        .with_job(&job_id, |job| job.deliver(&peer, outcome, now))
+                        .unwrap_or(Err(Refusal::UnknownJob));
+                    if result == Err(Refusal::HashMismatch) {
+                        self.penalize(peer, "broken-commit");
+                    }
+                    result.map_or_else(Response::Refused, |()| Response::Ack)
+                }
+            }
+        };
+        let outcome = match &response {
+            Response::Refused(r) => format!("{r:?}").to_lowercase(),
+            _ => "ok".into(),
+        };
+        self.metrics
+            .requests
+            .with_label_values(&[kind, &outcome])
+            .inc();
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .jobs
+            .send_response(channel, response);
+    }
+
+    fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, response: Result<Response, ()>) {
+        let Some(pending) = self.pending.remove(&id) else {
+            return;
+        };
+        match (pending, response) {
+            (Pending::Assign { job, worker }, response) => {
+                let accepted = matches!(response, Ok(Response::Ack));
+                let now = now_ms();
+                self.with_job(&job, |j| match response {
+                    Ok(_) => j.assign_reply(&worker, accepted, now),
+                    Err(()) => j.lost(&worker, now),
+                });
+            }
+            (Pending::Bid(job), Ok(Response::Ack)) => {
+                let _ = job;
+            }
+            (Pending::Bid(job), _) => {
+                if self
+                    .work
+                    .get(&job)
+                    .is_some_and(|w| w.state == WorkState::Bid)
+                {
+                    self.work.remove(&job);
+                }
+            }
+            (Pending::Fetch { job, hash }, Ok(Response::Blob(blob))) => {
+                self.on_blob(job, hash, blob)
+            }
+            (Pending::Fetch { job, .. }, _) => self.abandon(job, peer),
+            (Pending::Commit(job), Ok(Response::Ack)) => self.deliver(job),
+            (Pending::Commit(job), _) | (Pending::Result(job), _) => {
+                if let Some(w) = self.work.get_mut(&job) {
+                    w.state = WorkState::Done;
+                }
+            }
+        }
+    }
+
+    fn abandon(&mut self, job: JobId, client: PeerId) {
+        if let Some(w) = self.work.get_mut(&job) {
+            tracing::debug!(%job, %client, "abandoning a job");
+            w.state = WorkState::Done;
+        }
+    }
+
+    // ----- discovery ------------------------------------------------------------------
+
+    /// Finds up to `count` workers for `capability`: first from gossip ads, then from the
+    /// DHT's provider records, shard by shard. Found workers are dialed.
+    fn start_lookup(
+        &mut self,
+        capability: String,
+        count: usize,
+        reply: Option<oneshot::Sender<Vec<PeerId>>>,
+    ) {
+        let mut found: BTreeSet<PeerId> = self
+            .ads
+            .offering(&capability, Instant::now())
+            .into_iter()
+            .collect();
+        found.remove(&self.me);
+        let id = self.next_lookup;
+        self.next_lookup += 1;
+        self.lookups.insert(
+            id,
+            Lookup {
+                capability,
+                count,
+                found,
+                shards: discovery::shard_order(&self.me)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect(),
+                running: 0,
+                replies: reply.into_iter().collect(),
+            },
+        );
+        self.advance_lookup(id);
+    }
+
+    fn advance_lookup(&mut self, id: u64) {
+        let Some(lookup) = self.lookups.get_mut(&id) else {
+            return;
+        };
+        while lookup.found.len() < lookup.count && lookup.running < LOOKUP_PARALLELISM {
+            let Some(shard) = lookup.shards.pop() else {
+                break;
+            };
+            let key = discovery::provider_key(&lookup.capability, shard);
+            let query = self.swarm.behaviour_mut().kad.get_providers(key);
+            self.queries.insert(query, id);
+            lookup.running += 1;
+        }
+        if lookup.running > 0 {
+            return;
+        }
+        let lookup = self.lookups.remove(&id).expect("present");
+        let found: Vec<PeerId> = lookup.found.into_iter().take(lookup.count).collect();
+        for peer in &found {
+            if !self.swarm.is_connected(peer) {
+                let _ = self.swarm.dial(*peer);
+            }
+        }
+        for reply in lookup.replies {
+            let _ = reply.send(found.clone());
+        }
+    }
+
+    // ----- commands and the clock -----------------------------------------------------
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Submit(request, reply) => {
+                let _ = reply.send(self.submit(*request));
+            }
+            Command::FindWorkers {
+                capability,
+                count,
+                reply,
+            } => self.start_lookup(capability, count, Some(reply)),
+            Command::Peers(reply) => {
+                let _ = reply.send(self.peer_infos());
+            }
+            Command::Dial(addr) => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::warn!(%addr, "dial: {e}");
+                }
+            }
+        }
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let now = Instant::now();
+        let mut infos: Vec<PeerInfo> = self
+            .peers
+            .iter()
+            .map(|(peer, record)| PeerInfo {
+                peer_id: *peer,
+                connected: self.swarm.is_connected(peer),
+                addrs: record.addrs.clone(),
+                agent: record.agent.clone(),
+                capabilities: self
+                    .ads
+                    .get(peer, now)
+                    .map(|ad| ad.capabilities.clone())
+                    .unwrap_or_default(),
+                gossip_score: self.swarm.behaviour().gossipsub.peer_score(peer),
+                strikes: self.limits.total_strikes(peer),
+                banned: self.limits.is_banned(peer),
+            })
+            .collect();
+        infos.sort_by_key(|p| p.peer_id);
+        infos
+    }
+
+    fn on_tick(&mut self) {
+        self.drive_jobs();
+        let now = Instant::now();
+        // Retry announcements that had nobody to go to.
+        let waiting: Vec<JobId> = self.unannounced.iter().copied().collect();
+        for id in waiting {
+            self.announce(id);
+        }
+        let ad_due = match self.last_ad {
+            None => true,
+            Some(at) => now.duration_since(at) >= self.config.ad_ttl / 2,
+        };
+        if ad_due && now.duration_since(self.started) > Duration::from_millis(200) {
+            self.advertise();
+        }
+        if now.duration_since(self.last_health) >= self.config.health_interval {
+            self.last_health = now;
+            let health = Gossip::Health(Health {
+                running: self.busy() as u16,
+                slots: self.config.slots,
+                uptime_secs: self.started.elapsed().as_secs(),
+            });
+            let _ = self.publish(&health);
+            self.ads.expire(now);
+            // Forget finished work and bids that were never taken.
+            self.work.retain(|_, w| {
+                !(w.state == WorkState::Done
+                    || (w.state == WorkState::Bid && w.announcement.deadline_ms < now_ms()))
+                    || now.duration_since(w.seen) < Duration::from_secs(60)
+            });
+        }
+        for peer in self.limits.expire(now) {
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
+    }
+}
+
+fn rand_nonce() -> [u8; 16] {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&now_ms().to_be_bytes());
+    bytes[8..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    bytes
+}

@@ -1,0 +1,136 @@
+//! Where a client learns a worker's reputation and stake when it scores bids.
+//!
+//! Bids carry the worker's own claims; selection never trusts them and asks a
+//! [`ReputationSource`] instead. [`LocalTable`] is the source an operator fills by hand
+//! (or a test fills); the chain-backed source reads the indexer's HTTP API.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use libp2p::PeerId;
+use serde::Serialize;
+
+/// A worker's standing as the source knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Standing {
+    /// 0..=1_000_000.
+    pub reputation_ppm: u32,
+    pub stake: u128,
+}
+
+impl Standing {
+    /// What a worker the source has never heard of is scored as: an even prior, no stake.
+    pub const UNKNOWN: Standing = Standing {
+        reputation_ppm: 500_000,
+        stake: 0,
+    };
+}
+
+pub trait ReputationSource: Send + Sync {
+    /// The worker's standing, or `None` when the source does not know it.
+    fn standing(&self, worker: &PeerId) -> Option<Standing>;
+}
+
+/// A table of standings kept in memory.
+#[derive(Clone, Default)]
+pub struct LocalTable(Arc<RwLock<HashMap<PeerId, Standing>>>);
+
+impl LocalTable {
+    pub fn set(&self, worker: PeerId, standing: Standing) {
+        self.0.write().expect("table lock").insert(worker, standing);
+    }
+}
+
+impl ReputationSource for LocalTable {
+    fn standing(&self, worker: &PeerId) -> Option<Standing> {
+        self.0.read().expect("table lock").get(worker).copied()
+    }
+}
+
+/// How bids are weighed: each term is in 0..=1, the score is their weighted sum.
+#[derive(Clone, Copy, Debug)]
+pub struct Weights {
+    pub reputation: f64,
+    pub stake: f64,
+    pub price: f64,
+    pub speed: f64,
+    /// Stake at or above this counts fully.
+    pub stake_reference: u128,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            reputation: 0.5,
+            stake: 0.2,
+            price: 0.2,
+            speed: 0.1,
+            stake_reference: 1_000_000_000_000_000_000_000,
+        }
+    }
+}
+
+impl Weights {
+    /// The score of a bid of `price` and `eta_ms` from a worker of `standing`, for a job
+    /// paying `reward` within `timeout_ms`.
+    pub fn score(
+        &self,
+        standing: Standing,
+        price: u128,
+        reward: u128,
+        eta_ms: u32,
+        timeout_ms: u32,
+    ) -> f64 {
+        let reputation = standing.reputation_ppm.min(1_000_000) as f64 / 1e6;
+        let stake = if self.stake_reference == 0 {
+            1.0
+        } else {
+            (standing.stake as f64 / self.stake_reference as f64).min(1.0)
+        };
+        let price = if reward == 0 {
+            1.0
+        } else {
+            1.0 - (price as f64 / reward as f64).min(1.0)
+        };
+        let speed = 1.0 - (eta_ms as f64 / timeout_ms.max(1) as f64).min(1.0);
+        self.reputation * reputation + self.stake * stake + self.price * price + self.speed * speed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reputation_and_stake_outweigh_a_cheaper_bid() {
+        let w = Weights::default();
+        let trusted = Standing {
+            reputation_ppm: 950_000,
+            stake: w.stake_reference,
+        };
+        let cheap_unknown = w.score(Standing::UNKNOWN, 0, 100, 100, 10_000);
+        let trusted_dear = w.score(trusted, 80, 100, 100, 10_000);
+        assert!(
+            trusted_dear > cheap_unknown,
+            "{trusted_dear} vs {cheap_unknown}"
+        );
+        // With equal standing, the cheaper and faster bid wins.
+        assert!(w.score(trusted, 10, 100, 100, 10_000) > w.score(trusted, 90, 100, 100, 10_000));
+        assert!(w.score(trusted, 10, 100, 100, 10_000) > w.score(trusted, 10, 100, 9_000, 10_000));
+    }
+
+    #[test]
+    fn the_table_answers_what_was_set() {
+        let table = LocalTable::default();
+        let peer = PeerId::random();
+        assert_eq!(table.standing(&peer), None);
+        let s = Standing {
+            reputation_ppm: 1,
+            stake: 2,
+        };
+        table.set(peer, s);
+        assert_eq!(table.standing(&peer), Some(s));
+    }
+}
