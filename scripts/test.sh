@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ciro/target}"
+# One run builds each workspace crate once: incremental state would only cost disk, and
+# it has tripped a compiler panic (unstable fingerprints) on this toolchain.
+export CARGO_INCREMENTAL=0
 
 step() { printf '\n==> %s\n' "$*"; }
 
