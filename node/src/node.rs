@@ -623,15 +623,25 @@ impl Node {
         (MessageAcceptance::Accept, kind)
     }
 
-    /// A strike against `peer`: its gossip score falls, and persistent abuse bans it.
+    /// A strike against `peer`: its gossip score falls with its live strike count, and
+    /// persistent abuse bans it. The score reaches gossipsub's graylist threshold exactly
+    /// when the strikes reach the ban, so a peer is never silenced by gossipsub before
+    /// the node has decided to ban it.
     fn penalize(&mut self, peer: PeerId, reason: &'static str) {
         self.metrics.penalties.with_label_values(&[reason]).inc();
         let verdict = self.limits.strike(peer, Instant::now());
-        let strikes = self.limits.total_strikes(&peer) as f64;
+        let score = match verdict {
+            _ if self.limits.is_banned(&peer) => -1000.0,
+            Verdict::Tolerated(strikes) => {
+                let graylist = network::peer_score().1.graylist_threshold;
+                graylist * 0.99 * strikes as f64 / self.config.policy.ban_strikes.max(1) as f64
+            }
+            Verdict::Banned => -1000.0,
+        };
         self.swarm
             .behaviour_mut()
             .gossipsub
-            .set_application_score(&peer, -(strikes * 2.0).min(1000.0));
+            .set_application_score(&peer, score);
         if verdict == Verdict::Banned {
             tracing::warn!(%peer, reason, "banning a peer");
             self.metrics.bans.inc();
@@ -1148,21 +1158,6 @@ impl Node {
                 tracing::debug!(%peer, "request failed: {error}");
                 self.on_response(peer, request_id, Err(()));
             }
-            request_response::Event::InboundFailure {
-                peer,
-                error: request_response::InboundFailure::Io(e),
-                ..
-            } if e.kind() == std::io::ErrorKind::InvalidData => {
-                tracing::debug!(%peer, "refused a request: {e}");
-                let reason = match e
-                    .get_ref()
-                    .and_then(|e| e.downcast_ref::<protocol::WireError>())
-                {
-                    Some(wire) => wire.label(),
-                    None => "malformed",
-                };
-                self.penalize(peer, reason);
-            }
             _ => {}
         }
     }
@@ -1176,6 +1171,11 @@ impl Node {
         } else {
             let now = now_ms();
             match request {
+                Request::Refused(e) => {
+                    tracing::debug!(%peer, "refused a request: {e}");
+                    self.penalize(peer, e.label());
+                    Response::Refused(Refusal::BadRequest)
+                }
                 Request::Bid(bid) => self.on_bid(peer, bid),
                 Request::Assign(assignment) => self.on_assign(peer, assignment),
                 Request::Fetch { job_id, hash } => self.serve_fetch(&peer, &job_id, &hash),
@@ -1408,6 +1408,10 @@ impl Node {
         }
         for peer in self.limits.expire(now) {
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .set_application_score(&peer, 0.0);
         }
     }
 }

@@ -109,7 +109,7 @@ impl fmt::Display for Hash {
 pub type JobId = Hash;
 
 /// Why bytes from the network were refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
     #[error("message of {size} bytes exceeds the limit of {limit}")]
     TooLarge { size: usize, limit: usize },
@@ -491,6 +491,10 @@ pub enum Request {
         output: Vec<u8>,
         error: Option<String>,
     },
+    /// Never sent: what the codec hands the node in place of a frame it refused, so the
+    /// node can answer it and count it against the sender.
+    #[serde(skip)]
+    Refused(WireError),
 }
 
 impl Request {
@@ -501,15 +505,7 @@ impl Request {
             Self::Fetch { .. } => "fetch",
             Self::Commit(_) => "commit",
             Self::Result { .. } => "result",
-        }
-    }
-
-    pub fn job_id(&self) -> JobId {
-        match self {
-            Self::Bid(b) => b.job_id,
-            Self::Assign(a) => a.job_id,
-            Self::Fetch { job_id, .. } | Self::Result { job_id, .. } => *job_id,
-            Self::Commit(c) => c.job_id,
+            Self::Refused(_) => "refused",
         }
     }
 
@@ -556,18 +552,16 @@ pub enum Response {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JobCodec;
 
+/// Reads one frame. A length above the limit is refused before the body is read.
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            WireError::TooLarge {
-                size: len,
-                limit: MAX_FRAME_BYTES,
-            },
-        ));
+        return Err(invalid(WireError::TooLarge {
+            size: len,
+            limit: MAX_FRAME_BYTES,
+        }));
     }
     let mut buf = Vec::with_capacity(len.min(64 * 1024));
     io.take(len as u64).read_to_end(&mut buf).await?;
@@ -617,7 +611,16 @@ impl libp2p::request_response::Codec for JobCodec {
         _: &StreamProtocol,
         io: &mut T,
     ) -> io::Result<Request> {
-        decode_request(&read_frame(io).await?).map_err(invalid)
+        // A refused frame still reaches the node, which answers it and penalizes the
+        // sender; libp2p would otherwise drop the stream without telling anyone.
+        let frame = match read_frame(io).await {
+            Ok(frame) => frame,
+            Err(e) => match e.get_ref().and_then(|e| e.downcast_ref::<WireError>()) {
+                Some(wire) => return Ok(Request::Refused(wire.clone())),
+                None => return Err(e),
+            },
+        };
+        Ok(decode_request(&frame).unwrap_or_else(Request::Refused))
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(
@@ -634,6 +637,9 @@ impl libp2p::request_response::Codec for JobCodec {
         io: &mut T,
         request: Request,
     ) -> io::Result<()> {
+        if let Request::Refused(e) = request {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, e));
+        }
         write_frame(io, &request).await
     }
 
@@ -841,6 +847,39 @@ mod tests {
                 .await
                 .unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        });
+    }
+
+    #[test]
+    fn the_codec_hands_refused_frames_to_the_node() {
+        use libp2p::request_response::Codec;
+        futures::executor::block_on(async {
+            let mut codec = JobCodec;
+            let mut junk = 3u32.to_be_bytes().to_vec();
+            junk.extend([0xff; 3]);
+            let request = codec
+                .read_request(&JOB_PROTOCOL, &mut futures::io::Cursor::new(junk))
+                .await
+                .unwrap();
+            assert!(matches!(request, Request::Refused(WireError::Malformed(_))));
+            let big = ((MAX_FRAME_BYTES + 1) as u32).to_be_bytes().to_vec();
+            let request = codec
+                .read_request(&JOB_PROTOCOL, &mut futures::io::Cursor::new(big))
+                .await
+                .unwrap();
+            assert_eq!(
+                request,
+                Request::Refused(WireError::TooLarge {
+                    size: MAX_FRAME_BYTES + 1,
+                    limit: MAX_FRAME_BYTES
+                })
+            );
+            let mut out = futures::io::Cursor::new(Vec::new());
+            assert!(codec
+                .write_request(&JOB_PROTOCOL, &mut out, Request::Refused(WireError::BadKey))
+                .await
+                .is_err());
+            assert!(out.into_inner().is_empty());
         });
     }
 
