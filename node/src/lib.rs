@@ -9,7 +9,8 @@
 //! - [`discovery`]: sharded DHT provider keys and the gossip ad cache;
 //! - [`limits`]: per-peer token buckets, strikes and bans;
 //! - [`reputation`]: the pluggable source of worker standing and the bid score;
-//! - [`gateway`]: the HTTP API; [`metrics`]: Prometheus; [`config`]: settings.
+//! - [`gateway`]: the HTTP API; [`client`]: its client, for the CLI; [`metrics`]: Prometheus; [`config`]: settings.
+pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod gateway;

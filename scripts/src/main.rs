@@ -55,6 +55,58 @@ enum Group {
     /// Index the contracts' events into a database and serve them over HTTP.
     #[command(subcommand)]
     Indexer(IndexerAction),
+    /// Run a peer of the job network.
+    #[command(subcommand)]
+    Node(NodeAction),
+}
+
+/// `ciro node <action>`.
+#[derive(Debug, Subcommand)]
+enum NodeAction {
+    /// Run a node until Ctrl-C or SIGTERM: worker for its `--capability`s, client through
+    /// its HTTP gateway (see node/README.md).
+    Run(Box<ciro_node::NodeArgs>),
+}
+
+/// `ciro job submit`: a job for the network, through a node's gateway.
+#[derive(Debug, Args)]
+struct SubmitArgs {
+    /// The module: binary Wasm or WebAssembly text (see node/workloads/).
+    #[arg(long, value_name = "FILE")]
+    wasm: PathBuf,
+    /// The input file.
+    #[arg(long, value_name = "FILE", conflicts_with = "input_hex")]
+    input: Option<PathBuf>,
+    /// The input as hex, instead of a file.
+    #[arg(long, value_name = "HEX")]
+    input_hex: Option<String>,
+    /// The capability workers must have.
+    #[arg(long, default_value = "wasm")]
+    capability: String,
+    /// How many workers must agree on the result (1 to 8).
+    #[arg(long, default_value_t = 1)]
+    redundancy: u8,
+    /// The reward per worker, in the token's smallest unit.
+    #[arg(long, default_value_t = 0)]
+    reward: u128,
+    /// Fuel (instructions, roughly) the job may burn.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Memory the job may use, in bytes.
+    #[arg(long)]
+    memory: Option<u32>,
+    /// Wall-clock time one run may take, in milliseconds.
+    #[arg(long)]
+    timeout_ms: Option<u32>,
+    /// Seconds to wait for agreeing results before the job fails.
+    #[arg(long, default_value_t = 120)]
+    deadline: u64,
+    /// The node's HTTP gateway.
+    #[arg(long, env = "CIRO_NODE_URL", default_value = "http://127.0.0.1:8090/")]
+    node: url::Url,
+    /// Write the result's bytes here instead of printing them as hex.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// `ciro indexer <action>`.
@@ -194,8 +246,10 @@ enum JobAction {
         #[arg(long)]
         worker: String,
     },
-    /// Submit the result hash (worker).
-    Submit {
+    /// Run a Wasm job on the network through a node, and wait for its verified result.
+    Submit(SubmitArgs),
+    /// Submit the result hash on chain (worker).
+    SubmitResult {
         /// Job id.
         id: u64,
         /// Hash of the result.
@@ -467,6 +521,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             });
         }
+        Group::Node(NodeAction::Run(args)) => {
+            return runtime()?.block_on(async {
+                let node = ciro_node::Node::start(args.into_config()).await?;
+                for addr in node.addrs() {
+                    println!("listening on {addr}");
+                }
+                if let Some(http) = node.http {
+                    println!("gateway on http://{http}");
+                }
+                let mut shutdown = ciro_indexer::service::shutdown_on_signals();
+                let _ = shutdown.wait_for(|stop| *stop).await;
+                Ok(ExitCode::SUCCESS)
+            });
+        }
         Group::Contracts(ContractsAction::Deploy(args)) => {
             let root = root(cli.root.as_deref())?;
             let config = args.config()?;
@@ -516,6 +584,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Group::Job(_)
         | Group::Dispute(_)
         | Group::Token(_)
+        | Group::Node(_)
         | Group::Indexer(_) => {
             unreachable!("handled above")
         }
@@ -531,6 +600,121 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ciro job submit`: hands the job to a node's gateway and shows it move until it
+/// settles. Exits non-zero when the job fails.
+async fn submit_job(args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    use ciro_node::client::{read_module, Gateway, Submission};
+    let input = match (&args.input, &args.input_hex) {
+        (Some(path), None) => {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        (None, Some(text)) => {
+            hex::decode(text.trim_start_matches("0x")).context("--input-hex is not hex")?
+        }
+        _ => anyhow::bail!("give --input FILE or --input-hex HEX"),
+    };
+    let job = Submission {
+        module: read_module(&args.wasm)?,
+        input,
+        capability: args.capability,
+        redundancy: args.redundancy,
+        reward: args.reward,
+        fuel: args.fuel,
+        memory_bytes: args.memory,
+        timeout_ms: args.timeout_ms,
+        deadline_secs: args.deadline,
+    };
+    let gateway = Gateway::new(args.node);
+    let started = std::time::Instant::now();
+    let id = gateway.submit(&job).await?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .expect("a valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    // A hidden bar (no terminal) prints nothing, so the lines go to stdout directly.
+    let say = |line: String| {
+        if bar.is_hidden() {
+            println!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
+    say(format!("job {id}"));
+    let done = gateway
+        .wait(&id, |p| {
+            let line = format!(
+                "{}: {} bids, {} assigned, {}/{} results",
+                p.status, p.bids, p.assigned, p.delivered, job.redundancy
+            );
+            say(format!("  {:>6} ms  {line}", started.elapsed().as_millis()));
+            bar.set_message(line);
+        })
+        .await?;
+    bar.finish_and_clear();
+    let body = &done.body;
+    for failure in body["verification_failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "verification failure: worker {} ({})",
+            failure["worker"].as_str().unwrap_or("?"),
+            failure["reason"].as_str().unwrap_or("?")
+        );
+    }
+    if done.status != "completed" {
+        eprintln!(
+            "job {id} failed: {}",
+            body["error"].as_str().unwrap_or("unknown")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let result = &body["result"];
+    let agreeing: Vec<&str> = result["agreeing"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str())
+        .collect();
+    println!(
+        "completed in {:.2} s: {} of {} workers agree on {}",
+        started.elapsed().as_secs_f64(),
+        agreeing.len(),
+        done.assigned,
+        result["hash"].as_str().unwrap_or("?")
+    );
+    for worker in agreeing {
+        println!("  {worker}");
+    }
+    match (&result["outcome"]["output"], &result["outcome"]["error"]) {
+        (serde_json::Value::String(b64), _) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .context("the node sent an output that is not base64")?;
+            match &args.output {
+                Some(path) => {
+                    std::fs::write(path, &bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("output: {} bytes -> {}", bytes.len(), path.display());
+                }
+                None => println!("output: 0x{}", hex::encode(&bytes)),
+            }
+        }
+        (_, serde_json::Value::String(error)) => {
+            // The workers agree that the job itself fails (out of fuel, a trap): a
+            // verified answer, but not a result.
+            eprintln!("the job itself failed: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+        _ => anyhow::bail!("the node's result has no outcome"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -659,6 +843,9 @@ async fn job(
     root: &std::path::Path,
     action: JobAction,
 ) -> anyhow::Result<ExitCode> {
+    if let JobAction::Submit(args) = action {
+        return submit_job(args).await;
+    }
     let session = Session::open(net, root).await?;
     match action {
         JobAction::Create {
@@ -691,7 +878,8 @@ async fn job(
                 .await?;
             println!("{}", tx_line(&format!("assigned job {id}"), &receipt));
         }
-        JobAction::Submit { id, result_hash } => {
+        JobAction::Submit(_) => unreachable!("handled above"),
+        JobAction::SubmitResult { id, result_hash } => {
             let receipt = session
                 .job_submit(id, parse_felt("--result-hash", &result_hash)?)
                 .await?;

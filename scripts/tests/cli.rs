@@ -190,7 +190,13 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         worker,
-        &["job", "submit", &first_job, "--result-hash", "0xbeef"],
+        &[
+            "job",
+            "submit-result",
+            &first_job,
+            "--result-hash",
+            "0xbeef",
+        ],
     );
     ok(root, &devnet, client, &["job", "accept", &first_job]);
     let shown = ok(root, &devnet, client, &["job", "status", &first_job]);
@@ -219,7 +225,7 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         worker,
-        &["job", "submit", &second, "--result-hash", "0x1"],
+        &["job", "submit-result", &second, "--result-hash", "0x1"],
     );
     let disputed = ok(
         root,
@@ -287,7 +293,7 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         worker,
-        &["job", "submit", &third, "--result-hash", "0x2"],
+        &["job", "submit-result", &third, "--result-hash", "0x2"],
     );
     let fourth = job_id(&ok(
         root,
