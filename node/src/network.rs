@@ -5,7 +5,18 @@
 //! is secured by Noise and multiplexed by Yamux. One swarm listens on any mix of them.
 //! This module builds the swarm; what the node does with its events is in `node`.
 
-use std::time::Duration;
+use std::{
+    io,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::{AsyncRead, AsyncWrite};
 
 use libp2p::{
     allow_block_list, connection_limits,
@@ -34,6 +45,54 @@ pub struct Behaviour {
     pub jobs: request_response::Behaviour<JobCodec>,
 }
 
+/// Counts the bytes written to the memory transport's connections: every byte on the
+/// wire once, Noise and Yamux framing included. Benchmarks read it.
+#[derive(Clone, Debug, Default)]
+pub struct WireCounter(Arc<AtomicU64>);
+
+impl WireCounter {
+    pub fn bytes(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct Counted<S> {
+    inner: S,
+    counter: WireCounter,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &written {
+            self.counter.0.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        written
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
 /// Settings the swarm is built with.
 #[derive(Clone, Debug)]
 pub struct NetworkSettings {
@@ -42,6 +101,8 @@ pub struct NetworkSettings {
     pub request_timeout: Duration,
     pub idle_timeout: Duration,
     pub heartbeat: Duration,
+    /// Where the memory transport counts its bytes.
+    pub wire: WireCounter,
 }
 
 impl Default for NetworkSettings {
@@ -52,6 +113,7 @@ impl Default for NetworkSettings {
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
             heartbeat: Duration::from_millis(700),
+            wire: WireCounter::default(),
         }
     }
 }
@@ -161,6 +223,7 @@ pub async fn swarm(
 ) -> anyhow::Result<Swarm<Behaviour>> {
     let settings = settings.clone();
     let idle = settings.idle_timeout;
+    let wire = settings.wire.clone();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -173,6 +236,10 @@ pub async fn swarm(
             let noise = noise::Config::new(key)
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
             Ok(MemoryTransport::default()
+                .map(move |inner, _| Counted {
+                    inner,
+                    counter: wire.clone(),
+                })
                 .upgrade(Version::V1)
                 .authenticate(noise)
                 .multiplex(yamux::Config::default()))

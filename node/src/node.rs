@@ -112,6 +112,21 @@ pub struct PeerInfo {
     pub banned: bool,
 }
 
+/// What happened in a node, as it happens, for programs that embed it.
+#[derive(Clone, Debug)]
+pub enum NodeEvent {
+    /// This node published the announcement of its job.
+    Announced { job: JobId, at: Instant },
+    /// This node, as a worker for the job's capability, received its announcement.
+    Heard { job: JobId, at: Instant },
+    /// A job this node submitted completed or failed.
+    Settled {
+        job: JobId,
+        status: JobStatus,
+        at: Instant,
+    },
+}
+
 /// State the node shares with its gateway and its handle.
 pub struct Shared {
     pub peer_id: PeerId,
@@ -119,9 +134,20 @@ pub struct Shared {
     pub metrics: Metrics,
     pub listen_addrs: Mutex<Vec<Multiaddr>>,
     pub commands: mpsc::Sender<Command>,
+    pub events: tokio::sync::broadcast::Sender<NodeEvent>,
 }
 
 impl Shared {
+    /// Events from now on. A receiver that falls more than 4096 events behind misses
+    /// the oldest.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: NodeEvent) {
+        let _ = self.events.send(event);
+    }
+
     pub fn job(&self, id: &JobId) -> Option<ClientJob> {
         self.jobs.lock().expect("jobs lock").get(id).cloned()
     }
@@ -278,7 +304,9 @@ pub struct Node {
     started: Instant,
     last_ad: Option<Instant>,
     last_health: Instant,
-    providing: bool,
+    /// Provider records published so far, and when to publish them again.
+    provided: u32,
+    next_provide: Option<Instant>,
 }
 
 impl Node {
@@ -357,6 +385,7 @@ impl Node {
             metrics: metrics.clone(),
             listen_addrs: Mutex::new(listening),
             commands: commands_tx,
+            events: tokio::sync::broadcast::channel(4096).0,
         });
         let (http, gateway) = match config.http {
             Some(addr) => {
@@ -396,7 +425,8 @@ impl Node {
             started: Instant::now(),
             last_ad: None,
             last_health: Instant::now(),
-            providing: false,
+            provided: 0,
+            next_provide: None,
             config,
         };
         let task = tokio::spawn(node.run(commands, internal_rx));
@@ -494,10 +524,12 @@ impl Node {
         match result {
             kad::QueryResult::Bootstrap(Ok(kad::BootstrapOk {
                 num_remaining: 0, ..
-            })) => self.provide(),
+            })) if self.provided == 0 => self.provide(),
             kad::QueryResult::Bootstrap(Err(e)) => {
                 tracing::warn!("DHT bootstrap: {e:?}");
-                self.provide();
+                if self.provided == 0 {
+                    self.provide();
+                }
             }
             kad::QueryResult::GetProviders(result) => {
                 let Some(&lookup_id) = self.queries.get(&id) else {
@@ -532,11 +564,23 @@ impl Node {
     }
 
     /// Advertises this worker's capabilities as provider records under its shard.
+    ///
+    /// A record goes to the peers closest to its key among those known at the time. A
+    /// node that joins a young network knows few, so it publishes again as its routing
+    /// table fills (after 2 s, 10 s and 60 s); after that Kademlia republishes hourly.
     fn provide(&mut self) {
-        if self.providing || self.config.capabilities.is_empty() {
+        if self.config.capabilities.is_empty() {
             return;
         }
-        self.providing = true;
+        const AGAIN: [Duration; 3] = [
+            Duration::from_secs(2),
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        ];
+        self.next_provide = AGAIN
+            .get(self.provided as usize)
+            .map(|after| Instant::now() + *after);
+        self.provided += 1;
         let shard = discovery::shard_of(&self.me);
         for capability in self.config.capabilities.clone() {
             let key = discovery::provider_key(&capability, shard);
@@ -757,6 +801,10 @@ impl Node {
         });
         match self.publish(&announcement) {
             Ok(()) => {
+                self.shared.emit(NodeEvent::Announced {
+                    job: id,
+                    at: Instant::now(),
+                });
                 self.unannounced.remove(&id);
                 let mut jobs = self.shared.jobs.lock().expect("jobs lock");
                 if let Some(job) = jobs.get_mut(&id) {
@@ -885,6 +933,11 @@ impl Node {
     }
 
     fn finished(&self, job: &ClientJob) {
+        self.shared.emit(NodeEvent::Settled {
+            job: job.id,
+            status: job.status,
+            at: Instant::now(),
+        });
         let status = match job.status {
             JobStatus::Completed => "completed",
             _ => "failed",
@@ -959,12 +1012,18 @@ impl Node {
     }
 
     fn on_announcement(&mut self, client: PeerId, job: JobAnnouncement) {
-        let eligible = self.config.capabilities.contains(&job.capability)
-            && job.reward >= self.config.min_price
+        if !self.config.capabilities.contains(&job.capability) {
+            return;
+        }
+        self.shared.emit(NodeEvent::Heard {
+            job: job.job_id,
+            at: Instant::now(),
+        });
+        let bidding = job.reward >= self.config.min_price
             && job.deadline_ms > now_ms()
             && self.busy() < self.config.slots as usize
             && !self.work.contains_key(&job.job_id);
-        if !eligible {
+        if !bidding {
             return;
         }
         for addr in addrs_from_wire(&job.addrs) {
@@ -1378,6 +1437,9 @@ impl Node {
     fn on_tick(&mut self) {
         self.drive_jobs();
         let now = Instant::now();
+        if self.next_provide.is_some_and(|at| now >= at) {
+            self.provide();
+        }
         // Retry announcements that had nobody to go to.
         let waiting: Vec<JobId> = self.unannounced.iter().copied().collect();
         for id in waiting {

@@ -24,7 +24,7 @@ use wasmtime::{Config, Engine, Instance, Module, ResourceLimiter, Store, Trap};
 use crate::protocol::{Hash, Limits, MAX_BLOB_BYTES};
 
 /// How often the wall-clock ticker advances the engine's epoch.
-const TICK: Duration = Duration::from_millis(5);
+const TICK: Duration = Duration::from_millis(10);
 /// Compiled modules kept, by hash.
 const CACHE_MODULES: usize = 64;
 
