@@ -343,8 +343,9 @@ fn quiet_job(n: u64) -> JobRequest {
         redundancy: 1,
         reward: 0,
         limits: Limits::default(),
-        // Over before its first re-announcement (2 s), so each is announced once.
-        deadline: Duration::from_millis(1500),
+        // Over before a bidless job is announced again (three 150 ms bid windows), so
+        // each is announced once.
+        deadline: Duration::from_millis(400),
     }
 }
 
@@ -377,9 +378,12 @@ async fn p2p_announcements(nodes: usize) -> Spread {
         let mut events = w.shared.subscribe();
         let heard = heard.clone();
         tokio::spawn(async move {
+            let mut seen = std::collections::HashSet::new();
             while let Ok(event) = events.recv().await {
                 if let NodeEvent::Heard { job, at } = event {
-                    heard.lock().unwrap().push((job, at));
+                    if seen.insert(job) {
+                        heard.lock().unwrap().push((job, at));
+                    }
                 }
             }
         });
@@ -393,15 +397,18 @@ async fn p2p_announcements(nodes: usize) -> Spread {
             .unwrap();
     }
     // Past the provider records' second and third rounds (2 s and 10 s after joining).
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
     let memory_per_node = (rss() - rss_before) as f64 / nodes as f64;
 
-    // Idle: the same duration with no announcements, for the background traffic.
+    // Idle: background traffic (pings every 15 s, heartbeats) as a rate over 30 s,
+    // scaled to the announcement phase.
     let phase = SPACING * ANNOUNCEMENTS as u32 + Duration::from_secs(1);
+    let idle_window = Duration::from_secs(30);
     let (bytes0, cpu0) = (wire.bytes(), cpu());
-    tokio::time::sleep(phase).await;
-    let (idle_bytes, idle_cpu) = (wire.bytes() - bytes0, cpu() - cpu0);
-
+    tokio::time::sleep(idle_window).await;
+    let scale = phase.as_secs_f64() / idle_window.as_secs_f64();
+    let idle_bytes = ((wire.bytes() - bytes0) as f64 * scale) as u64;
+    let idle_cpu = (cpu() - cpu0).mul_f64(scale);
     heard.lock().unwrap().clear();
     let mut published = HashMap::new();
     let mut client_events = client.shared.subscribe();
@@ -431,6 +438,9 @@ async fn p2p_announcements(nodes: usize) -> Spread {
     }
     tokio::time::sleep_until((started + phase).into()).await;
     let (bytes, cpu_used) = (wire.bytes() - bytes1, cpu() - cpu1);
+    println!(
+        "  {nodes} nodes: {bytes} bytes with announcements, {idle_bytes} idle; cpu {cpu_used:?} vs {idle_cpu:?} idle"
+    );
 
     let mut announced = HashMap::new();
     while let Ok(event) = client_events.try_recv() {
@@ -446,6 +456,13 @@ async fn p2p_announcements(nodes: usize) -> Spread {
                 .or_default()
                 .push(ms(at.duration_since(*sent)));
         }
+    }
+    for (n, l) in &latencies {
+        assert!(
+            l.len() <= receivers,
+            "announcement {n} heard {} times",
+            l.len()
+        );
     }
     let (p50, p99, all_p50, all_p99, coverage) = summarize(&latencies, receivers);
     let deliveries = latencies.values().map(Vec::len).sum::<usize>().max(1);
@@ -629,6 +646,8 @@ async fn central_discovery() -> Vec<f64> {
 // ----- throughput -----------------------------------------------------------------------
 
 const CLIENTS: usize = 4;
+/// Tenths of a bid per job in the last P2P throughput run, for the report.
+static BIDS_PER_JOB: AtomicU64 = AtomicU64::new(0);
 
 fn trivial(n: u64) -> JobRequest {
     JobRequest {
@@ -675,14 +694,17 @@ async fn p2p_throughput(nodes: usize, jobs: usize) -> (f64, usize) {
             client.shared.submit(trivial(n as u64)).await.unwrap(),
         ));
     }
-    let mut completed = 0;
+    let (mut completed, mut bids) = (0, 0);
     for (c, id) in &ids {
         let job = common::settled(&clients[*c], id).await;
+        bids += job.bids.len();
         if job.status == ciro_node::job::JobStatus::Completed {
             completed += 1;
         }
     }
     let rate = jobs as f64 / started.elapsed().as_secs_f64();
+    println!("  {:.1} bids per job", bids as f64 / jobs as f64);
+    BIDS_PER_JOB.store((bids * 10 / jobs) as u64, Ordering::Relaxed);
     drop((boot, workers, clients));
     tokio::time::sleep(Duration::from_millis(500)).await;
     (rate, completed)
@@ -823,8 +845,11 @@ fn main() {
             "\n## Throughput\n\n{jobs} trivial jobs (a 100-round hash chain, redundancy 1) from {CLIENTS} clients on {throughput_nodes} nodes, end to end: \
              announcement, bids, selection, fetch, execution, commit, result.\n\n\
              | system | jobs/s | completed | vs coordinator |\n|---|---:|---:|---:|\n\
-             | P2P | {p2p_rate:.1} | {p2p_done}/{jobs} | {:.2}× |\n| HTTP coordinator | {central_rate:.1} | {central_done}/{jobs} | 1.00× |\n",
-            p2p_rate / central_rate
+             | P2P | {p2p_rate:.1} | {p2p_done}/{jobs} | {:.2}× |\n| HTTP coordinator | {central_rate:.1} | {central_done}/{jobs} | 1.00× |\n\n\
+             P2P jobs drew {:.1} bids each from {} workers.\n",
+            p2p_rate / central_rate,
+            BIDS_PER_JOB.load(Ordering::Relaxed) as f64 / 10.0,
+            throughput_nodes - 1 - CLIENTS,
         ));
         write_figures(&out);
     });

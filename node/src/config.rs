@@ -69,7 +69,7 @@ impl Default for NodeConfig {
             bootstrap: Vec::new(),
             http: None,
             capabilities: Vec::new(),
-            slots: 2,
+            slots: 4,
             min_price: 0,
             network: NetworkSettings::default(),
             policy: Policy::default(),
@@ -138,7 +138,7 @@ pub struct NodeArgs {
     #[arg(long = "capability", value_delimiter = ',')]
     pub capabilities: Vec<String>,
     /// Jobs run at once.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     pub slots: u16,
     /// The lowest reward to bid for.
     #[arg(long, default_value_t = 0)]

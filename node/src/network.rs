@@ -135,11 +135,16 @@ pub fn gossipsub_config(heartbeat: Duration) -> gossipsub::Config {
         .heartbeat_interval(heartbeat)
         .duplicate_cache_time(Duration::from_secs(120))
         .history_length(5)
-        .history_gossip(3)
-        .mesh_n(6)
-        .mesh_n_low(4)
-        .mesh_n_high(10)
+        .history_gossip(1)
+        // A smaller mesh than the default 6, and lazy gossip (IHAVE) to 3 peers about
+        // the last heartbeat's messages only: announcements are published to every
+        // subscribed peer anyway (flood publish), so duplicates and IHAVEs are the bulk
+        // of the bytes. Measured: 10x the payload per receiver with the defaults.
+        .mesh_n(4)
+        .mesh_n_low(3)
+        .mesh_n_high(8)
         .mesh_outbound_min(2)
+        .gossip_lazy(3)
         .flood_publish(true)
         .build()
         .expect("the gossipsub settings are consistent")

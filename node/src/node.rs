@@ -280,6 +280,8 @@ const LOOKUP_PARALLELISM: usize = 8;
 const TICK: Duration = Duration::from_millis(25);
 /// A job with nobody left to assign is announced again after this long.
 const REANNOUNCE: Duration = Duration::from_secs(2);
+/// About this many bids per required worker answer a first announcement.
+const BID_FANOUT: f64 = 6.0;
 
 pub struct Node {
     swarm: Swarm<Behaviour>,
@@ -863,8 +865,9 @@ impl Node {
         }
     }
 
-    /// Assigns workers where a job wants them, and re-announces jobs with no one left.
-    fn drive_jobs(&mut self) {
+    /// Assigns workers where a job wants them, and re-announces jobs with no one left:
+    /// one job right after an event that concerns it, every job on the clock.
+    fn drive_jobs(&mut self, only: Option<JobId>) {
         let now = now_ms();
         let grace = self.config.assign_grace.as_millis() as u64;
         let window = self.config.bid_window.as_millis() as u64;
@@ -872,7 +875,11 @@ impl Node {
         let mut reannounce = Vec::new();
         {
             let mut jobs = self.shared.jobs.lock().expect("jobs lock");
-            for job in jobs.values_mut() {
+            let selected: Vec<&mut ClientJob> = match only {
+                Some(id) => jobs.get_mut(&id).into_iter().collect(),
+                None => jobs.values_mut().collect(),
+            };
+            for job in selected {
                 let was_open = job.is_open();
                 job.expire(now);
                 if !job.is_open() {
@@ -910,9 +917,16 @@ impl Node {
                         ));
                     }
                 }
+                // No bid at all for a first announcement (every worker drew "no") is
+                // retried after three bid windows; anything else after REANNOUNCE.
+                let retry = if job.bids.is_empty() && job.announcements == 1 {
+                    3 * window
+                } else {
+                    REANNOUNCE.as_millis() as u64
+                };
                 if job.wanted() > 0
                     && job.reserve().is_empty()
-                    && now >= job.last_announced_ms + REANNOUNCE.as_millis() as u64
+                    && now >= job.last_announced_ms + retry
                 {
                     reannounce.push(job.id);
                 }
@@ -972,6 +986,7 @@ impl Node {
         };
         for id in ids {
             self.with_job(&id, |job| job.lost(&peer, now_ms()));
+            self.drive_jobs(Some(id));
         }
     }
 
@@ -1022,7 +1037,8 @@ impl Node {
         let bidding = job.reward >= self.config.min_price
             && job.deadline_ms > now_ms()
             && self.busy() < self.config.slots as usize
-            && !self.work.contains_key(&job.job_id);
+            && !self.work.contains_key(&job.job_id)
+            && self.draws_bid(&job);
         if !bidding {
             return;
         }
@@ -1054,6 +1070,25 @@ impl Node {
                 seen: Instant::now(),
             },
         );
+    }
+
+    /// Whether this worker bids on a first announcement. The client needs a few bids,
+    /// not one from every worker: each bids with probability `BID_FANOUT × k / N`, N the
+    /// workers it knows offer the capability, so about `BID_FANOUT × k` bid however large
+    /// the network. The draw is a hash of the job and the worker, so it is fair and
+    /// reproducible. A re-announcement (round > 0) is bid on by everyone.
+    fn draws_bid(&self, job: &JobAnnouncement) -> bool {
+        if job.round > 0 {
+            return true;
+        }
+        let offering = self.ads.offering(&job.capability, Instant::now()).len() + 1;
+        let p = BID_FANOUT * job.redundancy as f64 / offering as f64;
+        if p >= 1.0 {
+            return true;
+        }
+        let draw = Hash::of(&[job.job_id.0.as_slice(), &self.me.to_bytes()].concat());
+        let draw = u64::from_be_bytes(draw.0[..8].try_into().expect("8 bytes"));
+        (draw as f64) < p * u64::MAX as f64
     }
 
     fn on_assign(&mut self, client: PeerId, assignment: Assignment) -> Response {
@@ -1224,6 +1259,11 @@ impl Node {
     /// Answers a request. Each is rate-limited per peer and kind first.
     fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
         let kind = request.kind();
+        let concerns = match &request {
+            Request::Bid(b) => Some(b.job_id),
+            Request::Result { job_id, .. } => Some(*job_id),
+            _ => None,
+        };
         let response = if !self.limits.allow(&peer, Channel::of(&request)) {
             self.penalize(peer, "rate-limited");
             Response::Refused(Refusal::RateLimited)
@@ -1276,6 +1316,9 @@ impl Node {
             .behaviour_mut()
             .jobs
             .send_response(channel, response);
+        if concerns.is_some() {
+            self.drive_jobs(concerns);
+        }
     }
 
     fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, response: Result<Response, ()>) {
@@ -1290,6 +1333,9 @@ impl Node {
                     Ok(_) => j.assign_reply(&worker, accepted, now),
                     Err(()) => j.lost(&worker, now),
                 });
+                if !accepted {
+                    self.drive_jobs(Some(job));
+                }
             }
             (Pending::Bid(job), Ok(Response::Ack)) => {
                 let _ = job;
@@ -1435,7 +1481,7 @@ impl Node {
     }
 
     fn on_tick(&mut self) {
-        self.drive_jobs();
+        self.drive_jobs(None);
         let now = Instant::now();
         if self.next_provide.is_some_and(|at| now >= at) {
             self.provide();
