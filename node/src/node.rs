@@ -306,6 +306,7 @@ pub struct Node {
     started: Instant,
     last_ad: Option<Instant>,
     last_health: Instant,
+    last_expiry: Instant,
     /// Provider records published so far, and when to publish them again.
     provided: u32,
     next_provide: Option<Instant>,
@@ -427,6 +428,7 @@ impl Node {
             started: Instant::now(),
             last_ad: None,
             last_health: Instant::now(),
+            last_expiry: Instant::now(),
             provided: 0,
             next_provide: None,
             config,
@@ -569,16 +571,12 @@ impl Node {
     ///
     /// A record goes to the peers closest to its key among those known at the time. A
     /// node that joins a young network knows few, so it publishes again as its routing
-    /// table fills (after 2 s, 10 s and 60 s); after that Kademlia republishes hourly.
+    /// table fills (after 2 s and 10 s); after that Kademlia republishes hourly.
     fn provide(&mut self) {
         if self.config.capabilities.is_empty() {
             return;
         }
-        const AGAIN: [Duration; 3] = [
-            Duration::from_secs(2),
-            Duration::from_secs(10),
-            Duration::from_secs(60),
-        ];
+        const AGAIN: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
         self.next_provide = AGAIN
             .get(self.provided as usize)
             .map(|after| Instant::now() + *after);
@@ -1514,6 +1512,10 @@ impl Node {
                     || now.duration_since(w.seen) < Duration::from_secs(60)
             });
         }
+        if now.duration_since(self.last_expiry) < Duration::from_secs(1) {
+            return;
+        }
+        self.last_expiry = now;
         for peer in self.limits.expire(now) {
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
             self.swarm

@@ -28,6 +28,27 @@ const TICK: Duration = Duration::from_millis(10);
 /// Compiled modules kept, by hash.
 const CACHE_MODULES: usize = 64;
 
+/// The engines whose epochs the process's one ticker thread advances. An engine leaves
+/// the list once its last clone is dropped.
+fn ticker() -> &'static Mutex<Vec<wasmtime::EngineWeak>> {
+    static ENGINES: std::sync::OnceLock<Mutex<Vec<wasmtime::EngineWeak>>> =
+        std::sync::OnceLock::new();
+    ENGINES.get_or_init(|| {
+        thread::Builder::new()
+            .name("ciro-epoch".into())
+            .spawn(|| loop {
+                thread::sleep(TICK);
+                ticker().lock().expect("ticker lock").retain(|weak| {
+                    weak.upgrade()
+                        .map(|engine| engine.increment_epoch())
+                        .is_some()
+                });
+            })
+            .expect("the epoch thread starts");
+        Mutex::default()
+    })
+}
+
 /// Why a job did not produce an output. Every variant is the job's fault, not the node's.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum SandboxError {
@@ -103,17 +124,7 @@ impl Sandbox {
             .relaxed_simd_deterministic(true)
             .max_wasm_stack(512 * 1024);
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("wasmtime: {e}"))?;
-        // One ticker per engine; it stops when the last clone of the engine is dropped.
-        let weak = engine.weak();
-        thread::Builder::new()
-            .name("ciro-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    thread::sleep(TICK);
-                }
-            })?;
+        ticker().lock().expect("ticker lock").push(engine.weak());
         Ok(Self {
             engine,
             cache: Arc::default(),

@@ -84,6 +84,95 @@ async fn six_nodes_discover_bid_run_verify_and_survive_the_bootstrap_loss() {
         .unwrap();
     assert!(peers["peers"].as_array().unwrap().len() >= 3, "{peers}");
 
+    // Bad input over the gateway: a clear 4xx naming the field, and nothing submitted.
+    let matmul_b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(ciro_node::sandbox::workloads::compile(
+            ciro_node::sandbox::workloads::MATMUL,
+        ))
+    };
+    for (body, status, field) in [
+        (
+            serde_json::json!({"module": "%%%", "input": ""}),
+            400,
+            "module",
+        ),
+        (
+            serde_json::json!({"module": matmul_b64, "input": "@@"}),
+            400,
+            "input",
+        ),
+        (
+            serde_json::json!({"module": matmul_b64, "redundancy": 0}),
+            400,
+            "redundancy",
+        ),
+        (
+            serde_json::json!({"module": matmul_b64, "capability": "GPU!"}),
+            400,
+            "capability",
+        ),
+        (
+            serde_json::json!({"module": matmul_b64, "fuel": 0}),
+            400,
+            "limits",
+        ),
+        (
+            serde_json::json!({"module": matmul_b64, "reward": "-1"}),
+            400,
+            "reward",
+        ),
+        (
+            serde_json::json!({"module": matmul_b64, "deadline_secs": 0}),
+            400,
+            "deadline",
+        ),
+        (
+            serde_json::json!({"module": matmul_b64, "surprise": 1}),
+            422,
+            "body",
+        ),
+        (serde_json::json!({"input": ""}), 400, "module"),
+        (serde_json::json!({"module_wat": "(module)"}), 422, "module"),
+        (
+            serde_json::json!({"module_wat": "(not wat"}),
+            400,
+            "module_wat",
+        ),
+    ] {
+        let response = web
+            .post(format!("{http}/v1/jobs"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["field"], field, "{body}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    let garbage = web
+        .post(format!("{http}/v1/jobs"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status().as_u16(), 400);
+    for (path, status) in [
+        ("/v1/jobs/nothex", 400),
+        (&format!("/v1/jobs/{}", "ab".repeat(32)), 404),
+        ("/v1/nowhere", 404),
+    ] {
+        let response = web.get(format!("{http}{path}")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
+    assert_eq!(
+        client.shared.jobs.lock().unwrap().len(),
+        1,
+        "nothing else was submitted"
+    );
+
     // Losing the bootstrap node: a newcomer that lists it first still joins through the
     // next, finds the workers and gets its job done.
     let fallback = workers[0].addrs();
