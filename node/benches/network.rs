@@ -773,6 +773,9 @@ async fn central_throughput(nodes: usize, jobs: usize) -> (f64, usize, f64) {
 
 fn main() {
     let quick = std::env::var_os("CIRO_BENCH_QUICK").is_some();
+    // `CIRO_BENCH_ONLY=throughput` (or announcements, discovery) runs one part, for profiling.
+    let only = std::env::var("CIRO_BENCH_ONLY").ok();
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -788,7 +791,7 @@ fn main() {
             if cfg!(debug_assertions) { "debug" } else { "release" }
         ));
         let mut spreads = Vec::new();
-        for &n in sizes {
+        for &n in sizes.iter().filter(|_| part("announcements")) {
             println!("announcements at {n} nodes...");
             let p2p = p2p_announcements(n).await;
             let central = central_announcements(n).await;
@@ -826,6 +829,8 @@ fn main() {
             }
         }
 
+        if !part("discovery") {
+        } else {
         println!("discovery...");
         let (mut twenty, mut sixty) = p2p_discovery().await;
         let mut central = central_discovery().await;
@@ -842,6 +847,8 @@ fn main() {
             percentile(&mut central, 1.0),
         ));
 
+        }
+        if part("throughput") {
         println!("throughput...");
         let (p2p_rate, p2p_done, p2p_cpu) = p2p_throughput(throughput_nodes, jobs).await;
         let (central_rate, central_done, central_cpu) =
@@ -857,6 +864,11 @@ fn main() {
             BIDS_PER_JOB.load(Ordering::Relaxed) as f64 / 10.0,
             throughput_nodes - 1 - CLIENTS,
         ));
-        write_figures(&out);
+        }
+        if only.is_none() {
+            write_figures(&out);
+        } else {
+            print!("{out}");
+        }
     });
 }

@@ -814,9 +814,15 @@ impl Node {
                 }
             }
             Err(e) => {
-                tracing::debug!(job = %id, "announcement waits for workers: {e}");
-                let first = self.unannounced.insert(id);
-                if first {
+                tracing::debug!(job = %id, "announcement waits: {e}");
+                self.unannounced.insert(id);
+                // Nobody to send it to: look for workers, one lookup per capability at a
+                // time. (A full queue is only retried.)
+                let looking = self
+                    .lookups
+                    .values()
+                    .any(|l| l.capability == job.capability);
+                if matches!(e, gossipsub::PublishError::NoPeersSubscribedToTopic) && !looking {
                     self.start_lookup(job.capability.clone(), job.redundancy as usize * 2, None);
                 }
             }
