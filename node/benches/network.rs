@@ -396,8 +396,9 @@ async fn p2p_announcements(nodes: usize) -> Spread {
             .await
             .unwrap();
     }
-    // Past the provider records' second and third rounds (2 s and 10 s after joining).
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    // Past the provider records' rounds (2 s and 10 s after joining), and long enough for
+    // every node's DHT bootstrap to settle: the nodes share this process's 2 cores.
+    tokio::time::sleep(Duration::from_secs(15) + Duration::from_millis(250) * nodes as u32).await;
     let memory_per_node = (rss() - rss_before) as f64 / nodes as f64;
 
     // Idle: background traffic (pings every 15 s, heartbeats) as a rate over 30 s,
@@ -684,7 +685,8 @@ async fn p2p_throughput(nodes: usize, jobs: usize) -> (f64, usize, f64) {
     for c in &clients {
         common::discover(c, "wasm", 8).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Let every node's DHT bootstrap settle, as in the announcement runs.
+    tokio::time::sleep(Duration::from_secs(15) + Duration::from_millis(250) * nodes as u32).await;
     let cpu0 = cpu();
     let started = Instant::now();
     let mut ids = Vec::new();
