@@ -6,6 +6,7 @@
 //! - [`deployment`]: the `deployments/<network>.json` manifest and the deploy settings;
 //! - [`deploy`]: the idempotent deploy of the whole suite;
 //! - [`units`]: token amounts and capability names;
+//! - [`ops`]: a signing [`ops::Session`] and what it does: stake, create and settle jobs, vote;
 //! - [`error`]: errors, with reverts decoded to the contract's own message.
 
 pub mod artifacts;
@@ -14,6 +15,7 @@ pub mod contracts;
 pub mod deploy;
 pub mod deployment;
 pub mod error;
+pub mod ops;
 pub mod units;
 
 pub use artifacts::Contract;

@@ -22,6 +22,8 @@ pub enum WorkerConduct {
     Lie,
     /// Accepts assignments and never answers.
     Stall,
+    /// Bids and advertises whether or not the chain backs it.
+    IgnoreStake,
 }
 
 /// Everything a node runs with.
@@ -57,6 +59,9 @@ pub struct NodeConfig {
     pub reputation: Arc<dyn ReputationSource>,
     pub weights: Weights,
     pub conduct: WorkerConduct,
+    /// Settle on Starknet: stake gates bidding, jobs are escrowed and paid on chain.
+    /// `None` runs the network off-chain.
+    pub chain: Option<crate::chain::ChainSettings>,
 }
 
 impl Default for NodeConfig {
@@ -80,6 +85,7 @@ impl Default for NodeConfig {
             reputation: Arc::new(LocalTable::default()),
             weights: Weights::default(),
             conduct: WorkerConduct::Honest,
+            chain: None,
         }
     }
 }

@@ -127,6 +127,7 @@ mod tests {
             issued_ms: 0,
             ttl_secs: ttl,
             addrs: vec![],
+            backing: None,
         };
         cache.insert(a, ad(&["wasm"], 10), now);
         cache.insert(b, ad(&["wasm", "gpu"], 100), now);

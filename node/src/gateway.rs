@@ -25,6 +25,11 @@ use crate::{
 };
 
 /// Serializes bytes as standard base64.
+/// Serializes a `u128` amount as a decimal string (JSON numbers lose precision past 2^53).
+pub fn decimal<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&value.to_string())
+}
+
 pub fn base64_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&STANDARD.encode(bytes))
 }

@@ -96,6 +96,24 @@ pub struct VerificationFailure {
     pub at_ms: u64,
 }
 
+impl VerificationFailure {
+    /// The hash a dispute names as its evidence: the job, the worker, what it claimed and
+    /// what was accepted, so an arbitrator handed the record can check it.
+    pub fn evidence_hash(&self, job: &JobId) -> Hash {
+        let none = [0u8; 32];
+        Hash::of(
+            &[
+                b"ciro/evidence/1\0".as_slice(),
+                &job.0,
+                &self.worker.to_bytes(),
+                &self.claimed.map_or(none, |h| h.0),
+                &self.accepted.map_or(none, |h| h.0),
+            ]
+            .concat(),
+        )
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct JobResult {
     pub hash: Hash,
@@ -129,6 +147,12 @@ pub struct ClientJob {
     pub verification_failures: Vec<VerificationFailure>,
     /// Workers added beyond `redundancy` after a disagreement.
     pub extra_workers: u8,
+    /// Its escrow jobs on chain, one per worker slot, when the network settles on chain.
+    pub escrow_ids: Vec<u64>,
+    /// What the chain refused for it (not enough CIRO, a worker it would not assign…).
+    pub chain_errors: Vec<String>,
+    /// How each slot ended on chain, once all have.
+    pub settlement: Option<Vec<crate::chain::SlotReport>>,
 }
 
 impl ClientJob {
@@ -168,6 +192,9 @@ impl ClientJob {
             result: None,
             verification_failures: Vec::new(),
             extra_workers: 0,
+            escrow_ids: Vec::new(),
+            chain_errors: Vec::new(),
+            settlement: None,
         }
     }
 
@@ -487,6 +514,7 @@ mod tests {
             eta_ms: 10,
             stake_claim: 0,
             reputation_claim_ppm: 0,
+            backing: None,
         }
     }
 

@@ -8,8 +8,10 @@
 //! - [`sandbox`]: wasmtime execution within a job's limits, and the example workloads;
 //! - [`discovery`]: sharded DHT provider keys and the gossip ad cache;
 //! - [`limits`]: per-peer token buckets, strikes and bans;
+//! - [`chain`]: Starknet: which peers the chain backs, escrow settlement, reputation proofs;
 //! - [`reputation`]: the pluggable source of worker standing and the bid score;
 //! - [`gateway`]: the HTTP API; [`client`]: its client, for the CLI; [`metrics`]: Prometheus; [`config`]: settings.
+pub mod chain;
 pub mod client;
 pub mod config;
 pub mod discovery;

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub execution_seconds: Histogram,
     pub verification_failures: IntCounter,
     pub reassignments: IntCounter,
+    /// Reputation updates from peers that the chain confirmed.
+    pub reputation_updates: IntCounter,
     pub peers: IntGauge,
 }
 
@@ -101,6 +103,11 @@ impl Default for Metrics {
                 &registry,
                 "reassignments_total",
                 "Workers replaced after dropping, timing out or refusing",
+            ),
+            reputation_updates: counter(
+                &registry,
+                "reputation_updates_total",
+                "Reputation updates heard over gossip and confirmed on chain",
             ),
             peers,
             registry,

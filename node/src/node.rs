@@ -28,6 +28,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
+    chain::{Backer, FromChain, Settler, SlotReport, ToChain, Verdict as SlotVerdict},
     config::{NodeConfig, WorkerConduct},
     discovery::{self, AdCache},
     job::{ClientJob, JobStatus, Outcome},
@@ -35,9 +36,9 @@ use crate::{
     metrics::Metrics,
     network::{self, Behaviour, BehaviourEvent},
     protocol::{
-        self, addrs_from_wire, addrs_to_wire, spec_hash, topics, Assignment, Bid, CapabilityAd,
-        Gossip, Hash, Health, JobAnnouncement, JobId, Limits as JobLimits, Refusal, Request,
-        Response, ResultCommit,
+        self, addrs_from_wire, addrs_to_wire, spec_hash, topics, Assignment, Backing, Bid,
+        CapabilityAd, Gossip, Hash, Health, JobAnnouncement, JobId, Limits as JobLimits, Refusal,
+        Request, Response, ResultCommit,
     },
     reputation::Standing,
     sandbox::{Execution, Sandbox, SandboxError},
@@ -110,6 +111,8 @@ pub struct PeerInfo {
     pub gossip_score: Option<f64>,
     pub strikes: u64,
     pub banned: bool,
+    /// The account and stake the chain backs it with, once verified.
+    pub backer: Option<Backer>,
 }
 
 /// What happened in a node, as it happens, for programs that embed it.
@@ -125,11 +128,17 @@ pub enum NodeEvent {
         status: JobStatus,
         at: Instant,
     },
+    /// Every escrow slot of a job this node submitted is settled on chain.
+    SettledOnChain { job: JobId, slots: Vec<SlotReport> },
+    /// This node, as a worker, submitted its result for a job on chain.
+    SubmittedOnChain { job: JobId, escrow_id: u64 },
 }
 
 /// State the node shares with its gateway and its handle.
 pub struct Shared {
     pub peer_id: PeerId,
+    /// The latest chain-checked reputation record of each worker account heard of.
+    pub reputation: Mutex<HashMap<[u8; 32], protocol::ReputationUpdate>>,
     pub jobs: Mutex<HashMap<JobId, ClientJob>>,
     pub metrics: Metrics,
     pub listen_addrs: Mutex<Vec<Multiaddr>>,
@@ -226,6 +235,7 @@ impl Drop for NodeHandle {
 
 enum Pending {
     Bid(JobId),
+    Escrowed,
     Assign { job: JobId, worker: PeerId },
     Fetch { job: JobId, hash: Hash },
     Commit(JobId),
@@ -250,6 +260,9 @@ struct WorkerJob {
     blobs: HashMap<Hash, Vec<u8>>,
     outcome: Option<Outcome>,
     seen: Instant,
+    /// The client's escrow job for this work, once it is assigned on chain.
+    escrow: Option<u64>,
+    submitted: bool,
 }
 
 struct Lookup {
@@ -266,6 +279,57 @@ enum Internal {
         job: JobId,
         result: Result<Execution, SandboxError>,
     },
+}
+
+/// What the chain says of a peer, and when it said it.
+#[derive(Clone)]
+enum Backed {
+    Yes(Backer, Instant),
+    No(Instant),
+}
+
+/// The node's side of its link to the chain (see [`crate::chain`]).
+struct ChainLink {
+    to: mpsc::UnboundedSender<ToChain>,
+    /// This node's own backing, sent with its bids and ads.
+    backing: Backing,
+    /// This node's own standing, as last read.
+    own: Option<Backer>,
+    collateral: u128,
+    backers: HashMap<PeerId, Backed>,
+    verifying: HashSet<PeerId>,
+    parked_bids: HashMap<PeerId, Vec<Bid>>,
+    parked_ads: HashMap<PeerId, CapabilityAd>,
+}
+
+/// A verdict on a peer's backing is trusted this long.
+const BACKING_TTL: Duration = Duration::from_secs(30);
+/// How far reputation moves a peer's gossip score: from −10 (score 0) to +10 (score 1).
+const REPUTATION_GOSSIP_WEIGHT: f64 = 20.0;
+
+impl ChainLink {
+    fn backed(&self, peer: &PeerId, account: &[u8; 32]) -> Option<&Backed> {
+        self.backers.get(peer).filter(|b| match b {
+            Backed::Yes(backer, at) => {
+                backer.account.to_bytes_be() == *account && at.elapsed() < BACKING_TTL
+            }
+            Backed::No(at) => at.elapsed() < BACKING_TTL,
+        })
+    }
+
+    fn account_of(&self, peer: &PeerId) -> Option<starknet::core::types::Felt> {
+        match self.backers.get(peer) {
+            Some(Backed::Yes(backer, _)) => Some(backer.account),
+            _ => None,
+        }
+    }
+
+    /// Asks the chain about `peer` unless a question is out already.
+    fn verify(&mut self, peer: PeerId, backing: Backing) {
+        if self.verifying.insert(peer) {
+            let _ = self.to.send(ToChain::Verify { peer, backing });
+        }
+    }
 }
 
 #[derive(Default)]
@@ -310,6 +374,9 @@ pub struct Node {
     /// Provider records published so far, and when to publish them again.
     provided: u32,
     next_provide: Option<Instant>,
+    chain: Option<ChainLink>,
+    /// Kept so the channel stays open on a node without a chain.
+    _from_chain: mpsc::UnboundedSender<FromChain>,
 }
 
 impl Node {
@@ -379,11 +446,31 @@ impl Node {
             let _ = swarm.behaviour_mut().kad.bootstrap();
         }
 
+        let (from_chain_tx, from_chain) = mpsc::unbounded_channel();
+        let chain = match &config.chain {
+            Some(settings) => {
+                let (to, backing) =
+                    Settler::start(settings.clone(), me, from_chain_tx.clone()).await?;
+                Some(ChainLink {
+                    to,
+                    backing,
+                    own: None,
+                    collateral: settings.collateral,
+                    backers: HashMap::new(),
+                    verifying: HashSet::new(),
+                    parked_bids: HashMap::new(),
+                    parked_ads: HashMap::new(),
+                })
+            }
+            None => None,
+        };
+
         let (commands_tx, commands) = mpsc::channel(256);
         let (internal, internal_rx) = mpsc::unbounded_channel();
         let metrics = Metrics::default();
         let shared = Arc::new(Shared {
             peer_id: me,
+            reputation: Mutex::default(),
             jobs: Mutex::default(),
             metrics: metrics.clone(),
             listen_addrs: Mutex::new(listening),
@@ -431,9 +518,11 @@ impl Node {
             last_expiry: Instant::now(),
             provided: 0,
             next_provide: None,
+            chain,
+            _from_chain: from_chain_tx,
             config,
         };
-        let task = tokio::spawn(node.run(commands, internal_rx));
+        let task = tokio::spawn(node.run(commands, internal_rx, from_chain));
         Ok(NodeHandle {
             shared,
             http,
@@ -446,6 +535,7 @@ impl Node {
         mut self,
         mut commands: mpsc::Receiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut from_chain: mpsc::UnboundedReceiver<FromChain>,
     ) {
         if self.config.bootstrap.is_empty() {
             self.provide();
@@ -457,6 +547,7 @@ impl Node {
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 Some(command) = commands.recv() => self.on_command(command),
                 Some(done) = internal.recv() => self.on_executed(done),
+                Some(message) = from_chain.recv() => self.on_chain(message),
                 _ = tick.tick() => self.on_tick(),
             }
         }
@@ -660,11 +751,56 @@ impl Node {
                 for addr in addrs_from_wire(&ad.addrs) {
                     self.swarm.add_peer_address(signer, addr);
                 }
-                self.ads.insert(signer, ad, Instant::now());
+                self.on_ad(signer, ad);
             }
-            Gossip::Reputation(_) | Gossip::Health(_) => {}
+            Gossip::Reputation(update) => {
+                if let Some(link) = &self.chain {
+                    let _ = link.to.send(ToChain::CheckReputation {
+                        from: signer,
+                        update,
+                    });
+                }
+            }
+            Gossip::Health(_) => {}
         }
         (MessageAcceptance::Accept, kind)
+    }
+
+    /// A worker's capability ad. When the network settles on chain, only the ads of peers
+    /// the chain backs count; the others are ignored and their senders penalized.
+    fn on_ad(&mut self, signer: PeerId, ad: CapabilityAd) {
+        let Some(link) = &mut self.chain else {
+            self.ads.insert(signer, ad, Instant::now());
+            return;
+        };
+        let Some(backing) = ad.backing.clone() else {
+            self.penalize(signer, "unbacked");
+            return;
+        };
+        match link.backed(&signer, &backing.account) {
+            Some(Backed::Yes(backer, _)) if backer.active => {
+                self.ads.insert(signer, ad, Instant::now());
+            }
+            Some(_) => self.penalize(signer, "unbacked"),
+            None => {
+                link.parked_ads.insert(signer, ad);
+                link.verify(signer, backing);
+            }
+        }
+    }
+
+    /// The gossip score reputation earns `peer`, from the reputation source: 0 without a
+    /// chain or a standing.
+    fn reputation_score(&self, peer: &PeerId) -> f64 {
+        let account = self.chain.as_ref().and_then(|l| l.account_of(peer));
+        if account.is_none() {
+            return 0.0;
+        }
+        self.config
+            .reputation
+            .standing(peer, account)
+            .map(|s| (s.reputation_ppm as f64 / 1e6 - 0.5) * REPUTATION_GOSSIP_WEIGHT)
+            .unwrap_or(0.0)
     }
 
     /// A strike against `peer`: its gossip score falls with its live strike count, and
@@ -678,7 +814,11 @@ impl Node {
             _ if self.limits.is_banned(&peer) => -1000.0,
             Verdict::Tolerated(strikes) => {
                 let graylist = network::peer_score().1.graylist_threshold;
-                graylist * 0.99 * strikes as f64 / self.config.policy.ban_strikes.max(1) as f64
+                // Reputation may soften strikes, never enough to keep a peer that earned a
+                // ban out of the graylist.
+                let strikes_score =
+                    graylist * 0.99 * strikes as f64 / self.config.policy.ban_strikes.max(1) as f64;
+                strikes_score + self.reputation_score(&peer).min(-strikes_score * 0.01)
             }
             Verdict::Banned => -1000.0,
         };
@@ -715,6 +855,17 @@ impl Node {
         if self.config.capabilities.is_empty() {
             return;
         }
+        // A worker the chain does not back yet has nothing to offer.
+        let backing = match &self.chain {
+            Some(link) => match &link.own {
+                Some(own) if own.active => Some(link.backing.clone()),
+                _ if self.config.conduct == WorkerConduct::IgnoreStake => {
+                    Some(link.backing.clone())
+                }
+                _ => return,
+            },
+            None => None,
+        };
         let ad = Gossip::Capabilities(CapabilityAd {
             capabilities: self.config.capabilities.clone(),
             min_price: self.config.min_price,
@@ -722,6 +873,7 @@ impl Node {
             issued_ms: now_ms(),
             ttl_secs: self.config.ad_ttl.as_secs().clamp(1, 3600) as u32,
             addrs: self.advertised_addrs(),
+            backing,
         });
         if self.publish(&ad).is_ok() {
             self.last_ad = Some(Instant::now());
@@ -773,6 +925,15 @@ impl Node {
             now,
             now + request.deadline.as_millis() as u64,
         );
+        if let Some(link) = &self.chain {
+            let _ = link.to.send(ToChain::Created {
+                job: id,
+                slots: job.redundancy,
+                reward: job.reward,
+                capability: job.capability.clone(),
+                deadline_ms: job.deadline_ms,
+            });
+        }
         self.shared.jobs.lock().expect("jobs lock").insert(id, job);
         self.announce(id);
         Ok(id)
@@ -846,11 +1007,39 @@ impl Node {
         }
     }
 
+    /// A bid. When the network settles on chain, a bid counts only once the chain backs
+    /// the worker for the job's capability with enough free stake; until the chain has
+    /// answered, the bid waits.
     fn on_bid(&mut self, worker: PeerId, bid: Bid) -> Response {
+        let mut account = None;
+        if let Some(link) = &mut self.chain {
+            let Some(backing) = bid.backing.clone() else {
+                self.penalize(worker, "unbacked");
+                return Response::Refused(Refusal::Unbacked);
+            };
+            let capability = match self.shared.job(&bid.job_id) {
+                Some(job) => job.capability,
+                None => return Response::Refused(Refusal::UnknownJob),
+            };
+            match link.backed(&worker, &backing.account) {
+                Some(Backed::Yes(backer, _)) if backer.backs(&capability, link.collateral) => {
+                    account = Some(backer.account);
+                }
+                Some(_) => {
+                    self.penalize(worker, "unbacked");
+                    return Response::Refused(Refusal::Unbacked);
+                }
+                None => {
+                    link.parked_bids.entry(worker).or_default().push(bid);
+                    link.verify(worker, backing);
+                    return Response::Ack;
+                }
+            }
+        }
         let standing = self
             .config
             .reputation
-            .standing(&worker)
+            .standing(&worker, account)
             .unwrap_or(Standing::UNKNOWN);
         let mut jobs = self.shared.jobs.lock().expect("jobs lock");
         let Some(job) = jobs.get_mut(&bid.job_id) else {
@@ -938,6 +1127,18 @@ impl Node {
         }
         for (worker, assignment) in assign {
             let job = assignment.job_id;
+            if let Some(link) = &self.chain {
+                match link.account_of(&worker) {
+                    Some(account) => {
+                        let _ = link.to.send(ToChain::Assigned {
+                            job,
+                            worker,
+                            account,
+                        });
+                    }
+                    None => tracing::warn!(%job, %worker, "assigned a worker with no account"),
+                }
+            }
             let id = self
                 .swarm
                 .behaviour_mut()
@@ -962,6 +1163,14 @@ impl Node {
         };
         self.metrics.jobs.with_label_values(&[status]).inc();
         tracing::info!(job = %job.id, status, error = ?job.error, "job finished");
+        if let Some(link) = &self.chain {
+            let (expected, verdicts) = verdicts(job);
+            let _ = link.to.send(ToChain::Finished {
+                job: job.id,
+                expected,
+                verdicts,
+            });
+        }
     }
 
     /// Applies `f` to a job, then records its end if `f` ended it.
@@ -1038,7 +1247,18 @@ impl Node {
             job: job.job_id,
             at: Instant::now(),
         });
-        let bidding = job.reward >= self.config.min_price
+        let backed = match &self.chain {
+            Some(link) => {
+                self.config.conduct == WorkerConduct::IgnoreStake
+                    || link
+                        .own
+                        .as_ref()
+                        .is_some_and(|own| own.backs(&job.capability, 0))
+            }
+            None => true,
+        };
+        let bidding = backed
+            && job.reward >= self.config.min_price
             && job.deadline_ms > now_ms()
             && self.busy() < self.config.slots as usize
             && !self.work.contains_key(&job.job_id)
@@ -1053,8 +1273,13 @@ impl Node {
             job_id: job.job_id,
             price: self.config.min_price,
             eta_ms: (job.limits.timeout_ms / 4).max(1) * (1 + self.busy() as u32),
-            stake_claim: 0,
+            stake_claim: self
+                .chain
+                .as_ref()
+                .and_then(|l| l.own.as_ref())
+                .map_or(0, |own| own.stake),
             reputation_claim_ppm: 0,
+            backing: self.chain.as_ref().map(|l| l.backing.clone()),
         };
         let id = self
             .swarm
@@ -1072,6 +1297,8 @@ impl Node {
                 blobs: HashMap::new(),
                 outcome: None,
                 seen: Instant::now(),
+                escrow: None,
+                submitted: false,
             },
         );
     }
@@ -1196,6 +1423,7 @@ impl Node {
         work.state = WorkState::Committing;
         work.outcome = Some(outcome);
         let client = work.client;
+        self.submit_on_chain(job);
         let id = self
             .swarm
             .behaviour_mut()
@@ -1224,6 +1452,145 @@ impl Node {
             },
         );
         self.pending.insert(id, Pending::Result(job));
+    }
+
+    /// Sends the worker's committed result to its escrow job, once both are known.
+    fn submit_on_chain(&mut self, job: JobId) {
+        let Some(link) = &self.chain else {
+            return;
+        };
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        if let (Some(escrow_id), Some(outcome), false) =
+            (work.escrow, &work.outcome, work.submitted)
+        {
+            work.submitted = true;
+            let _ = link.to.send(ToChain::Submit {
+                job,
+                escrow_id,
+                result: outcome.hash(),
+            });
+        }
+    }
+
+    // ----- the chain ------------------------------------------------------------------
+
+    fn on_chain(&mut self, message: FromChain) {
+        match message {
+            FromChain::Verified {
+                peer,
+                backing,
+                verdict,
+            } => self.on_verified(peer, backing, verdict),
+            FromChain::OwnStanding(backer) => {
+                let became_active = backer.active
+                    && self
+                        .chain
+                        .as_ref()
+                        .is_some_and(|l| !l.own.as_ref().is_some_and(|o| o.active));
+                if let Some(link) = &mut self.chain {
+                    link.own = Some(backer);
+                }
+                if became_active {
+                    self.advertise();
+                }
+            }
+            FromChain::Slots { job, escrow_ids } => {
+                self.with_job(&job, |j| j.escrow_ids.extend(escrow_ids));
+            }
+            FromChain::Escrowed {
+                job,
+                worker,
+                escrow_id,
+            } => {
+                let id = self.swarm.behaviour_mut().jobs.send_request(
+                    &worker,
+                    Request::Escrowed {
+                        job_id: job,
+                        escrow_id,
+                    },
+                );
+                self.pending.insert(id, Pending::Escrowed);
+            }
+            FromChain::Refused { job, message } => {
+                self.with_job(&job, |j| j.chain_errors.push(message));
+            }
+            FromChain::Settled { job, slots } => {
+                self.with_job(&job, |j| j.settlement = Some(slots.clone()));
+                self.shared.emit(NodeEvent::SettledOnChain { job, slots });
+            }
+            FromChain::Submitted { job, escrow_id } => {
+                self.shared
+                    .emit(NodeEvent::SubmittedOnChain { job, escrow_id });
+            }
+            FromChain::Reputation(update) => {
+                if let Err(e) = self.publish(&Gossip::Reputation(update)) {
+                    tracing::debug!("reputation update not published: {e}");
+                }
+            }
+            FromChain::ReputationChecked {
+                from,
+                update,
+                genuine,
+            } => {
+                if genuine {
+                    self.metrics.reputation_updates.inc();
+                    self.shared
+                        .reputation
+                        .lock()
+                        .expect("reputation lock")
+                        .insert(update.worker, update);
+                } else {
+                    self.penalize(from, "forged-reputation");
+                }
+            }
+        }
+    }
+
+    fn on_verified(&mut self, peer: PeerId, backing: Backing, verdict: Result<Backer, String>) {
+        let Some(link) = &mut self.chain else {
+            return;
+        };
+        link.verifying.remove(&peer);
+        let ad = link.parked_ads.remove(&peer);
+        let bids = link.parked_bids.remove(&peer).unwrap_or_default();
+        let now = Instant::now();
+        match verdict {
+            Ok(backer) => {
+                tracing::debug!(%peer, account = %format_args!("{:#x}", backer.account), "the chain backs a peer");
+                link.backers.insert(peer, Backed::Yes(backer.clone(), now));
+                // Warm the reputation source, and let reputation into the gossip score.
+                let score = self.reputation_score(&peer);
+                if self.limits.total_strikes(&peer) == 0 {
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .set_application_score(&peer, score);
+                }
+                if let Some(ad) = ad.filter(|_| backer.active) {
+                    self.ads.insert(peer, ad, now);
+                }
+                let mut concerned = Vec::new();
+                for bid in bids
+                    .into_iter()
+                    .filter(|b| b.backing.as_ref() == Some(&backing))
+                {
+                    concerned.push(bid.job_id);
+                    if let Response::Refused(refusal) = self.on_bid(peer, bid) {
+                        tracing::debug!(%peer, ?refusal, "a parked bid was refused");
+                    }
+                }
+                for job in concerned {
+                    self.drive_jobs(Some(job));
+                }
+            }
+            Err(reason) => {
+                tracing::info!(%peer, "ignoring a peer the chain does not back: {reason}");
+                link.backers.insert(peer, Backed::No(now));
+                self.penalize(peer, "unbacked");
+            }
+        }
     }
 
     // ----- request-response ---------------------------------------------------------
@@ -1280,6 +1647,15 @@ impl Node {
                     Response::Refused(Refusal::BadRequest)
                 }
                 Request::Bid(bid) => self.on_bid(peer, bid),
+                Request::Escrowed { job_id, escrow_id } => match self.work.get_mut(&job_id) {
+                    Some(work) if work.client == peer && self.chain.is_some() => {
+                        work.escrow = Some(escrow_id);
+                        self.submit_on_chain(job_id);
+                        Response::Ack
+                    }
+                    Some(_) => Response::Refused(Refusal::NotAssigned),
+                    None => Response::Refused(Refusal::UnknownJob),
+                },
                 Request::Assign(assignment) => self.on_assign(peer, assignment),
                 Request::Fetch { job_id, hash } => self.serve_fetch(&peer, &job_id, &hash),
                 Request::Commit(c) => self
@@ -1344,6 +1720,7 @@ impl Node {
             (Pending::Bid(job), Ok(Response::Ack)) => {
                 let _ = job;
             }
+            (Pending::Escrowed, _) => {}
             (Pending::Bid(job), _) => {
                 if self
                     .work
@@ -1478,6 +1855,10 @@ impl Node {
                 gossip_score: self.swarm.behaviour().gossipsub.peer_score(peer),
                 strikes: self.limits.total_strikes(peer),
                 banned: self.limits.is_banned(peer),
+                backer: match self.chain.as_ref().and_then(|l| l.backers.get(peer)) {
+                    Some(Backed::Yes(backer, _)) => Some(backer.clone()),
+                    _ => None,
+                },
             })
             .collect();
         infos.sort_by_key(|p| p.peer_id);
@@ -1530,6 +1911,41 @@ impl Node {
                 .set_application_score(&peer, 0.0);
         }
     }
+}
+
+/// The agreed result of a finished job, and each assigned worker's standing against it:
+/// what the escrow settles by.
+fn verdicts(job: &ClientJob) -> (Option<Hash>, Vec<(PeerId, SlotVerdict)>) {
+    let expected = job
+        .result
+        .as_ref()
+        .filter(|_| job.status == JobStatus::Completed)
+        .map(|r| r.hash);
+    let mut seen = HashSet::new();
+    let verdicts = job
+        .assignments
+        .iter()
+        .filter(|a| seen.insert(a.worker))
+        .map(|a| {
+            let agreed = job
+                .result
+                .as_ref()
+                .is_some_and(|r| r.agreeing.contains(&a.worker));
+            let failure = job
+                .verification_failures
+                .iter()
+                .find(|f| f.worker == a.worker && f.claimed.is_some());
+            let verdict = match (agreed, failure, expected) {
+                (true, _, Some(hash)) => SlotVerdict::Agreed(hash),
+                (false, Some(failure), _) => SlotVerdict::Wrong {
+                    evidence: failure.evidence_hash(&job.id),
+                },
+                _ => SlotVerdict::NoResult,
+            };
+            (a.worker, verdict)
+        })
+        .collect();
+    (expected, verdicts)
 }
 
 fn rand_nonce() -> [u8; 16] {

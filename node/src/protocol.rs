@@ -219,15 +219,46 @@ pub struct CapabilityAd {
     pub ttl_secs: u32,
     /// Where the worker can be dialed (multiaddr bytes, at most [`MAX_ADDRS`]).
     pub addrs: Vec<Vec<u8>>,
+    /// The Starknet account that stakes for this peer, when the network settles on chain.
+    pub backing: Option<Backing>,
 }
 
-/// A change in a worker's reputation. Once the chain is wired, `tx_hash` names the
-/// transaction that caused it so any peer can check it.
+/// A Starknet account's signature over a peer id: the proof that the account, and the
+/// stake it holds, stands behind the peer (see [`crate::chain::binding_hash`]). Peers check
+/// it with the account contract's own `is_valid_signature`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backing {
+    /// The account's address (a felt, big-endian).
+    pub account: [u8; 32],
+    /// The account's signature (felts, big-endian; `r, s` for the usual accounts).
+    pub signature: Vec<[u8; 32]>,
+}
+
+/// Most felts in a [`Backing`] signature.
+pub const MAX_SIGNATURE_FELTS: usize = 4;
+
+impl Backing {
+    fn check(&self) -> Result<(), WireError> {
+        if self.signature.is_empty() || self.signature.len() > MAX_SIGNATURE_FELTS {
+            return Err(WireError::Invalid("signature length out of range"));
+        }
+        Ok(())
+    }
+}
+
+/// A worker's on-chain reputation record after the transaction `tx_hash` changed it (its
+/// `ReputationUpdated` event). Any peer can fetch the receipt and check it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReputationUpdate {
-    pub worker: Vec<u8>,
-    pub score_ppm: u32,
-    pub tx_hash: Option<[u8; 32]>,
+    /// The worker's account (a felt, big-endian).
+    pub worker: [u8; 32],
+    /// The event's reason, a Cairo short string such as `completed`.
+    pub reason: String,
+    pub jobs_completed: u64,
+    pub jobs_failed: u64,
+    pub disputes_won: u64,
+    pub disputes_lost: u64,
+    pub tx_hash: [u8; 32],
     pub block: u64,
 }
 
@@ -306,15 +337,16 @@ impl Gossip {
                 ad.capabilities
                     .iter()
                     .try_for_each(|c| check_capability(c))?;
+                if let Some(backing) = &ad.backing {
+                    backing.check()?;
+                }
                 check_addrs(&ad.addrs)
             }
             Self::Reputation(update) => {
-                if update.score_ppm > 1_000_000 {
-                    return Err(WireError::Invalid("score above 1"));
+                if update.reason.len() > 31 {
+                    return Err(WireError::Invalid("reason longer than a short string"));
                 }
-                PeerId::from_bytes(&update.worker)
-                    .map(|_| ())
-                    .map_err(|_| WireError::Invalid("worker is not a peer id"))
+                Ok(())
             }
             Self::Health(_) => Ok(()),
         }
@@ -452,6 +484,9 @@ pub struct Bid {
     /// What the worker says it has staked; the client checks it against its own source.
     pub stake_claim: u128,
     pub reputation_claim_ppm: u32,
+    /// The account behind the worker; a client that settles on chain ignores bids
+    /// without one.
+    pub backing: Option<Backing>,
 }
 
 /// The client's choice of a worker, with what it needs to fetch.
@@ -491,6 +526,9 @@ pub enum Request {
         output: Vec<u8>,
         error: Option<String>,
     },
+    /// Client → worker: the assignment is on chain as escrow job `escrow_id`, where the
+    /// worker submits its result hash.
+    Escrowed { job_id: JobId, escrow_id: u64 },
     /// Never sent: what the codec hands the node in place of a frame it refused, so the
     /// node can answer it and count it against the sender.
     #[serde(skip)]
@@ -505,6 +543,7 @@ impl Request {
             Self::Fetch { .. } => "fetch",
             Self::Commit(_) => "commit",
             Self::Result { .. } => "result",
+            Self::Escrowed { .. } => "escrowed",
             Self::Refused(_) => "refused",
         }
     }
@@ -512,6 +551,9 @@ impl Request {
     fn check(&self) -> Result<(), WireError> {
         match self {
             Self::Assign(a) => a.limits.check(),
+            Self::Bid(Bid {
+                backing: Some(b), ..
+            }) => b.check(),
             Self::Result { error: Some(e), .. } if e.len() > 1024 => {
                 Err(WireError::Invalid("error message too long"))
             }
@@ -537,6 +579,9 @@ pub enum Refusal {
     HashMismatch,
     NoCommit,
     BadRequest,
+    /// The chain does not back the sender: no stake, not active, or not registered for
+    /// the capability.
+    Unbacked,
 }
 
 /// The answer to a [`Request`].
@@ -795,6 +840,7 @@ mod tests {
             issued_ms: 0,
             ttl_secs: 60,
             addrs: vec![],
+            backing: None,
         });
         assert_eq!(
             open(&seal(&key, &ad), topics::CAPABILITIES),

@@ -7,10 +7,13 @@
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
+    time::{Duration, Instant},
 };
 
 use libp2p::PeerId;
 use serde::Serialize;
+use starknet::core::types::Felt;
+use url::Url;
 
 /// A worker's standing as the source knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -29,8 +32,10 @@ impl Standing {
 }
 
 pub trait ReputationSource: Send + Sync {
-    /// The worker's standing, or `None` when the source does not know it.
-    fn standing(&self, worker: &PeerId) -> Option<Standing>;
+    /// The standing of `worker`, backed on chain by `account` when the network settles on
+    /// chain, or `None` when the source does not know it. Never waits: a source that has
+    /// to ask elsewhere answers from what it has and refreshes in the background.
+    fn standing(&self, worker: &PeerId, account: Option<Felt>) -> Option<Standing>;
 }
 
 /// A table of standings kept in memory.
@@ -44,8 +49,107 @@ impl LocalTable {
 }
 
 impl ReputationSource for LocalTable {
-    fn standing(&self, worker: &PeerId) -> Option<Standing> {
+    fn standing(&self, worker: &PeerId, _: Option<Felt>) -> Option<Standing> {
         self.0.read().expect("table lock").get(worker).copied()
+    }
+}
+
+/// Standings from the indexer's HTTP API (`GET /v1/workers/{account}`: `score_ppm` and
+/// `stake`), by the account that backs the worker. Answers come from a cache; an entry
+/// older than `ttl`, or a missing one, is fetched again in the background. While the
+/// indexer is unreachable the last answers stand.
+#[derive(Clone)]
+pub struct IndexerSource {
+    base: Url,
+    http: reqwest::Client,
+    ttl: Duration,
+    cache: Arc<RwLock<HashMap<Felt, Cached>>>,
+}
+
+#[derive(Clone, Copy)]
+struct Cached {
+    standing: Option<Standing>,
+    fetched: Instant,
+    fetching: bool,
+}
+
+impl IndexerSource {
+    pub fn new(base: Url, ttl: Duration) -> Self {
+        Self {
+            base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("a client with a timeout builds"),
+            ttl,
+            cache: Arc::default(),
+        }
+    }
+
+    /// Fetches `account`'s standing now.
+    pub async fn fetch(&self, account: Felt) -> Result<Option<Standing>, String> {
+        #[derive(serde::Deserialize)]
+        struct Worker {
+            score_ppm: i64,
+            stake: String,
+        }
+        let url = self
+            .base
+            .join(&format!("v1/workers/{account:#x}"))
+            .map_err(|e| e.to_string())?;
+        let response = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let worker: Worker = response
+            .error_for_status()
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Standing {
+            reputation_ppm: worker.score_ppm.clamp(0, 1_000_000) as u32,
+            stake: worker.stake.parse().map_err(|_| "stake is not a number")?,
+        }))
+    }
+
+    fn refresh(&self, account: Felt) {
+        let source = self.clone();
+        tokio::spawn(async move {
+            let fetched = source.fetch(account).await;
+            let mut cache = source.cache.write().expect("cache lock");
+            let entry = cache.entry(account).or_insert(Cached {
+                standing: None,
+                fetched: Instant::now(),
+                fetching: false,
+            });
+            entry.fetching = false;
+            match fetched {
+                Ok(standing) => {
+                    entry.standing = standing;
+                    entry.fetched = Instant::now();
+                }
+                Err(e) => tracing::debug!("indexer: {e}"),
+            }
+        });
+    }
+}
+
+impl ReputationSource for IndexerSource {
+    fn standing(&self, _: &PeerId, account: Option<Felt>) -> Option<Standing> {
+        let account = account?;
+        let now = Instant::now();
+        let mut cache = self.cache.write().expect("cache lock");
+        let entry = cache.entry(account).or_insert(Cached {
+            standing: None,
+            fetched: now - self.ttl - Duration::from_secs(1),
+            fetching: false,
+        });
+        if !entry.fetching && now.duration_since(entry.fetched) > self.ttl {
+            entry.fetching = true;
+            self.refresh(account);
+        }
+        entry.standing
     }
 }
 
@@ -125,12 +229,12 @@ mod tests {
     fn the_table_answers_what_was_set() {
         let table = LocalTable::default();
         let peer = PeerId::random();
-        assert_eq!(table.standing(&peer), None);
+        assert_eq!(table.standing(&peer, None), None);
         let s = Standing {
             reputation_ppm: 1,
             stake: 2,
         };
         table.set(peer, s);
-        assert_eq!(table.standing(&peer), Some(s));
+        assert_eq!(table.standing(&peer, None), Some(s));
     }
 }

@@ -3,8 +3,8 @@
 //! Each command group lives in its own module:
 //! - [`contracts`] builds, checks and tests the Cairo contracts;
 //! - [`deploy_cmd`] deploys them (`ciro contracts deploy`);
+//! - `up` starts a whole local network (`ciro up`, and the end-to-end tests' harness);
 //! - [`net`] resolves the network, the manifest and the signing account;
-//! - [`ops`] is what `ciro worker`, `ciro job` and `ciro token` do on chain.
 //!
 //! This crate root only declares modules; it must never hold command logic itself.
 
@@ -13,4 +13,5 @@
 pub mod contracts;
 pub mod deploy_cmd;
 pub mod net;
-pub mod ops;
+#[cfg(feature = "devnet")]
+pub mod up;

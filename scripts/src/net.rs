@@ -127,6 +127,14 @@ impl NetworkArgs {
         Ok((chain, deployment))
     }
 
+    /// A signing session on the deployed suite: [`Self::connect_deployed`] plus
+    /// [`Self::signer`].
+    pub async fn session(&self, root: &Path) -> Result<ciro_bindings::ops::Session> {
+        let (chain, deployment) = self.connect_deployed(root).await?;
+        let account = self.signer(&chain).await?;
+        Ok(ciro_bindings::ops::Session::new(chain, deployment, account))
+    }
+
     /// The signing account.
     pub async fn signer(&self, chain: &Chain) -> Result<Account> {
         let network = self.network()?;

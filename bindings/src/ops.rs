@@ -1,23 +1,21 @@
-//! What `ciro worker`, `ciro job` and `ciro token` do on chain.
+//! The operations on the deployed suite that the CLI (`ciro worker`, `ciro job`, `ciro token`)
+//! and the nodes share.
 //!
 //! A [`Session`] is a connected account plus the deployment manifest. Each operation checks
 //! what it can before paying a fee (balances, allowances, input ranges), sends one
 //! transaction (a multicall when a token approval must come first), waits for it, and
 //! returns what a user wants to read.
 
-use std::path::Path;
-
 use cainome::cairo_serde::{ContractAddress, U256};
-use ciro_bindings::chain::{Account, Chain, Receipt};
-use ciro_bindings::contracts::{disputes, escrow, reputation, staking, token};
-use ciro_bindings::error::{ChainError, Result};
-use ciro_bindings::units::{self, format_tokens};
-use ciro_bindings::{Contract, Deployment};
 use starknet::accounts::Account as _;
 use starknet::core::types::{Call, Felt};
 use starknet::providers::Provider as _;
 
-use crate::net::NetworkArgs;
+use crate::chain::{Account, Chain, Receipt};
+use crate::contracts::{disputes, escrow, reputation, staking, token};
+use crate::error::{ChainError, Result};
+use crate::units::{self, format_tokens};
+use crate::{Contract, Deployment};
 
 /// A connected, signing session on a deployed network.
 pub struct Session {
@@ -114,15 +112,13 @@ fn addr(felt: Felt) -> ContractAddress {
 }
 
 impl Session {
-    /// Connects with `args`, loads the manifest under `root`, and loads the signer.
-    pub async fn open(args: &NetworkArgs, root: &Path) -> Result<Self> {
-        let (chain, deployment) = args.connect_deployed(root).await?;
-        let account = args.signer(&chain).await?;
-        Ok(Self {
+    /// A session of `account` on `chain`, where `deployment` is.
+    pub fn new(chain: Chain, deployment: Deployment, account: Account) -> Self {
+        Self {
             chain,
             deployment,
             account,
-        })
+        }
     }
 
     /// The signer's address.
@@ -356,6 +352,18 @@ impl Session {
 
     /// Creates a job, escrowing its reward; returns its id.
     pub async fn job_create(&self, terms: &JobTerms, approve: bool) -> Result<(u64, Receipt)> {
+        let (ids, receipt) = self.job_create_many(terms, 1, approve).await?;
+        Ok((ids[0], receipt))
+    }
+
+    /// Creates `count` identical jobs in one transaction, escrowing `count` rewards; returns
+    /// their ids in order. A network job with redundancy k holds one escrow job per worker.
+    pub async fn job_create_many(
+        &self,
+        terms: &JobTerms,
+        count: u8,
+        approve: bool,
+    ) -> Result<(Vec<u64>, Receipt)> {
         if terms.reward == 0 {
             return Err(ChainError::Input("--reward must be positive".into()));
         }
@@ -364,28 +372,46 @@ impl Session {
                 "--deadline-in and --challenge-window must be positive".into(),
             ));
         }
+        if count == 0 {
+            return Err(ChainError::Input("create at least one job".into()));
+        }
         let now = self.chain_time().await?;
-        let call = self.escrow()?.create_job_getcall(
+        let deadline = now.checked_add(terms.deadline_in).ok_or_else(|| {
+            ChainError::Input(format!("--deadline-in {} is too far", terms.deadline_in))
+        })?;
+        let escrow = self.escrow()?;
+        let call = escrow.create_job_getcall(
             &terms.spec_hash,
             &units::u256(terms.reward),
             &terms.capability,
-            &now.checked_add(terms.deadline_in).ok_or_else(|| {
-                ChainError::Input(format!("--deadline-in {} is too far", terms.deadline_in))
-            })?,
+            &deadline,
             &terms.challenge_window,
             &units::u256(terms.collateral),
         );
+        let total = terms.reward.checked_mul(count as u128).ok_or_else(|| {
+            ChainError::Input(format!("{count} rewards of {} overflow", terms.reward))
+        })?;
         let escrow_at = self.at(Contract::JobEscrow)?;
-        let calls = self
-            .with_approval(escrow_at, terms.reward, approve, call)
-            .await?;
+        let mut calls = self.with_approval(escrow_at, total, approve, call).await?;
+        let create = calls.last().cloned().expect("the create call is last");
+        calls.extend(std::iter::repeat_n(create, count as usize - 1));
         let receipt = self.send("JobEscrow.create_job", calls).await?;
-        let job_id = self.created_job_id(receipt.hash).await?;
-        Ok((job_id, receipt))
+        let ids = self.created_job_ids(receipt.hash).await?;
+        if ids.len() != count as usize {
+            return Err(ChainError::Rpc {
+                action: "JobEscrow.create_job".into(),
+                detail: format!(
+                    "transaction {:#x} created {} jobs, not {count}",
+                    receipt.hash,
+                    ids.len()
+                ),
+            });
+        }
+        Ok((ids, receipt))
     }
 
-    /// The id in the `JobCreated` event of transaction `hash`, decoded through the bindings.
-    async fn created_job_id(&self, hash: Felt) -> Result<u64> {
+    /// The ids in the `JobCreated` events of transaction `hash`, decoded through the bindings.
+    async fn created_job_ids(&self, hash: Felt) -> Result<Vec<u64>> {
         let escrow_at = self.at(Contract::JobEscrow)?;
         let found = self
             .chain
@@ -393,19 +419,51 @@ impl Session {
             .get_transaction_receipt(hash)
             .await
             .map_err(|e| self.chain.error("receipt of JobEscrow.create_job", e))?;
-        found
+        Ok(found
             .receipt
             .events()
             .iter()
             .filter(|event| event.from_address == escrow_at)
-            .find_map(|event| match escrow::Event::try_from(event) {
+            .filter_map(|event| match escrow::Event::try_from(event) {
                 Ok(escrow::Event::JobCreated(created)) => Some(created.job_id),
                 _ => None,
             })
-            .ok_or_else(|| ChainError::Rpc {
-                action: "JobEscrow.create_job".into(),
-                detail: format!("transaction {hash:#x} emitted no JobCreated event"),
+            .collect())
+    }
+
+    /// The `ReputationUpdated` events of transaction `hash`.
+    pub async fn reputation_updates(
+        &self,
+        hash: Felt,
+    ) -> Result<Vec<(u64, reputation::ReputationUpdated)>> {
+        use starknet::core::types::ReceiptBlock;
+        let at = self.at(Contract::Reputation)?;
+        let found = self
+            .chain
+            .rpc()
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(|e| self.chain.error("get_transaction_receipt", e))?;
+        let block = match found.block {
+            ReceiptBlock::PreConfirmed { block_number }
+            | ReceiptBlock::Block { block_number, .. } => block_number,
+        };
+        Ok(found
+            .receipt
+            .events()
+            .iter()
+            .filter(|event| event.from_address == at)
+            .filter_map(|event| match reputation::Event::try_from(event) {
+                Ok(reputation::Event::ReputationUpdated(update)) => Some((block, update)),
+                _ => None,
             })
+            .collect())
+    }
+
+    /// Cancels an open job and refunds its reward (the client signs).
+    pub async fn job_cancel(&self, job_id: u64) -> Result<Receipt> {
+        let call = self.escrow()?.cancel_getcall(&job_id);
+        self.send("JobEscrow.cancel", vec![call]).await
     }
 
     /// The current block's timestamp, which deadlines are measured against.

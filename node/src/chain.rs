@@ -1,0 +1,908 @@
+//! The node's link to Starknet: which peers the chain backs, and the settlement of jobs.
+//!
+//! The event loop never waits on the chain. It sends [`ToChain`] messages to the
+//! [`Settler`], a task of its own, and hears back [`FromChain`] messages through its
+//! internal channel. The settler
+//!
+//! - verifies a peer's [`Backing`]: the account's signature over the peer id, checked by the
+//!   account contract itself (`is_valid_signature`), then the account's stake, status and
+//!   capabilities on the staking contract;
+//! - for a client, holds one escrow job per assigned worker ("slot"): `k` are created when
+//!   the job is submitted (the rewards are held from the start), one more for each extra or
+//!   replacement worker; each slot is assigned on chain to its worker, and settled once the
+//!   job ends: accepted when the worker's on-chain hash is the agreed result, disputed with
+//!   the verification failure's hash as evidence when it is not, refunded by
+//!   `claim_timeout` when the worker never submitted, cancelled when it was never used;
+//! - for a worker, submits its committed result hash to its slot, and keeps its own
+//!   standing (active, capabilities) fresh so it bids only while staked;
+//! - publishes what those transactions did to reputation (their `ReputationUpdated`
+//!   events), naming the transaction.
+//!
+//! Every step reads the slot's state before it sends anything and retries with backoff
+//! while the RPC fails, so an outage delays settlement but never loses it, and the
+//! escrow's own state machine makes a repeated step a no-op: nothing is paid twice.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use backoff::{backoff::Backoff, ExponentialBackoff};
+use ciro_bindings::{
+    chain::Chain,
+    contracts::escrow::{self, JobState},
+    error::ChainError,
+    ops::{JobTerms, Session},
+    units, Contract, Deployment,
+};
+use libp2p::PeerId;
+use serde::Serialize;
+use starknet::{
+    core::{
+        crypto::compute_hash_on_elements,
+        types::{BlockId, BlockTag, Felt, FunctionCall},
+        utils::{cairo_short_string_to_felt, get_selector_from_name, parse_cairo_short_string},
+    },
+    providers::Provider as _,
+    signers::SigningKey,
+};
+use tokio::sync::{mpsc, Mutex};
+use url::Url;
+
+use crate::protocol::{Backing, Hash, JobId, ReputationUpdate};
+
+/// What `is_valid_signature` answers for a valid signature (`'VALID'`).
+const VALID: Felt = Felt::from_hex_unchecked("0x56414c4944");
+
+/// How a node reaches the chain and what it asks of workers there.
+#[derive(Clone)]
+pub struct ChainSettings {
+    pub rpc_url: Url,
+    pub deployment: Deployment,
+    /// The node's account: it stakes (a worker) or pays (a client).
+    pub account: Felt,
+    pub private_key: Felt,
+    /// Collateral a client asks each worker to lock, base units.
+    pub collateral: u128,
+    /// Seconds after a submission in which the client may dispute.
+    pub challenge_window_secs: u64,
+    /// Seconds the on-chain deadline lies beyond the job's own, for the worker's submission.
+    pub settle_margin_secs: u64,
+    /// How often a waiting settlement looks at the chain again.
+    pub poll: Duration,
+    /// How often a worker re-reads its own standing.
+    pub standing_refresh: Duration,
+    /// The longest wait between retries while the RPC fails.
+    pub max_backoff: Duration,
+}
+
+impl std::fmt::Debug for ChainSettings {
+    // The key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainSettings")
+            .field("rpc_url", &ciro_bindings::chain::redact(&self.rpc_url))
+            .field("account", &format_args!("{:#x}", self.account))
+            .field("collateral", &self.collateral)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChainSettings {
+    /// Settings with the defaults for everything but where and who.
+    pub fn new(rpc_url: Url, deployment: Deployment, account: Felt, private_key: Felt) -> Self {
+        Self {
+            rpc_url,
+            deployment,
+            account,
+            private_key,
+            collateral: 0,
+            challenge_window_secs: 3600,
+            settle_margin_secs: 120,
+            poll: Duration::from_secs(2),
+            standing_refresh: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A felt from a 32-byte hash: the top six bits cleared, so it is always below the field's
+/// prime and two different felts mean two different hashes.
+pub fn felt_of(hash: &Hash) -> Felt {
+    let mut bytes = hash.0;
+    bytes[0] &= 0x03;
+    Felt::from_bytes_be(&bytes)
+}
+
+/// What an account signs to back a peer: a Pedersen hash of a domain tag, the chain id,
+/// the account and the peer id's bytes (31 to a felt), so a backing is good for one peer on
+/// one chain only.
+pub fn binding_hash(chain_id: Felt, account: Felt, peer: &PeerId) -> Felt {
+    let bytes = peer.to_bytes();
+    let mut elements = vec![
+        cairo_short_string_to_felt("ciro/peer/1").expect("a short string"),
+        chain_id,
+        account,
+        Felt::from(bytes.len() as u64),
+    ];
+    elements.extend(bytes.chunks(31).map(Felt::from_bytes_be_slice));
+    compute_hash_on_elements(&elements)
+}
+
+/// This node's backing: `account` signs [`binding_hash`] with `key`.
+pub fn sign_backing(
+    chain_id: Felt,
+    account: Felt,
+    key: Felt,
+    peer: &PeerId,
+) -> anyhow::Result<Backing> {
+    let signature = SigningKey::from_secret_scalar(key)
+        .sign(&binding_hash(chain_id, account, peer))
+        .map_err(|e| anyhow::anyhow!("signing the backing: {e}"))?;
+    Ok(Backing {
+        account: account.to_bytes_be(),
+        signature: vec![signature.r.to_bytes_be(), signature.s.to_bytes_be()],
+    })
+}
+
+/// A worker's standing on the staking contract, as verified for a peer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Backer {
+    #[serde(serialize_with = "felt_hex")]
+    pub account: Felt,
+    pub active: bool,
+    pub capabilities: Vec<String>,
+    #[serde(serialize_with = "crate::gateway::decimal")]
+    pub stake: u128,
+    #[serde(serialize_with = "crate::gateway::decimal")]
+    pub free: u128,
+}
+
+impl Backer {
+    /// Whether this standing lets the worker take a job for `capability` needing
+    /// `collateral`.
+    pub fn backs(&self, capability: &str, collateral: u128) -> bool {
+        self.active && self.capabilities.iter().any(|c| c == capability) && self.free >= collateral
+    }
+}
+
+fn felt_hex<S: serde::Serializer>(felt: &Felt, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{felt:#x}"))
+}
+
+/// How a worker stands against the client's verdict on its work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its result is the agreed one.
+    Agreed(Hash),
+    /// Its result disagreed; `evidence` is the hash of the verification-failure record.
+    Wrong { evidence: Hash },
+    /// It delivered nothing the client could use (dropped, timed out, never ran).
+    NoResult,
+}
+
+/// What the event loop asks of the chain.
+#[derive(Debug)]
+pub enum ToChain {
+    /// A client's new job: create `slots` escrow jobs of `reward` each.
+    Created {
+        job: JobId,
+        slots: u8,
+        reward: u128,
+        capability: String,
+        deadline_ms: u64,
+    },
+    /// A client assigned `worker` (backed by `account`) to the job.
+    Assigned {
+        job: JobId,
+        worker: PeerId,
+        account: Felt,
+    },
+    /// A client's job ended: settle every slot. `expected` is the agreed result, if any.
+    Finished {
+        job: JobId,
+        expected: Option<Hash>,
+        verdicts: Vec<(PeerId, Verdict)>,
+    },
+    /// A worker's committed result for its slot.
+    Submit {
+        job: JobId,
+        escrow_id: u64,
+        result: Hash,
+    },
+    /// Check whether the chain backs `peer`.
+    Verify { peer: PeerId, backing: Backing },
+    /// Check a reputation update another peer published.
+    CheckReputation {
+        from: PeerId,
+        update: ReputationUpdate,
+    },
+}
+
+/// What a slot ended as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SlotReport {
+    pub escrow_id: u64,
+    pub worker: Option<PeerId>,
+    /// The slot's final state on chain: `completed`, `disputed`, `refunded`, `cancelled`,
+    /// or `submitted` when it is left for `finalize` after the window.
+    pub state: String,
+    /// The transaction that settled it, if this node sent one.
+    pub tx_hash: Option<String>,
+}
+
+/// What the chain tells the event loop.
+#[derive(Debug)]
+pub enum FromChain {
+    /// A client's slots exist (the rewards are held).
+    Slots { job: JobId, escrow_ids: Vec<u64> },
+    /// A worker's slot is assigned on chain; tell the worker.
+    Escrowed {
+        job: JobId,
+        worker: PeerId,
+        escrow_id: u64,
+    },
+    /// The chain refused something for the job (not enough CIRO, an unbacked worker…).
+    Refused { job: JobId, message: String },
+    /// Every slot of the job is settled.
+    Settled { job: JobId, slots: Vec<SlotReport> },
+    /// A worker's result is on chain.
+    Submitted { job: JobId, escrow_id: u64 },
+    /// The verdict on a peer's backing: `Ok` with its standing, `Err` with why not.
+    Verified {
+        peer: PeerId,
+        backing: Backing,
+        verdict: Result<Backer, String>,
+    },
+    /// This node's own standing, re-read.
+    OwnStanding(Backer),
+    /// A reputation change this node caused; publish it.
+    Reputation(ReputationUpdate),
+    /// The verdict on a reputation update another peer published.
+    ReputationChecked {
+        from: PeerId,
+        update: ReputationUpdate,
+        genuine: bool,
+    },
+}
+
+/// The chain side of a node.
+pub struct Settler {
+    session: Session,
+    settings: ChainSettings,
+    /// One transaction at a time from this account, so nonces never race.
+    sending: Mutex<()>,
+    out: mpsc::UnboundedSender<FromChain>,
+}
+
+/// A client job's messages, in order, to the task that settles it.
+type JobMailbox = mpsc::UnboundedSender<ToChain>;
+
+impl Settler {
+    /// Connects, checks that the manifest belongs to this chain, and starts the settler.
+    /// Returns the sender the event loop talks through and this node's signed backing.
+    pub async fn start(
+        settings: ChainSettings,
+        me: PeerId,
+        out: mpsc::UnboundedSender<FromChain>,
+    ) -> anyhow::Result<(mpsc::UnboundedSender<ToChain>, Backing)> {
+        let chain = Chain::connect(&settings.rpc_url).await?;
+        if chain.chain_id() != settings.deployment.chain_id {
+            anyhow::bail!(
+                "the RPC at {} is chain {}, but the manifest was deployed on {:#x}",
+                ciro_bindings::chain::redact(&settings.rpc_url),
+                chain.chain_name(),
+                settings.deployment.chain_id
+            );
+        }
+        let account = chain.account(
+            settings.account,
+            SigningKey::from_secret_scalar(settings.private_key),
+        );
+        let backing = sign_backing(
+            chain.chain_id(),
+            settings.account,
+            settings.private_key,
+            &me,
+        )?;
+        let session = Session::new(chain, settings.deployment.clone(), account);
+        let settler = Arc::new(Settler {
+            session,
+            settings,
+            sending: Mutex::new(()),
+            out,
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(settler.clone().run(rx));
+        tokio::spawn(settler.watch_own_standing());
+        Ok((tx, backing))
+    }
+
+    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<ToChain>) {
+        let mut jobs: HashMap<JobId, JobMailbox> = HashMap::new();
+        while let Some(message) = rx.recv().await {
+            match message {
+                ToChain::Created {
+                    job,
+                    slots,
+                    reward,
+                    capability,
+                    deadline_ms,
+                } => {
+                    let (mailbox, inbox) = mpsc::unbounded_channel();
+                    jobs.insert(job, mailbox);
+                    let settler = self.clone();
+                    tokio::spawn(async move {
+                        settler
+                            .client_job(job, slots, reward, capability, deadline_ms, inbox)
+                            .await
+                    });
+                }
+                m @ (ToChain::Assigned { .. } | ToChain::Finished { .. }) => {
+                    let (job, last) = match &m {
+                        ToChain::Assigned { job, .. } => (*job, false),
+                        ToChain::Finished { job, .. } => (*job, true),
+                        _ => unreachable!(),
+                    };
+                    match jobs.get(&job) {
+                        Some(mailbox) => {
+                            let _ = mailbox.send(m);
+                        }
+                        None => tracing::warn!(%job, "no escrow for this job"),
+                    }
+                    if last {
+                        jobs.remove(&job);
+                    }
+                }
+                ToChain::Submit {
+                    job,
+                    escrow_id,
+                    result,
+                } => {
+                    let settler = self.clone();
+                    tokio::spawn(async move { settler.submit(job, escrow_id, result).await });
+                }
+                ToChain::Verify { peer, backing } => {
+                    let settler = self.clone();
+                    tokio::spawn(async move {
+                        let verdict = settler.verify(&peer, &backing).await;
+                        let _ = settler.out.send(FromChain::Verified {
+                            peer,
+                            backing,
+                            verdict,
+                        });
+                    });
+                }
+                ToChain::CheckReputation { from, update } => {
+                    let settler = self.clone();
+                    tokio::spawn(async move {
+                        let genuine = settler.check_reputation(&update).await;
+                        let _ = settler.out.send(FromChain::ReputationChecked {
+                            from,
+                            update,
+                            genuine,
+                        });
+                    });
+                }
+            }
+        }
+    }
+
+    fn backoff(&self) -> ExponentialBackoff {
+        ExponentialBackoff {
+            initial_interval: Duration::from_millis(100),
+            max_interval: self.settings.max_backoff,
+            max_elapsed_time: None,
+            ..ExponentialBackoff::default()
+        }
+    }
+
+    /// Runs `step` until it succeeds or fails in a way no retry can fix (a revert, bad
+    /// input, a shortfall). RPC failures are retried with backoff, for as long as it takes.
+    async fn retry<T, F, Fut>(&self, what: &str, mut step: F) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let mut backoff = self.backoff();
+        loop {
+            match step().await {
+                Ok(value) => return Ok(value),
+                Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc { .. })) => {
+                    let wait = backoff.next_backoff().unwrap_or(self.settings.max_backoff);
+                    tracing::warn!("{what}: {e}; retrying in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends one transaction's worth of work, alone.
+    async fn send<T, F, Fut>(&self, what: &str, step: F) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let _one_at_a_time = self.sending.lock().await;
+        self.retry(what, step).await
+    }
+
+    async fn slot(&self, escrow_id: u64) -> Result<escrow::Job, ChainError> {
+        self.retry("JobEscrow.job", || self.session.job_status(escrow_id))
+            .await
+    }
+
+    /// Publishes the reputation changes of transaction `hash`.
+    async fn publish_reputation(&self, hash: Felt) {
+        let updates = self
+            .retry("ReputationUpdated events", || {
+                self.session.reputation_updates(hash)
+            })
+            .await
+            .unwrap_or_default();
+        for (block, update) in updates {
+            let _ = self.out.send(FromChain::Reputation(ReputationUpdate {
+                worker: update.worker.0.to_bytes_be(),
+                reason: parse_cairo_short_string(&update.reason).unwrap_or_default(),
+                jobs_completed: update.new.jobs_completed,
+                jobs_failed: update.new.jobs_failed,
+                disputes_won: update.new.disputes_won,
+                disputes_lost: update.new.disputes_lost,
+                tx_hash: hash.to_bytes_be(),
+                block,
+            }));
+        }
+    }
+
+    // ----- verifying peers ------------------------------------------------------------
+
+    async fn verify(&self, peer: &PeerId, backing: &Backing) -> Result<Backer, String> {
+        let account = Felt::from_bytes_be(&backing.account);
+        let hash = binding_hash(self.session.chain.chain_id(), account, peer);
+        let mut calldata = vec![hash, Felt::from(backing.signature.len() as u64)];
+        calldata.extend(backing.signature.iter().map(Felt::from_bytes_be));
+        let call = FunctionCall {
+            contract_address: account,
+            entry_point_selector: get_selector_from_name("is_valid_signature")
+                .expect("a valid name"),
+            calldata,
+        };
+        let answer = self
+            .retry("is_valid_signature", || async {
+                match self
+                    .session
+                    .chain
+                    .rpc()
+                    .call(&call, BlockId::Tag(BlockTag::PreConfirmed))
+                    .await
+                {
+                    Ok(answer) => Ok(answer.first().copied()),
+                    // No such account, or it reverted on this signature: not valid.
+                    Err(starknet::providers::ProviderError::StarknetError(_)) => Ok(None),
+                    Err(e) => Err(self.session.chain.error("is_valid_signature", e)),
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if answer != Some(VALID) {
+            return Err(format!(
+                "account {account:#x} did not sign this peer id on this chain"
+            ));
+        }
+        self.standing(account).await
+    }
+
+    async fn standing(&self, account: Felt) -> Result<Backer, String> {
+        let status = self
+            .retry("Staking views", || self.session.worker_status(account))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Backer {
+            account,
+            active: status.active,
+            capabilities: status.capabilities,
+            stake: status.stake,
+            free: status.free,
+        })
+    }
+
+    async fn watch_own_standing(self: Arc<Self>) {
+        loop {
+            match self.standing(self.settings.account).await {
+                Ok(backer) => {
+                    if self.out.send(FromChain::OwnStanding(backer)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!("reading this node's stake: {e}"),
+            }
+            tokio::time::sleep(self.settings.standing_refresh).await;
+        }
+    }
+
+    async fn check_reputation(&self, update: &ReputationUpdate) -> bool {
+        let hash = Felt::from_bytes_be(&update.tx_hash);
+        let Ok(events) = self
+            .retry("ReputationUpdated events", || {
+                self.session.reputation_updates(hash)
+            })
+            .await
+        else {
+            return false;
+        };
+        events.iter().any(|(block, e)| {
+            *block == update.block
+                && e.worker.0.to_bytes_be() == update.worker
+                && e.new.jobs_completed == update.jobs_completed
+                && e.new.jobs_failed == update.jobs_failed
+                && e.new.disputes_won == update.disputes_won
+                && e.new.disputes_lost == update.disputes_lost
+        })
+    }
+
+    // ----- a worker's side ------------------------------------------------------------
+
+    async fn submit(&self, job: JobId, escrow_id: u64, result: Hash) {
+        let me = self.session.me();
+        let result_felt = felt_of(&result);
+        let slot = match self.slot(escrow_id).await {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::warn!(%job, escrow_id, "the client named an escrow job that cannot be read: {e}");
+                return;
+            }
+        };
+        if slot.worker.0 != me || slot.spec_hash != felt_of(&job) {
+            tracing::warn!(%job, escrow_id, "the client named an escrow job that is not this worker's for this job");
+            return;
+        }
+        if slot.state == JobState::Assigned {
+            let sent = self
+                .send("JobEscrow.submit_result", || async {
+                    match self.session.job_status(escrow_id).await?.state {
+                        JobState::Assigned => {
+                            self.session.job_submit(escrow_id, result_felt).await?;
+                            Ok(())
+                        }
+                        _ => Ok(()),
+                    }
+                })
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(%job, escrow_id, "submitting the result: {e}");
+                return;
+            }
+        }
+        tracing::info!(%job, escrow_id, "result submitted on chain");
+        let _ = self.out.send(FromChain::Submitted { job, escrow_id });
+    }
+
+    // ----- a client's side ------------------------------------------------------------
+
+    async fn create_slots(
+        &self,
+        job: JobId,
+        count: u8,
+        terms: &JobTerms,
+    ) -> Result<Vec<u64>, ChainError> {
+        // The escrow's job count before sending tells a retry after an answer lost in an
+        // outage whether the slots were created already: they are the jobs after it whose
+        // spec hash is this job's id.
+        let reader = escrow::JobEscrowReader::new(
+            self.session.deployment.address(Contract::JobEscrow)?,
+            self.session.chain.rpc(),
+        );
+        let _one_at_a_time = self.sending.lock().await;
+        let before = self
+            .retry("JobEscrow.job_count", || async {
+                reader
+                    .job_count()
+                    .call()
+                    .await
+                    .map_err(|e| self.session.chain.error("JobEscrow.job_count", e))
+            })
+            .await?;
+        let mut backoff = self.backoff();
+        loop {
+            match self.session.job_create_many(terms, count, true).await {
+                Ok((ids, _)) => return Ok(ids),
+                Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc { .. })) => {
+                    let wait = backoff.next_backoff().unwrap_or(self.settings.max_backoff);
+                    tracing::warn!(%job, "creating the escrow: {e}; retrying in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    if let Ok(ids) = self.created_since(before, job).await {
+                        if !ids.is_empty() {
+                            return Ok(ids);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// This client's escrow jobs for `job` created after the first `before`.
+    async fn created_since(&self, before: u64, job: JobId) -> Result<Vec<u64>, ChainError> {
+        let reader = escrow::JobEscrowReader::new(
+            self.session.deployment.address(Contract::JobEscrow)?,
+            self.session.chain.rpc(),
+        );
+        let count = reader
+            .job_count()
+            .call()
+            .await
+            .map_err(|e| self.session.chain.error("JobEscrow.job_count", e))?;
+        let mut ids = Vec::new();
+        for id in before + 1..=count {
+            let slot = self.session.job_status(id).await?;
+            if slot.client.0 == self.session.me() && slot.spec_hash == felt_of(&job) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn client_job(
+        &self,
+        job: JobId,
+        count: u8,
+        reward: u128,
+        capability: String,
+        deadline_ms: u64,
+        mut inbox: mpsc::UnboundedReceiver<ToChain>,
+    ) {
+        let refuse = |message: String| {
+            tracing::warn!(%job, "{message}");
+            let _ = self.out.send(FromChain::Refused { job, message });
+        };
+        let capability = match units::capability(&capability) {
+            Ok(c) => c,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let left_ms = deadline_ms.saturating_sub(crate::node::now_ms());
+        let terms = JobTerms {
+            spec_hash: felt_of(&job),
+            reward,
+            capability,
+            deadline_in: left_ms.div_ceil(1000) + self.settings.settle_margin_secs,
+            challenge_window: self.settings.challenge_window_secs,
+            collateral: self.settings.collateral,
+        };
+        let mut slots: Vec<(u64, Option<PeerId>)> =
+            match self.create_slots(job, count, &terms).await {
+                Ok(ids) => ids.into_iter().map(|id| (id, None)).collect(),
+                Err(e) => return refuse(format!("creating the escrow: {e}")),
+            };
+        let _ = self.out.send(FromChain::Slots {
+            job,
+            escrow_ids: slots.iter().map(|(id, _)| *id).collect(),
+        });
+        tracing::info!(%job, slots = ?slots.iter().map(|s| s.0).collect::<Vec<_>>(), "escrow created");
+
+        let (expected, verdicts) = loop {
+            match inbox.recv().await {
+                Some(ToChain::Assigned {
+                    worker, account, ..
+                }) => {
+                    let escrow_id = match slots.iter_mut().find(|(_, w)| w.is_none()) {
+                        Some((id, w)) => {
+                            *w = Some(worker);
+                            *id
+                        }
+                        None => match self.create_slots(job, 1, &terms).await {
+                            Ok(ids) => {
+                                let _ = self.out.send(FromChain::Slots {
+                                    job,
+                                    escrow_ids: ids.clone(),
+                                });
+                                slots.push((ids[0], Some(worker)));
+                                ids[0]
+                            }
+                            Err(e) => {
+                                refuse(format!("another escrow slot: {e}"));
+                                continue;
+                            }
+                        },
+                    };
+                    let assigned = self
+                        .send("JobEscrow.assign", || async {
+                            let slot = self.session.job_status(escrow_id).await?;
+                            match slot.state {
+                                JobState::Open => {
+                                    self.session.job_assign(escrow_id, account).await?;
+                                    Ok(())
+                                }
+                                _ if slot.worker.0 == account => Ok(()),
+                                other => Err(ChainError::Input(format!(
+                                    "escrow job {escrow_id} is {other:?}"
+                                ))),
+                            }
+                        })
+                        .await;
+                    match assigned {
+                        Ok(()) => {
+                            let _ = self.out.send(FromChain::Escrowed {
+                                job,
+                                worker,
+                                escrow_id,
+                            });
+                        }
+                        Err(e) => {
+                            // The slot stays with nobody on chain; it is cancelled at the end.
+                            if let Some(slot) = slots.iter_mut().find(|(id, _)| *id == escrow_id) {
+                                slot.1 = None;
+                            }
+                            refuse(format!("assigning {worker} on chain: {e}"));
+                        }
+                    }
+                }
+                Some(ToChain::Finished {
+                    expected, verdicts, ..
+                }) => break (expected, verdicts),
+                Some(_) => {}
+                // The node stopped: settle nothing more.
+                None => return,
+            }
+        };
+
+        let verdicts: HashMap<PeerId, Verdict> = verdicts.into_iter().collect();
+        let settling = slots.iter().map(|(escrow_id, worker)| {
+            let verdict = worker
+                .and_then(|w| verdicts.get(&w).cloned())
+                .unwrap_or(Verdict::NoResult);
+            self.settle_slot(*escrow_id, *worker, expected, verdict)
+        });
+        let reports = futures::future::join_all(settling).await;
+        tracing::info!(%job, ?reports, "escrow settled");
+        let _ = self.out.send(FromChain::Settled {
+            job,
+            slots: reports,
+        });
+    }
+
+    /// Drives one slot to its end (see the module docs).
+    async fn settle_slot(
+        &self,
+        escrow_id: u64,
+        worker: Option<PeerId>,
+        expected: Option<Hash>,
+        verdict: Verdict,
+    ) -> SlotReport {
+        let mut tx_hash = None;
+        let report = |state: &str, tx_hash: Option<Felt>| SlotReport {
+            escrow_id,
+            worker,
+            state: state.into(),
+            tx_hash: tx_hash.map(|h| format!("{h:#x}")),
+        };
+        loop {
+            let slot = match self.slot(escrow_id).await {
+                Ok(slot) => slot,
+                Err(e) => {
+                    tracing::warn!(escrow_id, "reading the escrow job: {e}");
+                    return report("stuck", tx_hash);
+                }
+            };
+            // What to send now, if anything; `None` waits for the chain to move.
+            let action: Option<(&str, Action)> = match slot.state {
+                JobState::Open => Some(("JobEscrow.cancel", Action::Cancel)),
+                JobState::Assigned => {
+                    let now = self.chain_now().await;
+                    (now > slot.deadline).then_some(("JobEscrow.claim_timeout", Action::Timeout))
+                }
+                JobState::Submitted => match (&verdict, expected) {
+                    (_, Some(agreed)) if slot.result_hash == felt_of(&agreed) => {
+                        Some(("JobEscrow.accept", Action::Accept))
+                    }
+                    (Verdict::Wrong { evidence }, _) => {
+                        Some(("JobEscrow.dispute", Action::Dispute(felt_of(evidence))))
+                    }
+                    (_, Some(agreed)) => {
+                        // A hash on chain that is not the one the worker committed to us,
+                        // or a result we never received: the evidence is the agreed result.
+                        Some(("JobEscrow.dispute", Action::Dispute(felt_of(&agreed))))
+                    }
+                    // No agreed result to judge by: the window runs out and anyone
+                    // finalizes.
+                    (_, None) => return report("submitted", tx_hash),
+                },
+                JobState::Disputed => return report("disputed", tx_hash),
+                JobState::Completed => return report("completed", tx_hash),
+                JobState::Refunded => return report("refunded", tx_hash),
+                JobState::Cancelled => return report("cancelled", tx_hash),
+                JobState::None => return report("unknown", tx_hash),
+            };
+            let Some((what, action)) = action else {
+                tokio::time::sleep(self.settings.poll).await;
+                continue;
+            };
+            let sent = self
+                .send(what, || async {
+                    // Read again under the lock: another step may have moved it.
+                    let now = self.session.job_status(escrow_id).await?.state;
+                    if now != slot.state {
+                        return Ok(None);
+                    }
+                    let receipt = match action {
+                        Action::Cancel => self.session.job_cancel(escrow_id).await?,
+                        Action::Timeout => self.session.job_timeout(escrow_id).await?,
+                        Action::Accept => self.session.job_accept(escrow_id).await?,
+                        Action::Dispute(evidence) => {
+                            self.session.job_dispute(escrow_id, evidence).await?.1
+                        }
+                    };
+                    Ok(Some(receipt.hash))
+                })
+                .await;
+            match sent {
+                Ok(Some(hash)) => {
+                    tx_hash = Some(hash);
+                    self.publish_reputation(hash).await;
+                }
+                Ok(None) => {}
+                Err(ChainError::Reverted { message, .. })
+                    if message.contains("deadline not passed") =>
+                {
+                    tokio::time::sleep(self.settings.poll).await
+                }
+                Err(e) => {
+                    tracing::warn!(escrow_id, "{what}: {e}");
+                    return report("stuck", tx_hash);
+                }
+            }
+        }
+    }
+
+    /// The chain's clock: the newest block's time, or this machine's if that is later (the
+    /// next block is stamped with the sequencer's clock, not the last block's).
+    async fn chain_now(&self) -> u64 {
+        let wall = crate::node::now_ms() / 1000;
+        match self.session.chain_time().await {
+            Ok(t) => t.max(wall),
+            Err(_) => wall,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Cancel,
+    Timeout,
+    Accept,
+    Dispute(Felt),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn felts_of_hashes_are_in_the_field_and_distinct() {
+        let a = felt_of(&Hash([0xff; 32]));
+        assert!(a < Felt::MAX);
+        assert_ne!(felt_of(&Hash::of(b"a")), felt_of(&Hash::of(b"b")));
+    }
+
+    #[test]
+    fn a_binding_names_one_peer_on_one_chain() {
+        let peer = PeerId::random();
+        let other = PeerId::random();
+        let chain = Felt::from(1u8);
+        let account = Felt::from(7u8);
+        let h = binding_hash(chain, account, &peer);
+        assert_ne!(h, binding_hash(chain, account, &other));
+        assert_ne!(h, binding_hash(Felt::from(2u8), account, &peer));
+        assert_ne!(h, binding_hash(chain, Felt::from(8u8), &peer));
+
+        let key = Felt::from(12345u32);
+        let backing = sign_backing(chain, account, key, &peer).unwrap();
+        let public = SigningKey::from_secret_scalar(key).verifying_key();
+        let (r, s) = (
+            Felt::from_bytes_be(&backing.signature[0]),
+            Felt::from_bytes_be(&backing.signature[1]),
+        );
+        let sig = starknet::core::crypto::Signature { r, s };
+        assert!(public.verify(&h, &sig).unwrap());
+        assert!(!public
+            .verify(&binding_hash(chain, account, &other), &sig)
+            .unwrap());
+    }
+}
