@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use ciro::contracts::{self, BuildOptions, BuildStatus, TestOptions, Workspace};
 use ciro::net::NetworkArgs;
-use ciro::ops::{self, JobTerms, Session};
+use ciro_bindings::ops::{self, JobTerms};
 use ciro_bindings::units::{capability, format_tokens, parse_felt, parse_tokens};
 use ciro_bindings::DeployConfig;
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +40,10 @@ enum Group {
     /// Run a local starknet-devnet (seed 0) in this process until Ctrl-C.
     #[cfg(feature = "devnet")]
     Devnet(DevnetArgs),
+    /// Run a whole network here: devnet, the deployed suite, staked workers, the indexer,
+    /// worker nodes and a client node; submit sample jobs and show them settle.
+    #[cfg(feature = "devnet")]
+    Up(UpArgs),
     /// Stake, register capabilities, unstake, and read a worker's standing.
     #[command(subcommand)]
     Worker(WorkerAction),
@@ -58,6 +62,33 @@ enum Group {
     /// Run a peer of the job network.
     #[command(subcommand)]
     Node(NodeAction),
+}
+
+/// `ciro up`.
+#[cfg(feature = "devnet")]
+#[derive(Debug, Args)]
+struct UpArgs {
+    /// Worker nodes to run, each with its own staked account.
+    #[arg(long, default_value_t = 3)]
+    workers: usize,
+    /// Sample jobs to submit (the example workloads in turn).
+    #[arg(long, default_value_t = 6)]
+    jobs: usize,
+    /// Workers that must agree on each job's result.
+    #[arg(long, default_value_t = 2)]
+    redundancy: u8,
+    /// Exit once every job has settled on chain: 0 if all were paid, 1 otherwise.
+    #[arg(long)]
+    then_exit: bool,
+    /// The indexer's HTTP address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    indexer_http: std::net::SocketAddr,
+    /// The client node's HTTP gateway.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    http: std::net::SocketAddr,
+    /// Where state goes (manifest, indexer database, node keys) [default: target/ciro-up].
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 /// `ciro node <action>`.
@@ -441,7 +472,7 @@ struct TestArgs {
 /// Our own progress at info; the in-process devnet logs every request and VM step at info,
 /// so its crates speak only on warnings unless `RUST_LOG` says otherwise.
 const DEFAULT_LOG: &str =
-    "info,starknet_devnet_server=warn,starknet_devnet_core=warn,blockifier=warn,cairo_vm=warn";
+    "info,rpc=warn,starknet_devnet_server=warn,starknet_devnet_core=warn,blockifier=warn,cairo_vm=warn";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -501,6 +532,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.group {
         #[cfg(feature = "devnet")]
         Group::Devnet(args) => return runtime()?.block_on(devnet(args)),
+        #[cfg(feature = "devnet")]
+        Group::Up(args) => {
+            let dir = match args.dir.clone() {
+                Some(dir) => dir,
+                None => ciro::up::default_dir(&root(cli.root.as_deref())?),
+            };
+            return runtime()?.block_on(up(args, dir));
+        }
         Group::Worker(action) => {
             return runtime()?.block_on(worker(&cli.net, &root(cli.root.as_deref())?, action))
         }
@@ -589,7 +628,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             unreachable!("handled above")
         }
         #[cfg(feature = "devnet")]
-        Group::Devnet(_) => unreachable!("handled above"),
+        Group::Devnet(_) | Group::Up(_) => unreachable!("handled above"),
         Group::Contracts(ContractsAction::Test(args)) => {
             let options = TestOptions {
                 filter: args.filter,
@@ -728,6 +767,149 @@ fn root(given: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
 }
 
 #[cfg(feature = "devnet")]
+/// `ciro up`: see [`ciro::up`].
+#[cfg(feature = "devnet")]
+async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
+    use ciro::up::{tokens, LocalNetwork, Step, UpSettings};
+    use std::time::Duration;
+    if args.redundancy == 0 || args.redundancy as usize > args.workers {
+        anyhow::bail!(
+            "--redundancy {} needs 1 to --workers ({}) workers",
+            args.redundancy,
+            args.workers
+        );
+    }
+    let settings = UpSettings {
+        workers: args.workers,
+        dir,
+        indexer_http: args.indexer_http,
+        client_http: args.http,
+        ..UpSettings::default()
+    };
+    let started = std::time::Instant::now();
+    let bar = progress_bar(4 + 2 * args.workers as u64 + 1);
+    bar.set_message("starting devnet");
+    let network = LocalNetwork::start(&settings, |step| {
+        let line = match step {
+            Step::Devnet(url) => format!("devnet on {url}"),
+            Step::Deployed(escrow) => format!("suite deployed (escrow {escrow:#x})"),
+            Step::Funded { worker } => format!("worker {worker:#x} funded, staked, registered"),
+            Step::Indexer(addr) => format!("indexer on http://{addr}"),
+            Step::Node { peer, role } => format!("{role} node {peer}"),
+        };
+        bar.inc(1);
+        if bar.is_hidden() {
+            println!("{line}");
+        } else {
+            bar.println(line);
+        }
+    })
+    .await?;
+    network.wait_for_workers(Duration::from_secs(30)).await?;
+    bar.inc(1);
+    bar.finish_and_clear();
+
+    let gateway = network.gateway().expect("the client runs a gateway");
+    println!(
+        "client gateway  http://{gateway}/v1/jobs   (ciro job submit --node http://{gateway}/)"
+    );
+    println!("indexer         http://{}/v1/workers", network.indexer);
+    println!(
+        "chain           {}   manifest {}",
+        network.devnet.rpc_url(),
+        network.manifest.display()
+    );
+
+    let reward = ciro_bindings::units::ONE;
+    let jobs = network
+        .submit_samples(args.jobs, args.redundancy, reward)
+        .await?;
+    println!(
+        "submitted {} jobs, {} workers each, {} per worker",
+        jobs.len(),
+        args.redundancy,
+        tokens(reward)
+    );
+    let bar = progress_bar(jobs.len() as u64);
+    bar.set_message("jobs settled on chain");
+    let settled = network
+        .wait_settled(&jobs, Duration::from_secs(300), |n| {
+            bar.set_position(n as u64)
+        })
+        .await;
+    bar.finish_and_clear();
+    let settled = match settled {
+        Ok(settled) => settled,
+        Err(e) => {
+            eprintln!("error: {e}");
+            network.stop().await?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let paid = jobs
+        .iter()
+        .filter(|j| network.paid_in_full(j, &settled[*j]))
+        .count();
+    println!(
+        "{paid} of {} jobs settled and paid on chain in {:.1} s",
+        jobs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for job in &jobs {
+        let slots: Vec<String> = settled[job]
+            .iter()
+            .map(|s| format!("escrow {} {}", s.escrow_id, s.state))
+            .collect();
+        println!("  job {}  {}", &job.hex()[..12], slots.join(", "));
+    }
+    network.indexer_synced(Duration::from_secs(30)).await?;
+    println!("workers (from the indexer):");
+    for worker in &network.workers {
+        let w = network.worker_summary(worker).await?;
+        println!(
+            "  {:#x}  earned {:>14}  completed {:>3}  failed {}  score {:.3}",
+            w.account,
+            tokens(w.earned),
+            w.jobs_completed,
+            w.jobs_failed,
+            w.score
+        );
+    }
+    let treasury = network.owner.balance(network.treasury).await?;
+    println!("treasury fees   {}", tokens(treasury));
+
+    let code = if paid == jobs.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    if !args.then_exit {
+        println!("running; Ctrl-C stops everything");
+        let mut shutdown = ciro_indexer::service::shutdown_on_signals();
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    }
+    network.stop().await?;
+    Ok(code)
+}
+
+#[cfg(feature = "devnet")]
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(len)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     use ciro_devnet::{Blocks, Devnet, DevnetConfig};
     let config = DevnetConfig {
@@ -789,7 +971,7 @@ async fn worker(
     root: &std::path::Path,
     action: WorkerAction,
 ) -> anyhow::Result<ExitCode> {
-    let session = Session::open(net, root).await?;
+    let session = net.session(root).await?;
     match action {
         WorkerAction::Stake { amount, no_approve } => {
             let amount = parse_tokens(&amount)?;
@@ -846,7 +1028,7 @@ async fn job(
     if let JobAction::Submit(args) = action {
         return submit_job(args).await;
     }
-    let session = Session::open(net, root).await?;
+    let session = net.session(root).await?;
     match action {
         JobAction::Create {
             reward,
@@ -924,7 +1106,7 @@ async fn token(
     root: &std::path::Path,
     action: TokenAction,
 ) -> anyhow::Result<ExitCode> {
-    let session = Session::open(net, root).await?;
+    let session = net.session(root).await?;
     match action {
         TokenAction::Mint { to, amount } => {
             let to = match to {
@@ -969,7 +1151,7 @@ async fn dispute(
     root: &std::path::Path,
     action: DisputeAction,
 ) -> anyhow::Result<ExitCode> {
-    let session = Session::open(net, root).await?;
+    let session = net.session(root).await?;
     match action {
         DisputeAction::Status { id } => {
             println!(
