@@ -103,3 +103,259 @@ async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
     }
     net.stop().await.unwrap();
 }
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The collateral every job asks of a worker in `UpSettings::default()`.
+const COLLATERAL: u128 = 5 * ONE;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
+    use ciro_bindings::contracts::disputes::{DisputeStatus, Ruling};
+    let dir = tempfile::tempdir().unwrap();
+    // The liar stakes the most, so selection picks it first.
+    let net = LocalNetwork::start(
+        &UpSettings {
+            conduct: vec![ciro_node::WorkerConduct::Lie],
+            stakes: vec![900 * ONE],
+            ..settings(&dir, 3)
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let liar = net.workers[0].account;
+    let liar_peer = net.workers[0].node.peer_id();
+    let client_before = net.owner.balance(net.client_account).await.unwrap();
+    let treasury_before = net.owner.balance(net.treasury).await.unwrap();
+
+    let reward = 2 * ONE;
+    let jobs = net.submit_samples(1, 2, reward).await.unwrap();
+    let settled = net
+        .wait_settled(&jobs, Duration::from_secs(120), |_| {})
+        .await
+        .unwrap();
+    let record = net.job(&jobs[0]).unwrap();
+    assert_eq!(record.status, ciro_node::job::JobStatus::Completed);
+    assert!(record
+        .verification_failures
+        .iter()
+        .any(|f| f.worker == liar_peer));
+    let slots = &settled[&jobs[0]];
+    let liar_slot = slots
+        .iter()
+        .find(|s| s.worker == Some(liar_peer))
+        .expect("the liar was assigned");
+    assert_eq!(liar_slot.state, "disputed", "{slots:?}");
+    assert_eq!(
+        slots.iter().filter(|s| s.state == "completed").count(),
+        2,
+        "the two honest workers are paid: {slots:?}"
+    );
+
+    // The arbitrator re-runs the job and votes for the client.
+    let dispute_id = record.disputes[0];
+    let dispute = eventually("the ruling", Duration::from_secs(60), || async {
+        let d = net.owner.dispute_status(dispute_id).await.unwrap();
+        (d.status == DisputeStatus::Resolved).then_some(d)
+    })
+    .await;
+    assert_eq!(dispute.ruling, Ruling::ClientRight);
+    assert_eq!(dispute.votes_client, 1);
+    assert_eq!(dispute.worker.0, liar);
+
+    // The liar loses its whole collateral, exactly; half goes to the client, half to the
+    // treasury; the client gets the liar's reward back.
+    let status = net.owner.worker_status(liar).await.unwrap();
+    assert_eq!(status.stake, 900 * ONE - COLLATERAL);
+    assert_eq!(status.locked, 0);
+    let client_share = COLLATERAL / 2;
+    assert_eq!(
+        client_before - net.owner.balance(net.client_account).await.unwrap(),
+        2 * reward - client_share
+    );
+    assert_eq!(
+        net.owner.balance(net.treasury).await.unwrap() - treasury_before,
+        2 * fee(reward) + (COLLATERAL - client_share)
+    );
+
+    // Its reputation falls below the prior, over HTTP.
+    net.indexer_synced(Duration::from_secs(30)).await.unwrap();
+    let summary = net.worker_summary(&net.workers[0]).await.unwrap();
+    assert_eq!(summary.disputes_lost, 1, "{summary:?}");
+    assert!(summary.score < 0.5, "{summary:?}");
+    net.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = LocalNetwork::start(
+        &UpSettings {
+            conduct: vec![ciro_node::WorkerConduct::Stall],
+            stakes: vec![900 * ONE],
+            settle_margin_secs: 30,
+            ..settings(&dir, 3)
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let doomed = net.workers[0].node.peer_id();
+    let client_before = net.owner.balance(net.client_account).await.unwrap();
+
+    let reward = 2 * ONE;
+    let jobs = net.submit_samples(1, 2, reward).await.unwrap();
+    // It is assigned on chain, then dies.
+    eventually(
+        "the doomed worker's assignment",
+        Duration::from_secs(30),
+        || async {
+            let job = net.job(&jobs[0]).unwrap();
+            (job.assignments.iter().any(|a| a.worker == doomed) && job.escrow_ids.len() >= 2)
+                .then_some(())
+        },
+    )
+    .await;
+    net.workers[0].node.kill();
+    // The others finish the job; then the chain's clock passes the escrow deadline.
+    eventually("the job's completion", Duration::from_secs(60), || async {
+        (net.job(&jobs[0]).unwrap().status == ciro_node::job::JobStatus::Completed).then_some(())
+    })
+    .await;
+    // The two who delivered are paid before the clock moves.
+    let doomed_account = net.workers[0].account;
+    eventually("the others' payment", Duration::from_secs(60), || async {
+        let job = net.job(&jobs[0]).unwrap();
+        let mut completed = 0;
+        for id in &job.escrow_ids {
+            let slot = net.owner.job_status(*id).await.unwrap();
+            if slot.worker.0 != doomed_account
+                && slot.state == ciro_bindings::contracts::escrow::JobState::Completed
+            {
+                completed += 1;
+            }
+        }
+        (completed == 2).then_some(())
+    })
+    .await;
+    net.devnet.increase_time(600).await.unwrap();
+    let settled = net
+        .wait_settled(&jobs, Duration::from_secs(120), |_| {})
+        .await
+        .unwrap();
+    let slots = &settled[&jobs[0]];
+    let dead = slots
+        .iter()
+        .find(|s| s.worker == Some(doomed))
+        .expect("the doomed worker had a slot");
+    assert_eq!(dead.state, "refunded", "{slots:?}");
+    assert_eq!(slots.iter().filter(|s| s.state == "completed").count(), 2);
+
+    // 10 % of the collateral is slashed to the client, which also gets the reward back.
+    let slash = COLLATERAL / 10;
+    let status = net
+        .owner
+        .worker_status(net.workers[0].account)
+        .await
+        .unwrap();
+    assert_eq!(status.stake, 900 * ONE - slash);
+    assert_eq!(status.locked, 0);
+    assert_eq!(
+        client_before - net.owner.balance(net.client_account).await.unwrap(),
+        2 * reward - slash
+    );
+    net.indexer_synced(Duration::from_secs(30)).await.unwrap();
+    let summary = net.worker_summary(&net.workers[0]).await.unwrap();
+    assert_eq!(summary.jobs_failed, 1, "{summary:?}");
+    assert!(summary.score < 0.5, "{summary:?}");
+    net.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
+    use ciro_node::{Node, NodeConfig, WorkerConduct};
+    let dir = tempfile::tempdir().unwrap();
+    let net = LocalNetwork::start(&settings(&dir, 2), |_| {})
+        .await
+        .unwrap();
+    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+
+    // One peer backed by an account with no stake, bidding anyway; one claiming a staked
+    // worker's account without its key.
+    let unstaked = net.devnet.account(2);
+    let rogue = |account: Felt, key: Felt| NodeConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: net.bootstrap(),
+        capabilities: vec!["wasm".into()],
+        conduct: WorkerConduct::IgnoreStake,
+        chain: Some(net.chain_settings(account, key)),
+        ..NodeConfig::default()
+    };
+    let unbacked = Node::start(rogue(unstaked.address, unstaked.private_key))
+        .await
+        .unwrap();
+    let forger = Node::start(rogue(net.workers[0].account, Felt::from(0xbad_u32)))
+        .await
+        .unwrap();
+    let rogues = [unbacked.peer_id(), forger.peer_id()];
+
+    // Both are heard, checked against the chain, and penalized.
+    eventually("both rogues penalized", Duration::from_secs(30), || async {
+        let peers = net.client.shared.peers().await;
+        rogues
+            .iter()
+            .all(|r| {
+                peers.iter().any(|p| {
+                    p.peer_id == *r && p.strikes > 0 && p.backer.as_ref().is_none_or(|b| !b.active)
+                })
+            })
+            .then_some(())
+    })
+    .await;
+
+    let jobs = net.submit_samples(2, 2, ONE).await.unwrap();
+    let settled = net
+        .wait_settled(&jobs, Duration::from_secs(120), |_| {})
+        .await
+        .unwrap();
+    for job in &jobs {
+        let record = net.job(job).unwrap();
+        assert!(net.paid_in_full(job, &settled[job]));
+        for rogue in &rogues {
+            assert!(record.bids.iter().all(|b| b.worker != *rogue), "{record:?}");
+            assert!(record.assignments.iter().all(|a| a.worker != *rogue));
+        }
+    }
+    // They did bid: their bids were refused as unbacked.
+    let metrics = reqwest::get(format!("http://{}/metrics", net.gateway().unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ciro_node_requests_total{kind=\"bid\",outcome=\"unbacked\"}")),
+        "{metrics}"
+    );
+    drop((unbacked, forger));
+    net.stop().await.unwrap();
+}

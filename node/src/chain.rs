@@ -46,7 +46,8 @@ use starknet::{
 use tokio::sync::{mpsc, Mutex};
 use url::Url;
 
-use crate::protocol::{Backing, Hash, JobId, ReputationUpdate};
+use crate::protocol::{Backing, Evidence, Hash, JobId, ReputationUpdate};
+use ciro_bindings::contracts::disputes::{self, DisputeStatus};
 
 /// What `is_valid_signature` answers for a valid signature (`'VALID'`).
 const VALID: Felt = Felt::from_hex_unchecked("0x56414c4944");
@@ -71,6 +72,9 @@ pub struct ChainSettings {
     pub standing_refresh: Duration,
     /// The longest wait between retries while the RPC fails.
     pub max_backoff: Duration,
+    /// Act as an arbitrator: re-run disputed jobs from the evidence clients publish and
+    /// vote (the account must be one of the disputes contract's arbitrators).
+    pub arbitrate: bool,
 }
 
 impl std::fmt::Debug for ChainSettings {
@@ -98,6 +102,7 @@ impl ChainSettings {
             poll: Duration::from_secs(2),
             standing_refresh: Duration::from_secs(10),
             max_backoff: Duration::from_secs(10),
+            arbitrate: false,
         }
     }
 }
@@ -213,6 +218,10 @@ pub enum ToChain {
         from: PeerId,
         update: ReputationUpdate,
     },
+    /// An arbitrator heard `client`'s evidence: check it against the chain.
+    Arbitrate { client: PeerId, evidence: Evidence },
+    /// An arbitrator's ruling from its own re-run.
+    Vote { dispute_id: u64, worker_right: bool },
 }
 
 /// What a slot ended as.
@@ -244,6 +253,22 @@ pub enum FromChain {
     Settled { job: JobId, slots: Vec<SlotReport> },
     /// A worker's result is on chain.
     Submitted { job: JobId, escrow_id: u64 },
+    /// A client disputed `worker`'s slot; publish the evidence.
+    Disputed {
+        job: JobId,
+        escrow_id: u64,
+        dispute_id: u64,
+        worker: PeerId,
+    },
+    /// The evidence matches an open dispute this arbitrator has not voted on: re-run the
+    /// job and compare with `worker_result`, the hash the worker submitted.
+    Rerun {
+        client: PeerId,
+        evidence: Evidence,
+        worker_result: Felt,
+    },
+    /// This arbitrator's vote is on chain.
+    Voted { dispute_id: u64, worker_right: bool },
     /// The verdict on a peer's backing: `Ok` with its standing, `Err` with why not.
     Verified {
         peer: PeerId,
@@ -368,6 +393,31 @@ impl Settler {
                             verdict,
                         });
                     });
+                }
+                ToChain::Arbitrate { client, evidence } => {
+                    let settler = self.clone();
+                    tokio::spawn(async move {
+                        match settler.check_evidence(&evidence).await {
+                            Ok(worker_result) => {
+                                let _ = settler.out.send(FromChain::Rerun {
+                                    client,
+                                    evidence,
+                                    worker_result,
+                                });
+                            }
+                            Err(why) => tracing::info!(
+                                dispute = evidence.dispute_id,
+                                "not arbitrating: {why}"
+                            ),
+                        }
+                    });
+                }
+                ToChain::Vote {
+                    dispute_id,
+                    worker_right,
+                } => {
+                    let settler = self.clone();
+                    tokio::spawn(async move { settler.vote(dispute_id, worker_right).await });
                 }
                 ToChain::CheckReputation { from, update } => {
                     let settler = self.clone();
@@ -535,6 +585,95 @@ impl Settler {
                 && e.new.disputes_won == update.disputes_won
                 && e.new.disputes_lost == update.disputes_lost
         })
+    }
+
+    // ----- an arbitrator's side -------------------------------------------------------
+
+    /// Checks `evidence` against the chain: the dispute is open and names this escrow job,
+    /// this arbitrator has not voted, the escrow job is the evidence's job, and the
+    /// dispute's evidence hash is this record's. Returns the worker's submitted hash.
+    async fn check_evidence(&self, evidence: &Evidence) -> Result<Felt, String> {
+        let reader = disputes::DisputesReader::new(
+            self.session
+                .deployment
+                .address(Contract::Disputes)
+                .map_err(|e| e.to_string())?,
+            self.session.chain.rpc(),
+        );
+        let dispute = self
+            .retry("Disputes.dispute", || {
+                self.session.dispute_status(evidence.dispute_id)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if dispute.status != DisputeStatus::Open {
+            return Err(format!("dispute {} is not open", evidence.dispute_id));
+        }
+        if dispute.job_id != evidence.escrow_id {
+            return Err("the dispute is about another escrow job".into());
+        }
+        let voted = self
+            .retry("Disputes.has_voted", || async {
+                reader
+                    .has_voted(
+                        &evidence.dispute_id,
+                        &cainome::cairo_serde::ContractAddress(self.session.me()),
+                    )
+                    .call()
+                    .await
+                    .map_err(|e| self.session.chain.error("Disputes.has_voted", e))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if voted {
+            return Err("already voted".into());
+        }
+        let slot = self
+            .slot(evidence.escrow_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if slot.spec_hash != felt_of(&evidence.job_id) {
+            return Err("the escrow job is not the evidence's job".into());
+        }
+        let worker = PeerId::from_bytes(&evidence.worker).map_err(|e| e.to_string())?;
+        let record = crate::job::VerificationFailure {
+            worker,
+            claimed: evidence.claimed,
+            accepted: evidence.accepted,
+            reason: String::new(),
+            at_ms: 0,
+        };
+        let named = [
+            Some(felt_of(&record.evidence_hash(&evidence.job_id))),
+            evidence.accepted.as_ref().map(felt_of),
+        ];
+        if !named.contains(&Some(dispute.evidence_hash)) {
+            return Err("the dispute's evidence hash is not this record's".into());
+        }
+        Ok(slot.result_hash)
+    }
+
+    async fn vote(&self, dispute_id: u64, worker_right: bool) {
+        let sent = self
+            .send("Disputes.vote", || async {
+                Ok(self
+                    .session
+                    .dispute_vote(dispute_id, worker_right)
+                    .await?
+                    .hash)
+            })
+            .await;
+        match sent {
+            Ok(hash) => {
+                tracing::info!(dispute_id, worker_right, "voted");
+                self.publish_reputation(hash).await;
+                let _ = self.out.send(FromChain::Voted {
+                    dispute_id,
+                    worker_right,
+                });
+            }
+            Err(e) => tracing::warn!(dispute_id, "voting: {e}"),
+        }
     }
 
     // ----- a worker's side ------------------------------------------------------------
@@ -748,7 +887,7 @@ impl Settler {
             let verdict = worker
                 .and_then(|w| verdicts.get(&w).cloned())
                 .unwrap_or(Verdict::NoResult);
-            self.settle_slot(*escrow_id, *worker, expected, verdict)
+            self.settle_slot(job, *escrow_id, *worker, expected, verdict)
         });
         let reports = futures::future::join_all(settling).await;
         tracing::info!(%job, ?reports, "escrow settled");
@@ -761,6 +900,7 @@ impl Settler {
     /// Drives one slot to its end (see the module docs).
     async fn settle_slot(
         &self,
+        job: JobId,
         escrow_id: u64,
         worker: Option<PeerId>,
         expected: Option<Hash>,
@@ -826,7 +966,17 @@ impl Settler {
                         Action::Timeout => self.session.job_timeout(escrow_id).await?,
                         Action::Accept => self.session.job_accept(escrow_id).await?,
                         Action::Dispute(evidence) => {
-                            self.session.job_dispute(escrow_id, evidence).await?.1
+                            let (dispute_id, receipt) =
+                                self.session.job_dispute(escrow_id, evidence).await?;
+                            if let Some(worker) = worker {
+                                let _ = self.out.send(FromChain::Disputed {
+                                    job,
+                                    escrow_id,
+                                    dispute_id,
+                                    worker,
+                                });
+                            }
+                            receipt
                         }
                     };
                     Ok(Some(receipt.hash))

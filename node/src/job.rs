@@ -153,6 +153,11 @@ pub struct ClientJob {
     pub chain_errors: Vec<String>,
     /// How each slot ended on chain, once all have.
     pub settlement: Option<Vec<crate::chain::SlotReport>>,
+    /// Disputes opened on chain against its workers.
+    pub disputes: Vec<u64>,
+    /// What made its id unique (see [`crate::protocol::job_id`]).
+    #[serde(skip)]
+    pub nonce: [u8; 16],
 }
 
 impl ClientJob {
@@ -195,6 +200,8 @@ impl ClientJob {
             escrow_ids: Vec::new(),
             chain_errors: Vec::new(),
             settlement: None,
+            disputes: Vec::new(),
+            nonce: [0; 16],
         }
     }
 

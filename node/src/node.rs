@@ -132,6 +132,8 @@ pub enum NodeEvent {
     SettledOnChain { job: JobId, slots: Vec<SlotReport> },
     /// This node, as a worker, submitted its result for a job on chain.
     SubmittedOnChain { job: JobId, escrow_id: u64 },
+    /// This node, as an arbitrator, voted on a dispute.
+    Voted { dispute_id: u64, worker_right: bool },
 }
 
 /// State the node shares with its gateway and its handle.
@@ -236,8 +238,19 @@ impl Drop for NodeHandle {
 enum Pending {
     Bid(JobId),
     Escrowed,
-    Assign { job: JobId, worker: PeerId },
-    Fetch { job: JobId, hash: Hash },
+    Assign {
+        job: JobId,
+        worker: PeerId,
+    },
+    Fetch {
+        job: JobId,
+        hash: Hash,
+    },
+    /// An arbitrator's fetch of a disputed job's module or input.
+    Evidence {
+        dispute_id: u64,
+        hash: Hash,
+    },
     Commit(JobId),
     Result(JobId),
 }
@@ -279,6 +292,11 @@ enum Internal {
         job: JobId,
         result: Result<Execution, SandboxError>,
     },
+    /// An arbitrator's own run of a disputed job.
+    Rerun {
+        dispute_id: u64,
+        result: Result<Execution, SandboxError>,
+    },
 }
 
 /// What the chain says of a peer, and when it said it.
@@ -289,6 +307,24 @@ enum Backed {
 }
 
 /// The node's side of its link to the chain (see [`crate::chain`]).
+/// A dispute this node arbitrates: the evidence, and the job's module and input as they
+/// arrive from the client.
+struct Arbitration {
+    evidence: protocol::Evidence,
+    worker_result: starknet::core::types::Felt,
+    blobs: HashMap<Hash, Vec<u8>>,
+}
+
+/// Evidence this client publishes until the dispute is old.
+struct Published {
+    evidence: protocol::Evidence,
+    next: Instant,
+}
+
+/// Evidence is published this many times, a few seconds apart, for arbitrators that join
+/// late or miss one.
+const EVIDENCE_ROUNDS: u32 = 10;
+
 struct ChainLink {
     to: mpsc::UnboundedSender<ToChain>,
     /// This node's own backing, sent with its bids and ads.
@@ -375,6 +411,10 @@ pub struct Node {
     provided: u32,
     next_provide: Option<Instant>,
     chain: Option<ChainLink>,
+    /// Disputes this node arbitrates, by dispute id (an arbitrator only).
+    arbitrations: HashMap<u64, Arbitration>,
+    /// Disputes this node opened, by dispute id, with their evidence (a client only).
+    evidence: HashMap<u64, Published>,
     /// Kept so the channel stays open on a node without a chain.
     _from_chain: mpsc::UnboundedSender<FromChain>,
 }
@@ -428,6 +468,9 @@ impl Node {
         subscribe(topics::CAPABILITIES.into())?;
         subscribe(topics::HEALTH.into())?;
         subscribe(topics::REPUTATION.into())?;
+        if config.chain.as_ref().is_some_and(|c| c.arbitrate) {
+            subscribe(topics::DISPUTES.into())?;
+        }
         for capability in &config.capabilities {
             subscribe(topics::jobs(capability))?;
         }
@@ -519,6 +562,8 @@ impl Node {
             provided: 0,
             next_provide: None,
             chain,
+            arbitrations: HashMap::new(),
+            evidence: HashMap::new(),
             _from_chain: from_chain_tx,
             config,
         };
@@ -762,6 +807,24 @@ impl Node {
                 }
             }
             Gossip::Health(_) => {}
+            Gossip::Evidence(evidence) => {
+                if !evidence.names_its_job(&signer) {
+                    self.penalize(signer, "bad-evidence");
+                    return (MessageAcceptance::Reject, kind);
+                }
+                let arbitrating = self
+                    .chain
+                    .as_ref()
+                    .filter(|_| self.config.chain.as_ref().is_some_and(|c| c.arbitrate));
+                if let Some(link) = arbitrating {
+                    if !self.arbitrations.contains_key(&evidence.dispute_id) {
+                        let _ = link.to.send(ToChain::Arbitrate {
+                            client: signer,
+                            evidence,
+                        });
+                    }
+                }
+            }
         }
         (MessageAcceptance::Accept, kind)
     }
@@ -910,10 +973,10 @@ impl Node {
         let spec = spec_hash(&module, &input, &request.capability, &request.limits);
         let now = now_ms();
         let nonce: [u8; 16] = rand_nonce();
-        let id = Hash::of(&[self.me.to_bytes(), spec.0.to_vec(), nonce.to_vec()].concat());
+        let id = protocol::job_id(&self.me, &spec, &nonce);
         self.blobs.insert(module, Arc::new(request.module));
         self.blobs.insert(input, Arc::new(request.input));
-        let job = ClientJob::new(
+        let mut job = ClientJob::new(
             id,
             spec,
             request.capability,
@@ -925,6 +988,7 @@ impl Node {
             now,
             now + request.deadline.as_millis() as u64,
         );
+        job.nonce = nonce;
         if let Some(link) = &self.chain {
             let _ = link.to.send(ToChain::Created {
                 job: id,
@@ -1205,17 +1269,21 @@ impl Node {
 
     fn serve_fetch(&self, peer: &PeerId, job_id: &JobId, hash: &Hash) -> Response {
         let jobs = self.shared.jobs.lock().expect("jobs lock");
-        let allowed = jobs.get(job_id).is_some_and(|job| {
-            job.is_open()
-                && (job.module == *hash || job.input == *hash)
-                && job.assignment(peer).is_some_and(|a| {
-                    matches!(
-                        a.state,
-                        crate::job::AssignmentState::Offered
-                            | crate::job::AssignmentState::Accepted
-                    )
-                })
+        let disputed = jobs.get(job_id).is_some_and(|job| {
+            !job.disputes.is_empty() && (job.module == *hash || job.input == *hash)
         });
+        let allowed = disputed
+            || jobs.get(job_id).is_some_and(|job| {
+                job.is_open()
+                    && (job.module == *hash || job.input == *hash)
+                    && job.assignment(peer).is_some_and(|a| {
+                        matches!(
+                            a.state,
+                            crate::job::AssignmentState::Offered
+                                | crate::job::AssignmentState::Accepted
+                        )
+                    })
+            });
         match (allowed, self.blobs.get(hash)) {
             (true, Some(blob)) => Response::Blob(blob.to_vec()),
             _ => Response::Refused(Refusal::NotAssigned),
@@ -1388,7 +1456,10 @@ impl Node {
     }
 
     fn on_executed(&mut self, done: Internal) {
-        let Internal::Executed { job, result } = done;
+        let (job, result) = match done {
+            Internal::Executed { job, result } => (job, result),
+            Internal::Rerun { dispute_id, result } => return self.on_rerun(dispute_id, result),
+        };
         let (label, fuel) = match &result {
             Ok(e) => {
                 self.metrics
@@ -1520,6 +1591,27 @@ impl Node {
                 self.with_job(&job, |j| j.settlement = Some(slots.clone()));
                 self.shared.emit(NodeEvent::SettledOnChain { job, slots });
             }
+            FromChain::Disputed {
+                job,
+                escrow_id,
+                dispute_id,
+                worker,
+            } => self.on_disputed(job, escrow_id, dispute_id, worker),
+            FromChain::Rerun {
+                client,
+                evidence,
+                worker_result,
+            } => self.on_rerun_wanted(client, evidence, worker_result),
+            FromChain::Voted {
+                dispute_id,
+                worker_right,
+            } => {
+                tracing::info!(dispute_id, worker_right, "arbitrated");
+                self.shared.emit(NodeEvent::Voted {
+                    dispute_id,
+                    worker_right,
+                });
+            }
             FromChain::Submitted { job, escrow_id } => {
                 self.shared
                     .emit(NodeEvent::SubmittedOnChain { job, escrow_id });
@@ -1548,6 +1640,157 @@ impl Node {
         }
     }
 
+    /// A client's dispute is open: publish the evidence for the arbitrators.
+    fn on_disputed(&mut self, job: JobId, escrow_id: u64, dispute_id: u64, worker: PeerId) {
+        let Some(record) = self.with_job(&job, |j| {
+            j.disputes.push(dispute_id);
+            j.clone()
+        }) else {
+            return;
+        };
+        let failure = record
+            .verification_failures
+            .iter()
+            .find(|f| f.worker == worker);
+        let evidence = protocol::Evidence {
+            escrow_id,
+            dispute_id,
+            job_id: job,
+            nonce: record.nonce,
+            module: record.module,
+            input: record.input,
+            capability: record.capability.clone(),
+            limits: record.limits,
+            worker: worker.to_bytes(),
+            claimed: failure.and_then(|f| f.claimed),
+            accepted: failure
+                .and_then(|f| f.accepted)
+                .or(record.result.as_ref().map(|r| r.hash)),
+            addrs: self.advertised_addrs(),
+            round: 0,
+        };
+        tracing::info!(%job, dispute_id, "dispute opened; publishing the evidence");
+        self.evidence.insert(
+            dispute_id,
+            Published {
+                evidence,
+                next: Instant::now(),
+            },
+        );
+        self.publish_evidence();
+    }
+
+    /// Publishes the evidence that is due, each a few times in all.
+    fn publish_evidence(&mut self) {
+        let now = Instant::now();
+        let due: Vec<u64> = self
+            .evidence
+            .iter()
+            .filter(|(_, p)| p.next <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(published) = self.evidence.get_mut(&id) else {
+                continue;
+            };
+            let message = Gossip::Evidence(published.evidence.clone());
+            published.evidence.round += 1;
+            published.next = now + Duration::from_secs(3);
+            if published.evidence.round >= EVIDENCE_ROUNDS {
+                self.evidence.remove(&id);
+            }
+            if let Err(e) = self.publish(&message) {
+                tracing::debug!(dispute = id, "evidence not published yet: {e}");
+            }
+        }
+    }
+
+    /// The chain confirmed the evidence: fetch the job from its client and run it.
+    fn on_rerun_wanted(
+        &mut self,
+        client: PeerId,
+        evidence: protocol::Evidence,
+        worker_result: starknet::core::types::Felt,
+    ) {
+        if self.arbitrations.contains_key(&evidence.dispute_id) {
+            return;
+        }
+        for addr in addrs_from_wire(&evidence.addrs) {
+            self.swarm.add_peer_address(client, addr);
+        }
+        for hash in [evidence.module, evidence.input] {
+            let id = self.swarm.behaviour_mut().jobs.send_request(
+                &client,
+                Request::Fetch {
+                    job_id: evidence.job_id,
+                    hash,
+                },
+            );
+            self.pending.insert(
+                id,
+                Pending::Evidence {
+                    dispute_id: evidence.dispute_id,
+                    hash,
+                },
+            );
+        }
+        self.arbitrations.insert(
+            evidence.dispute_id,
+            Arbitration {
+                evidence,
+                worker_result,
+                blobs: HashMap::new(),
+            },
+        );
+    }
+
+    fn on_evidence_blob(&mut self, dispute_id: u64, hash: Hash, blob: Vec<u8>) {
+        let Some(arbitration) = self.arbitrations.get_mut(&dispute_id) else {
+            return;
+        };
+        if Hash::of(&blob) != hash {
+            tracing::warn!(
+                dispute_id,
+                "the client handed over a blob that is not the job's"
+            );
+            return;
+        }
+        arbitration.blobs.insert(hash, blob);
+        let e = &arbitration.evidence;
+        let (Some(module), Some(input)) = (
+            arbitration.blobs.get(&e.module).cloned(),
+            arbitration.blobs.get(&e.input).cloned(),
+        ) else {
+            return;
+        };
+        let limits = e.limits;
+        let sandbox = self.sandbox.clone();
+        let done = self.internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = sandbox.run(&module, &input, &limits);
+            let _ = done.send(Internal::Rerun { dispute_id, result });
+        });
+    }
+
+    /// The arbitrator's own result: the worker was right if it submitted this hash.
+    fn on_rerun(&mut self, dispute_id: u64, result: Result<Execution, SandboxError>) {
+        let Some(arbitration) = self.arbitrations.get(&dispute_id) else {
+            return;
+        };
+        let outcome = match result {
+            Ok(e) => Outcome::Output(e.output),
+            Err(e) => Outcome::Error(e.to_string()),
+        };
+        let worker_right = crate::chain::felt_of(&outcome.hash()) == arbitration.worker_result;
+        tracing::info!(dispute_id, worker_right, "re-ran a disputed job");
+        if let Some(link) = &self.chain {
+            let _ = link.to.send(ToChain::Vote {
+                dispute_id,
+                worker_right,
+            });
+        }
+    }
+
     fn on_verified(&mut self, peer: PeerId, backing: Backing, verdict: Result<Backer, String>) {
         let Some(link) = &mut self.chain else {
             return;
@@ -1568,8 +1811,12 @@ impl Node {
                         .gossipsub
                         .set_application_score(&peer, score);
                 }
-                if let Some(ad) = ad.filter(|_| backer.active) {
-                    self.ads.insert(peer, ad, now);
+                if let Some(ad) = ad {
+                    if backer.active {
+                        self.ads.insert(peer, ad, now);
+                    } else {
+                        self.penalize(peer, "unbacked");
+                    }
                 }
                 let mut concerned = Vec::new();
                 for bid in bids
@@ -1721,6 +1968,13 @@ impl Node {
                 let _ = job;
             }
             (Pending::Escrowed, _) => {}
+            (Pending::Evidence { dispute_id, hash }, Ok(Response::Blob(blob))) => {
+                self.on_evidence_blob(dispute_id, hash, blob)
+            }
+            (Pending::Evidence { dispute_id, .. }, _) => {
+                tracing::warn!(dispute_id, "the client did not hand over the disputed job");
+                self.arbitrations.remove(&dispute_id);
+            }
             (Pending::Bid(job), _) => {
                 if self
                     .work
@@ -1867,6 +2121,9 @@ impl Node {
 
     fn on_tick(&mut self) {
         self.drive_jobs(None);
+        if !self.evidence.is_empty() {
+            self.publish_evidence();
+        }
         let now = Instant::now();
         if self.next_provide.is_some_and(|at| now >= at) {
             self.provide();

@@ -262,6 +262,43 @@ pub struct ReputationUpdate {
     pub block: u64,
 }
 
+/// What a client publishes when it disputes a worker's result on chain: everything an
+/// arbitrator needs to re-run the job and to check that this is the job the escrow holds
+/// (`job_id` is the hash of the client's peer id, the spec and `nonce`; the escrow job's
+/// spec hash is `job_id`) and the record the dispute's evidence hash names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub escrow_id: u64,
+    pub dispute_id: u64,
+    pub job_id: JobId,
+    pub nonce: [u8; 16],
+    pub module: Hash,
+    pub input: Hash,
+    pub capability: String,
+    pub limits: Limits,
+    /// The disputed worker's peer id.
+    pub worker: Vec<u8>,
+    pub claimed: Option<Hash>,
+    pub accepted: Option<Hash>,
+    /// Where the client can be dialed for the module and the input.
+    pub addrs: Vec<Vec<u8>>,
+    /// Publications of the same evidence count up, so a repeat is not a duplicate.
+    pub round: u32,
+}
+
+impl Evidence {
+    /// Whether `job_id` is the job this evidence describes, as submitted by `client`.
+    pub fn names_its_job(&self, client: &PeerId) -> bool {
+        let spec = spec_hash(&self.module, &self.input, &self.capability, &self.limits);
+        job_id(client, &spec, &self.nonce) == self.job_id
+    }
+}
+
+/// A job's id: its client, its spec and a nonce.
+pub fn job_id(client: &PeerId, spec: &Hash, nonce: &[u8; 16]) -> JobId {
+    Hash::of(&[client.to_bytes(), spec.0.to_vec(), nonce.to_vec()].concat())
+}
+
 /// A node's load, published every few seconds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
@@ -277,6 +314,7 @@ pub enum Gossip {
     Capabilities(CapabilityAd),
     Reputation(ReputationUpdate),
     Health(Health),
+    Evidence(Evidence),
 }
 
 /// The gossip topics, versioned, job announcements sharded by capability.
@@ -284,6 +322,7 @@ pub mod topics {
     pub const CAPABILITIES: &str = "/ciro/1/capabilities";
     pub const REPUTATION: &str = "/ciro/1/reputation";
     pub const HEALTH: &str = "/ciro/1/health";
+    pub const DISPUTES: &str = "/ciro/1/disputes";
     const JOBS: &str = "/ciro/1/jobs/";
 
     /// The topic jobs needing `capability` are announced on.
@@ -305,6 +344,7 @@ impl Gossip {
             Self::Capabilities(_) => topics::CAPABILITIES.into(),
             Self::Reputation(_) => topics::REPUTATION.into(),
             Self::Health(_) => topics::HEALTH.into(),
+            Self::Evidence(_) => topics::DISPUTES.into(),
         }
     }
 
@@ -314,6 +354,7 @@ impl Gossip {
             Self::Capabilities(_) => "capabilities",
             Self::Reputation(_) => "reputation",
             Self::Health(_) => "health",
+            Self::Evidence(_) => "evidence",
         }
     }
 
@@ -349,6 +390,13 @@ impl Gossip {
                 Ok(())
             }
             Self::Health(_) => Ok(()),
+            Self::Evidence(e) => {
+                check_capability(&e.capability)?;
+                e.limits.check()?;
+                PeerId::from_bytes(&e.worker)
+                    .map_err(|_| WireError::Invalid("worker is not a peer id"))?;
+                check_addrs(&e.addrs)
+            }
         }
     }
 }

@@ -787,7 +787,7 @@ async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
         ..UpSettings::default()
     };
     let started = std::time::Instant::now();
-    let bar = progress_bar(4 + 2 * args.workers as u64 + 1);
+    let bar = progress_bar(6 + 2 * args.workers as u64);
     bar.set_message("starting devnet");
     let network = LocalNetwork::start(&settings, |step| {
         let line = match step {

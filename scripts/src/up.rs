@@ -56,6 +56,8 @@ pub struct UpSettings {
     pub client_http: SocketAddr,
     /// Each worker stakes this much (base units).
     pub stake: u128,
+    /// Stakes for particular workers, by index, instead of `stake`.
+    pub stakes: Vec<u128>,
     /// The client asks each worker to lock this much per job.
     pub collateral: u128,
     /// How each worker behaves, by index; missing ones are honest.
@@ -76,6 +78,7 @@ impl Default for UpSettings {
             indexer_http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             client_http: SocketAddr::from(([127, 0, 0, 1], 8090)),
             stake: 200 * TOKEN,
+            stakes: Vec::new(),
             collateral: 5 * TOKEN,
             conduct: Vec::new(),
             client_funds: 10_000 * TOKEN,
@@ -118,6 +121,10 @@ pub struct LocalNetwork {
     pub client_account: Felt,
     /// The worker nodes.
     pub workers: Vec<LocalWorker>,
+    /// The arbitrator node (it re-runs disputed jobs and votes).
+    pub arbitrator: NodeHandle,
+    /// Settings every node's chain link starts from.
+    chain_template: ChainSettings,
     /// What every job settled as, by job, filled as the client reports.
     settled: Arc<std::sync::Mutex<HashMap<JobId, Vec<SlotReport>>>>,
 }
@@ -220,8 +227,9 @@ impl LocalNetwork {
             .await?;
         for i in 0..settings.workers {
             let worker = Session::new(chain.clone(), deployment.clone(), account(FIRST_WORKER + i));
-            owner.token_mint(worker.me(), settings.stake).await?;
-            worker.worker_stake(settings.stake, true).await?;
+            let stake = settings.stakes.get(i).copied().unwrap_or(settings.stake);
+            owner.token_mint(worker.me(), stake).await?;
+            worker.worker_stake(stake, true).await?;
             worker.worker_register(&["wasm".to_owned()]).await?;
             progress(Step::Funded {
                 worker: worker.me(),
@@ -251,7 +259,7 @@ impl LocalNetwork {
         progress(Step::Indexer(indexer));
         let indexer_url = url::Url::parse(&format!("http://{indexer}/"))?;
 
-        let chain_settings = |index: usize| ChainSettings {
+        let chain_template = ChainSettings {
             collateral: settings.collateral,
             challenge_window_secs: settings.challenge_window_secs,
             settle_margin_secs: settings.settle_margin_secs,
@@ -261,9 +269,14 @@ impl LocalNetwork {
             ..ChainSettings::new(
                 devnet.rpc_url().clone(),
                 deployment.clone(),
-                devnet.account(index).address,
-                devnet.account(index).private_key,
+                Felt::ZERO,
+                Felt::ZERO,
             )
+        };
+        let chain_settings = |index: usize| ChainSettings {
+            account: devnet.account(index).address,
+            private_key: devnet.account(index).private_key,
+            ..chain_template.clone()
         };
         let loopback = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid address");
         let client = Node::start(NodeConfig {
@@ -304,6 +317,23 @@ impl LocalNetwork {
             });
         }
 
+        let arbitrator = Node::start(NodeConfig {
+            key_file: Some(settings.dir.join("arbitrator.key")),
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid address")],
+            bootstrap: bootstrap.clone(),
+            chain: Some(ChainSettings {
+                arbitrate: true,
+                ..chain_settings(ARBITRATOR)
+            }),
+            ..NodeConfig::default()
+        })
+        .await
+        .context("starting the arbitrator node")?;
+        progress(Step::Node {
+            peer: arbitrator.peer_id().to_string(),
+            role: "arbitrator",
+        });
+
         let settled: Arc<std::sync::Mutex<HashMap<JobId, Vec<SlotReport>>>> = Arc::default();
         let mut events = client.shared.subscribe();
         let record = settled.clone();
@@ -333,8 +363,24 @@ impl LocalNetwork {
             client,
             client_account,
             workers,
+            arbitrator,
+            chain_template,
             settled,
         })
+    }
+
+    /// Chain settings for a further node signing as `account` with `key`.
+    pub fn chain_settings(&self, account: Felt, key: Felt) -> ChainSettings {
+        ChainSettings {
+            account,
+            private_key: key,
+            ..self.chain_template.clone()
+        }
+    }
+
+    /// The addresses a further node joins through.
+    pub fn bootstrap(&self) -> Vec<libp2p::Multiaddr> {
+        self.client.addrs()
     }
 
     /// The client node's gateway.
@@ -500,6 +546,7 @@ impl LocalNetwork {
         for worker in &self.workers {
             worker.node.kill();
         }
+        self.arbitrator.kill();
         self.client.kill();
         let _ = self.indexer_stop.send(true);
         self.indexer_task
