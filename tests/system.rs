@@ -359,3 +359,109 @@ async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
     drop((unbacked, forger));
     net.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart() {
+    use starknet::providers::Provider as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = LocalNetwork::start(
+        &UpSettings {
+            rpc_proxy: true,
+            ..settings(&dir, 3)
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let client_before = net.owner.balance(net.client_account).await.unwrap();
+    let slots_before = escrow_count(&net).await;
+
+    // The chain goes away as the jobs are submitted, and the indexer restarts meanwhile.
+    let reward = ONE;
+    let proxy = net.rpc.as_ref().unwrap();
+    let first = net.submit_samples(2, 2, reward).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.set_up(false);
+    let second = net.submit_samples(2, 2, reward).await.unwrap();
+    let jobs: Vec<_> = first.into_iter().chain(second).collect();
+    // Off chain the network keeps working: every job completes.
+    eventually(
+        "every job's completion off chain",
+        Duration::from_secs(60),
+        || async {
+            jobs.iter()
+                .all(|j| net.job(j).unwrap().status == ciro_node::job::JobStatus::Completed)
+                .then_some(())
+        },
+    )
+    .await;
+    net.restart_indexer().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let proxy = net.rpc.as_ref().unwrap();
+    assert!(proxy.refused() > 0, "the nodes met the outage");
+    let unsettled = {
+        let mut n = 0;
+        for job in &jobs {
+            n += net.job(job).unwrap().settlement.is_none() as usize;
+        }
+        n
+    };
+    assert!(unsettled > 0, "settlement waited for the chain");
+    proxy.set_up(true);
+
+    let settled = net
+        .wait_settled(&jobs, Duration::from_secs(180), |_| {})
+        .await
+        .unwrap();
+    let mut paid_slots = 0u128;
+    for job in &jobs {
+        assert!(net.paid_in_full(job, &settled[job]), "{:?}", settled[job]);
+        paid_slots += settled[job]
+            .iter()
+            .filter(|s| s.state == "completed")
+            .count() as u128;
+    }
+    assert_eq!(paid_slots, 2 * jobs.len() as u128);
+    // Exactly once: one escrow job per used or cancelled slot, and the money adds up.
+    let reported: usize = settled.values().map(Vec::len).sum();
+    assert_eq!(escrow_count(&net).await - slots_before, reported as u64);
+    assert_eq!(
+        client_before - net.owner.balance(net.client_account).await.unwrap(),
+        paid_slots * reward
+    );
+    let mut earned = 0;
+    for worker in &net.workers {
+        earned += net.owner.balance(worker.account).await.unwrap();
+    }
+    assert_eq!(earned, paid_slots * (reward - fee(reward)));
+    assert_eq!(
+        net.owner.balance(net.treasury).await.unwrap(),
+        paid_slots * fee(reward)
+    );
+
+    // The restarted indexer caught up and agrees with the chain.
+    net.indexer_synced(Duration::from_secs(30)).await.unwrap();
+    let mut completed = 0;
+    for worker in &net.workers {
+        completed += net.worker_summary(worker).await.unwrap().jobs_completed as u128;
+    }
+    assert_eq!(completed, paid_slots);
+    assert!(net.chain.rpc().block_number().await.is_ok());
+    net.stop().await.unwrap();
+}
+
+/// How many escrow jobs exist.
+async fn escrow_count(net: &LocalNetwork) -> u64 {
+    use ciro_bindings::contracts::escrow::JobEscrowReader;
+    JobEscrowReader::new(
+        net.deployment
+            .address(ciro_bindings::Contract::JobEscrow)
+            .unwrap(),
+        net.chain.rpc(),
+    )
+    .job_count()
+    .call()
+    .await
+    .unwrap()
+}

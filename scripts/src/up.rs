@@ -66,6 +66,9 @@ pub struct UpSettings {
     pub client_funds: u128,
     /// Seconds the escrow deadline lies beyond a job's own.
     pub settle_margin_secs: u64,
+    /// Put a proxy between the nodes and the chain that [`LocalNetwork::rpc`] can cut, to
+    /// rehearse outages.
+    pub rpc_proxy: bool,
     /// Seconds after a submission in which the client may dispute.
     pub challenge_window_secs: u64,
 }
@@ -83,6 +86,7 @@ impl Default for UpSettings {
             conduct: Vec::new(),
             client_funds: 10_000 * TOKEN,
             settle_margin_secs: 60,
+            rpc_proxy: false,
             challenge_window_secs: 3600,
         }
     }
@@ -113,8 +117,11 @@ pub struct LocalNetwork {
     pub treasury: Felt,
     /// The indexer's HTTP API.
     pub indexer: SocketAddr,
+    indexer_config: ciro_indexer::Config,
     indexer_stop: watch::Sender<bool>,
     indexer_task: tokio::task::JoinHandle<ciro_indexer::Result<()>>,
+    /// The proxy the nodes reach the chain through, when asked for.
+    pub rpc: Option<RpcProxy>,
     /// The client node (the bootstrap peer, with the gateway).
     pub client: NodeHandle,
     /// The client's account.
@@ -251,14 +258,26 @@ impl LocalNetwork {
             ..ciro_indexer::Config::default()
         };
         let indexer_task = tokio::spawn(ciro_indexer::service::run(
-            indexer_config,
+            indexer_config.clone(),
             stop_rx,
             Some(ready),
         ));
         let indexer = bound.await.context("the indexer did not start")?;
+        let indexer_config = ciro_indexer::Config {
+            listen: indexer,
+            ..indexer_config
+        };
         progress(Step::Indexer(indexer));
         let indexer_url = url::Url::parse(&format!("http://{indexer}/"))?;
 
+        let rpc = match settings.rpc_proxy {
+            true => Some(RpcProxy::start(devnet.addr()).await?),
+            false => None,
+        };
+        let node_rpc = match &rpc {
+            Some(proxy) => proxy.url(devnet.rpc_url())?,
+            None => devnet.rpc_url().clone(),
+        };
         let chain_template = ChainSettings {
             collateral: settings.collateral,
             challenge_window_secs: settings.challenge_window_secs,
@@ -266,12 +285,7 @@ impl LocalNetwork {
             poll: Duration::from_millis(500),
             standing_refresh: Duration::from_secs(5),
             max_backoff: Duration::from_secs(2),
-            ..ChainSettings::new(
-                devnet.rpc_url().clone(),
-                deployment.clone(),
-                Felt::ZERO,
-                Felt::ZERO,
-            )
+            ..ChainSettings::new(node_rpc, deployment.clone(), Felt::ZERO, Felt::ZERO)
         };
         let chain_settings = |index: usize| ChainSettings {
             account: devnet.account(index).address,
@@ -358,8 +372,10 @@ impl LocalNetwork {
             owner,
             treasury,
             indexer,
+            indexer_config,
             indexer_stop,
             indexer_task,
+            rpc,
             client,
             client_account,
             workers,
@@ -376,6 +392,26 @@ impl LocalNetwork {
             private_key: key,
             ..self.chain_template.clone()
         }
+    }
+
+    /// Stops the indexer and starts it again on the same database and address; it resumes
+    /// from its cursor.
+    pub async fn restart_indexer(&mut self) -> anyhow::Result<()> {
+        let _ = self.indexer_stop.send(true);
+        (&mut self.indexer_task)
+            .await
+            .context("the indexer task")?
+            .context("the indexer")?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (ready, bound) = tokio::sync::oneshot::channel();
+        self.indexer_task = tokio::spawn(ciro_indexer::service::run(
+            self.indexer_config.clone(),
+            stop_rx,
+            Some(ready),
+        ));
+        self.indexer_stop = stop;
+        bound.await.context("the indexer did not restart")?;
+        Ok(())
     }
 
     /// The addresses a further node joins through.
@@ -588,4 +624,73 @@ pub fn tokens(amount: u128) -> String {
 /// The path of the local network's state under `root`.
 pub fn default_dir(root: &Path) -> PathBuf {
     root.join("target").join("ciro-up")
+}
+
+/// A TCP proxy in front of the chain's RPC that can be cut and restored: while it is cut,
+/// connections are refused and open ones dropped, as when a provider goes away.
+pub struct RpcProxy {
+    addr: SocketAddr,
+    up: watch::Sender<bool>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RpcProxy {
+    /// A proxy to `target` on a free loopback port.
+    pub async fn start(target: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (up, up_rx) = watch::channel(true);
+        let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = refused.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*up_rx.borrow() {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                let mut down = up_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            up,
+            refused,
+            task,
+        })
+    }
+
+    /// `url` (the chain's RPC URL) with this proxy's address.
+    pub fn url(&self, url: &url::Url) -> anyhow::Result<url::Url> {
+        let mut proxied = url.clone();
+        proxied
+            .set_port(Some(self.addr.port()))
+            .map_err(|()| anyhow::anyhow!("{url} takes no port"))?;
+        Ok(proxied)
+    }
+
+    /// Connections refused while cut.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Cuts (`false`) or restores (`true`) the connection to the chain.
+    pub fn set_up(&self, up: bool) {
+        let _ = self.up.send(up);
+    }
+}
+
+impl Drop for RpcProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
