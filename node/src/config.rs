@@ -157,6 +157,24 @@ pub struct NodeArgs {
     pub bid_window_ms: u64,
     #[arg(long, value_enum, default_value_t = WorkerConduct::Honest, hide = true)]
     pub conduct: WorkerConduct,
+    /// Settle on Starknet: escrow jobs, bid only while staked, accept only staked peers.
+    /// The chain, the manifest and the signing account come from `ciro`'s global flags
+    /// (`--network`, `--rpc-url`, `--manifest`; `--account`/`--keystore`,
+    /// `--private-key-env`/`--address` or `--devnet-account`).
+    #[arg(long)]
+    pub settle: bool,
+    /// The indexer whose reputation scores steer selection, e.g. `http://127.0.0.1:8080/`.
+    #[arg(long, env = "CIRO_INDEXER_URL", requires = "settle")]
+    pub indexer: Option<url::Url>,
+    /// Collateral each worker must lock per job this node submits, in CIRO.
+    #[arg(long, default_value = "0", requires = "settle")]
+    pub collateral: String,
+    /// Seconds after a submission in which this client may dispute.
+    #[arg(long, default_value_t = 3600, requires = "settle")]
+    pub challenge_window: u64,
+    /// Re-run disputed jobs and vote (the account must be an arbitrator).
+    #[arg(long, requires = "settle")]
+    pub arbitrate: bool,
 }
 
 impl NodeArgs {

@@ -562,7 +562,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Group::Node(NodeAction::Run(args)) => {
             return runtime()?.block_on(async {
-                let node = ciro_node::Node::start(args.into_config()).await?;
+                let config = node_config(&cli.net, cli.root.as_deref(), *args).await?;
+                let settles = config.chain.is_some();
+                let node = ciro_node::Node::start(config).await?;
+                if settles {
+                    println!("settling on chain");
+                }
                 for addr in node.addrs() {
                     println!("listening on {addr}");
                 }
@@ -641,6 +646,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A node's settings from `ciro node run`'s flags; with `--settle`, the chain, the
+/// manifest and the signer from the global flags.
+async fn node_config(
+    net: &NetworkArgs,
+    given_root: Option<&std::path::Path>,
+    args: ciro_node::NodeArgs,
+) -> anyhow::Result<ciro_node::NodeConfig> {
+    use ciro_node::chain::ChainSettings;
+    if !args.settle {
+        return Ok(args.into_config());
+    }
+    let (chain, deployment) = net.connect_deployed(&root(given_root)?).await?;
+    let (address, key) = net.signing_key(&chain).await?;
+    let collateral =
+        ciro_bindings::units::parse_tokens(&args.collateral).context("--collateral")?;
+    let settings = ChainSettings {
+        collateral,
+        challenge_window_secs: args.challenge_window,
+        arbitrate: args.arbitrate,
+        ..ChainSettings::new(
+            chain.url().clone(),
+            deployment,
+            address,
+            key.secret_scalar(),
+        )
+    };
+    let indexer = args.indexer.clone();
+    let mut config = args.into_config();
+    config.chain = Some(settings);
+    if let Some(indexer) = indexer {
+        config.reputation = std::sync::Arc::new(ciro_node::reputation::IndexerSource::new(
+            indexer,
+            std::time::Duration::from_secs(10),
+        ));
+    }
+    Ok(config)
 }
 
 /// `ciro job submit`: hands the job to a node's gateway and shows it move until it
@@ -814,6 +857,9 @@ async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
         "client gateway  http://{gateway}/v1/jobs   (ciro job submit --node http://{gateway}/)"
     );
     println!("indexer         http://{}/v1/workers", network.indexer);
+    if let Some(addr) = network.bootstrap().first() {
+        println!("client node     {addr}   (--bootstrap for more nodes)");
+    }
     println!(
         "chain           {}   manifest {}",
         network.devnet.rpc_url(),

@@ -137,10 +137,16 @@ impl NetworkArgs {
 
     /// The signing account.
     pub async fn signer(&self, chain: &Chain) -> Result<Account> {
+        let (address, key) = self.signing_key(chain).await?;
+        Ok(chain.account(address, key))
+    }
+
+    /// The signing account's address and key (a node keeps them to sign as it runs).
+    pub async fn signing_key(&self, chain: &Chain) -> Result<(Felt, SigningKey)> {
         let network = self.network()?;
         if let Some(index) = self.devnet_account {
             let (address, key) = devnet_account(chain, index).await?;
-            return Ok(chain.account(address, SigningKey::from_secret_scalar(key)));
+            return Ok((address, SigningKey::from_secret_scalar(key)));
         }
         if let Some(keystore) = &self.keystore {
             let account_file = self.account.as_ref().ok_or_else(|| {
@@ -158,7 +164,7 @@ impl NetworkArgs {
             let key = SigningKey::from_keystore(keystore, &password).map_err(|e| {
                 ChainError::Account(format!("keystore {}: {e}", keystore.display()))
             })?;
-            return Ok(chain.account(address, key));
+            return Ok((address, key));
         }
         if let Some(var) = &self.private_key_env {
             let text = std::env::var(var).map_err(|_| {
@@ -178,11 +184,11 @@ impl NetworkArgs {
                         .into(),
                 )),
             };
-            return Ok(chain.account(address, SigningKey::from_secret_scalar(secret)));
+            return Ok((address, SigningKey::from_secret_scalar(secret)));
         }
         if network.name == "devnet" {
             let (address, key) = devnet_account(chain, 0).await?;
-            return Ok(chain.account(address, SigningKey::from_secret_scalar(key)));
+            return Ok((address, SigningKey::from_secret_scalar(key)));
         }
         Err(ChainError::Account(
             "no signing account: pass --account and --keystore, or --private-key-env and --address"
