@@ -86,6 +86,34 @@ async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
         slots * reward
     );
 
+    // The reputation changes went out over gossip, naming their transactions, and the
+    // other peers checked them against the chain before keeping them.
+    let paid_worker = *paid.keys().next().unwrap();
+    let heard_by = &net.workers[0].node.shared;
+    let update = eventually(
+        "a checked reputation update",
+        Duration::from_secs(30),
+        || async {
+            heard_by
+                .reputation
+                .lock()
+                .unwrap()
+                .get(&paid_worker.to_bytes_be())
+                .cloned()
+                .filter(|u| u.jobs_completed >= 1)
+        },
+    )
+    .await;
+    assert_eq!(update.reason, "job_completed");
+    let receipt = net
+        .owner
+        .reputation_updates(Felt::from_bytes_be(&update.tx_hash))
+        .await
+        .unwrap();
+    assert!(receipt
+        .iter()
+        .any(|(block, e)| *block == update.block && e.worker.0 == paid_worker));
+
     // The indexer saw it all: completed jobs and earnings per worker, and a score above
     // the prior (0.5) for every worker that completed one.
     net.indexer_synced(Duration::from_secs(30)).await.unwrap();
@@ -464,4 +492,62 @@ async fn escrow_count(net: &LocalNetwork) -> u64 {
     .call()
     .await
     .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_finalize_and_are_paid_when_the_client_lets_the_window_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two workers who disagree, and no third: the job cannot reach agreement, so the
+    // client has no result to accept or dispute by, and settles neither slot.
+    let net = LocalNetwork::start(
+        &UpSettings {
+            conduct: vec![ciro_node::WorkerConduct::Lie],
+            ..settings(&dir, 2)
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let reward = ONE;
+    let job = net
+        .submit_sample(0, 2, reward, Duration::from_secs(8))
+        .await
+        .unwrap();
+    let settled = net
+        .wait_settled(&[job], Duration::from_secs(60), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        net.job(&job).unwrap().status,
+        ciro_node::job::JobStatus::Failed
+    );
+    let slots = &settled[&job];
+    assert_eq!(slots.len(), 2, "{slots:?}");
+    assert!(slots.iter().all(|s| s.state == "submitted"), "{slots:?}");
+    for worker in &net.workers {
+        assert_eq!(net.owner.balance(worker.account).await.unwrap(), 0);
+    }
+
+    // After the challenge window, each worker finalizes its own slot.
+    net.devnet.increase_time(3601).await.unwrap();
+    for slot in slots {
+        eventually(
+            "the worker's finalization",
+            Duration::from_secs(30),
+            || async {
+                (net.owner.job_status(slot.escrow_id).await.unwrap().state
+                    == ciro_bindings::contracts::escrow::JobState::Completed)
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    for worker in &net.workers {
+        assert_eq!(
+            net.owner.balance(worker.account).await.unwrap(),
+            reward - fee(reward)
+        );
+    }
+    net.stop().await.unwrap();
 }

@@ -253,6 +253,8 @@ pub enum FromChain {
     Settled { job: JobId, slots: Vec<SlotReport> },
     /// A worker's result is on chain.
     Submitted { job: JobId, escrow_id: u64 },
+    /// A worker finalized its slot after the client let the window pass: it is paid.
+    Finalized { job: JobId, escrow_id: u64 },
     /// A client disputed `worker`'s slot; publish the evidence.
     Disputed {
         job: JobId,
@@ -334,14 +336,25 @@ impl Settler {
             out,
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(settler.clone().run(rx));
-        tokio::spawn(settler.watch_own_standing());
+        tokio::spawn(settler.run(rx));
         Ok((tx, backing))
     }
 
+    /// Handles the event loop's messages until it stops. Every piece of work runs in one
+    /// `JoinSet`, so when the node stops (or is killed), its settlement stops with it, as
+    /// a crashed process's would.
     async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<ToChain>) {
         let mut jobs: HashMap<JobId, JobMailbox> = HashMap::new();
-        while let Some(message) = rx.recv().await {
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(self.clone().watch_own_standing());
+        loop {
+            let message = tokio::select! {
+                message = rx.recv() => match message {
+                    Some(message) => message,
+                    None => return,
+                },
+                Some(_) = tasks.join_next() => continue,
+            };
             match message {
                 ToChain::Created {
                     job,
@@ -353,7 +366,7 @@ impl Settler {
                     let (mailbox, inbox) = mpsc::unbounded_channel();
                     jobs.insert(job, mailbox);
                     let settler = self.clone();
-                    tokio::spawn(async move {
+                    tasks.spawn(async move {
                         settler
                             .client_job(job, slots, reward, capability, deadline_ms, inbox)
                             .await
@@ -381,11 +394,11 @@ impl Settler {
                     result,
                 } => {
                     let settler = self.clone();
-                    tokio::spawn(async move { settler.submit(job, escrow_id, result).await });
+                    tasks.spawn(async move { settler.submit(job, escrow_id, result).await });
                 }
                 ToChain::Verify { peer, backing } => {
                     let settler = self.clone();
-                    tokio::spawn(async move {
+                    tasks.spawn(async move {
                         let verdict = settler.verify(&peer, &backing).await;
                         let _ = settler.out.send(FromChain::Verified {
                             peer,
@@ -396,7 +409,7 @@ impl Settler {
                 }
                 ToChain::Arbitrate { client, evidence } => {
                     let settler = self.clone();
-                    tokio::spawn(async move {
+                    tasks.spawn(async move {
                         match settler.check_evidence(&evidence).await {
                             Ok(worker_result) => {
                                 let _ = settler.out.send(FromChain::Rerun {
@@ -417,11 +430,11 @@ impl Settler {
                     worker_right,
                 } => {
                     let settler = self.clone();
-                    tokio::spawn(async move { settler.vote(dispute_id, worker_right).await });
+                    tasks.spawn(async move { settler.vote(dispute_id, worker_right).await });
                 }
                 ToChain::CheckReputation { from, update } => {
                     let settler = self.clone();
-                    tokio::spawn(async move {
+                    tasks.spawn(async move {
                         let genuine = settler.check_reputation(&update).await;
                         let _ = settler.out.send(FromChain::ReputationChecked {
                             from,
@@ -711,6 +724,53 @@ impl Settler {
         }
         tracing::info!(%job, escrow_id, "result submitted on chain");
         let _ = self.out.send(FromChain::Submitted { job, escrow_id });
+        self.finalize_when_due(job, escrow_id).await;
+    }
+
+    /// Watches a submitted slot: if the client neither accepts nor disputes within the
+    /// challenge window, the worker finalizes it and is paid.
+    async fn finalize_when_due(&self, job: JobId, escrow_id: u64) {
+        loop {
+            let slot = match self.slot(escrow_id).await {
+                Ok(slot) => slot,
+                Err(e) => {
+                    tracing::warn!(escrow_id, "watching the submission: {e}");
+                    return;
+                }
+            };
+            if slot.state != JobState::Submitted {
+                return;
+            }
+            let due = slot.submitted_at.saturating_add(slot.challenge_window);
+            if self.chain_now().await > due {
+                let sent = self
+                    .send("JobEscrow.finalize", || async {
+                        match self.session.job_status(escrow_id).await?.state {
+                            JobState::Submitted => {
+                                Ok(Some(self.session.job_finalize(escrow_id).await?.hash))
+                            }
+                            _ => Ok(None),
+                        }
+                    })
+                    .await;
+                match sent {
+                    Ok(Some(hash)) => {
+                        tracing::info!(%job, escrow_id, "finalized after the challenge window");
+                        self.publish_reputation(hash).await;
+                        let _ = self.out.send(FromChain::Finalized { job, escrow_id });
+                        return;
+                    }
+                    Ok(None) => return,
+                    Err(ChainError::Reverted { message, .. })
+                        if message.contains("window open") => {}
+                    Err(e) => {
+                        tracing::warn!(escrow_id, "finalizing: {e}");
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(self.settings.poll).await;
+        }
     }
 
     // ----- a client's side ------------------------------------------------------------

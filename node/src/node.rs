@@ -132,6 +132,9 @@ pub enum NodeEvent {
     SettledOnChain { job: JobId, slots: Vec<SlotReport> },
     /// This node, as a worker, submitted its result for a job on chain.
     SubmittedOnChain { job: JobId, escrow_id: u64 },
+    /// This node, as a worker, finalized its slot after the challenge window: it was paid
+    /// without the client's acceptance.
+    FinalizedOnChain { job: JobId, escrow_id: u64 },
     /// This node, as an arbitrator, voted on a dispute.
     Voted { dispute_id: u64, worker_right: bool },
 }
@@ -1611,6 +1614,10 @@ impl Node {
                     dispute_id,
                     worker_right,
                 });
+            }
+            FromChain::Finalized { job, escrow_id } => {
+                self.shared
+                    .emit(NodeEvent::FinalizedOnChain { job, escrow_id });
             }
             FromChain::Submitted { job, escrow_id } => {
                 self.shared

@@ -461,24 +461,37 @@ impl LocalNetwork {
     ) -> anyhow::Result<Vec<JobId>> {
         let mut ids = Vec::new();
         for i in 0..count {
-            let (module, input) = sample(i);
-            let id = self
-                .client
-                .shared
-                .submit(JobRequest {
-                    module,
-                    input,
-                    capability: "wasm".into(),
-                    redundancy,
-                    reward,
-                    limits: Limits::default(),
-                    deadline: Duration::from_secs(60),
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("submitting job {i}: {e}"))?;
-            ids.push(id);
+            ids.push(
+                self.submit_sample(i, redundancy, reward, Duration::from_secs(60))
+                    .await?,
+            );
         }
         Ok(ids)
+    }
+
+    /// Submits the `i`th sample job with `redundancy` workers, `reward` per worker, and
+    /// `deadline` for agreeing results.
+    pub async fn submit_sample(
+        &self,
+        i: usize,
+        redundancy: u8,
+        reward: u128,
+        deadline: Duration,
+    ) -> anyhow::Result<JobId> {
+        let (module, input) = sample(i);
+        self.client
+            .shared
+            .submit(JobRequest {
+                module,
+                input,
+                capability: "wasm".into(),
+                redundancy,
+                reward,
+                limits: Limits::default(),
+                deadline,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("submitting job {i}: {e}"))
     }
 
     /// How each of `jobs` settled on chain, once all have, or an error after `timeout`.
