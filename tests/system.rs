@@ -551,3 +551,73 @@ async fn workers_finalize_and_are_paid_when_the_client_lets_the_window_pass() {
     }
     net.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_client_settles_what_its_crashed_run_left_open() {
+    use ciro_node::{node::NodeEvent, protocol::Limits, JobRequest, Node, NodeConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let net = LocalNetwork::start(&settings(&dir, 1), |_| {})
+        .await
+        .unwrap();
+    let client = net.devnet.account(1);
+    let before = net.owner.balance(client.address).await.unwrap();
+
+    // A second client node of the same account submits a job nobody can run: its two
+    // rewards are held in two open escrow jobs. Then it crashes.
+    let config = || NodeConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: net.bootstrap(),
+        chain: Some(net.chain_settings(client.address, client.private_key)),
+        ..NodeConfig::default()
+    };
+    let crashing = Node::start(config()).await.unwrap();
+    let (module, input) = ciro::up::sample(0);
+    let job = crashing
+        .shared
+        .submit(JobRequest {
+            module,
+            input,
+            capability: "gpu:h100".into(),
+            redundancy: 2,
+            reward: ONE,
+            limits: Limits::default(),
+            deadline: Duration::from_secs(60),
+        })
+        .await
+        .unwrap();
+    let slots = eventually("the escrow", Duration::from_secs(30), || async {
+        let j = crashing.shared.job(&job).unwrap();
+        (j.escrow_ids.len() == 2).then_some(j.escrow_ids)
+    })
+    .await;
+    assert_eq!(
+        before - net.owner.balance(client.address).await.unwrap(),
+        2 * ONE
+    );
+    crashing.kill();
+    drop(crashing);
+
+    // The next run of that client finds both and cancels them: the rewards come back.
+    let restarted = Node::start(config()).await.unwrap();
+    let mut events = restarted.shared.subscribe();
+    let mut recovered = Vec::new();
+    while recovered.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(30), events.recv()).await {
+            Ok(Ok(NodeEvent::Recovered(report))) => recovered.push(report),
+            Ok(_) => {}
+            Err(_) => panic!("recovered only {recovered:?}"),
+        }
+    }
+    recovered.sort_by_key(|r| r.escrow_id);
+    assert_eq!(
+        recovered.iter().map(|r| r.escrow_id).collect::<Vec<_>>(),
+        slots
+    );
+    assert!(
+        recovered.iter().all(|r| r.state == "cancelled"),
+        "{recovered:?}"
+    );
+    assert_eq!(net.owner.balance(client.address).await.unwrap(), before);
+    drop(restarted);
+    net.stop().await.unwrap();
+}

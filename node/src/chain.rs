@@ -255,6 +255,8 @@ pub enum FromChain {
     Submitted { job: JobId, escrow_id: u64 },
     /// A worker finalized its slot after the client let the window pass: it is paid.
     Finalized { job: JobId, escrow_id: u64 },
+    /// A slot an earlier run of this client left open is settled.
+    Recovered(SlotReport),
     /// A client disputed `worker`'s slot; publish the evidence.
     Disputed {
         job: JobId,
@@ -335,18 +337,72 @@ impl Settler {
             sending: Mutex::new(()),
             out,
         });
+        // What this account left unsettled in an earlier run: every escrow job up to now.
+        // Jobs this run creates come after, so recovery never touches them.
+        let reader = escrow::JobEscrowReader::new(
+            settler.session.deployment.address(Contract::JobEscrow)?,
+            settler.session.chain.rpc(),
+        );
+        let existing = reader
+            .job_count()
+            .call()
+            .await
+            .map_err(|e| settler.session.chain.error("JobEscrow.job_count", e))?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(settler.run(rx));
+        tokio::spawn(settler.run(rx, existing));
         Ok((tx, backing))
+    }
+
+    /// How far back recovery looks, in escrow jobs.
+    const RECOVERY_WINDOW: u64 = 10_000;
+
+    /// Resumes the settlement an earlier run of this account left: as a client, its open
+    /// slots are cancelled and its assigned ones claimed once their deadline passes; as a
+    /// worker, its submitted slots are finalized once their window passes. A slot whose
+    /// result this run cannot judge (submitted to a client) is left to the window.
+    async fn recover(self: Arc<Self>, existing: u64) {
+        let me = self.session.me();
+        let first = existing.saturating_sub(Self::RECOVERY_WINDOW) + 1;
+        let mut resumed = Vec::new();
+        for escrow_id in first..=existing {
+            let Ok(slot) = self.slot(escrow_id).await else {
+                continue;
+            };
+            let client =
+                slot.client.0 == me && matches!(slot.state, JobState::Open | JobState::Assigned);
+            let worker = slot.worker.0 == me && slot.state == JobState::Submitted;
+            if client || worker {
+                resumed.push((escrow_id, client));
+            }
+        }
+        if resumed.is_empty() {
+            return;
+        }
+        tracing::info!(slots = ?resumed, "resuming the settlement of an earlier run");
+        let work = resumed.into_iter().map(|(escrow_id, client)| {
+            let settler = self.clone();
+            async move {
+                if client {
+                    let report = settler
+                        .settle_slot(JobId::default(), escrow_id, None, None, Verdict::NoResult)
+                        .await;
+                    let _ = settler.out.send(FromChain::Recovered(report));
+                } else {
+                    settler.finalize_when_due(JobId::default(), escrow_id).await;
+                }
+            }
+        });
+        futures::future::join_all(work).await;
     }
 
     /// Handles the event loop's messages until it stops. Every piece of work runs in one
     /// `JoinSet`, so when the node stops (or is killed), its settlement stops with it, as
     /// a crashed process's would.
-    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<ToChain>) {
+    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<ToChain>, existing: u64) {
         let mut jobs: HashMap<JobId, JobMailbox> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.clone().watch_own_standing());
+        tasks.spawn(self.clone().recover(existing));
         loop {
             let message = tokio::select! {
                 message = rx.recv() => match message {

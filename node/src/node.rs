@@ -135,6 +135,8 @@ pub enum NodeEvent {
     /// This node, as a worker, finalized its slot after the challenge window: it was paid
     /// without the client's acceptance.
     FinalizedOnChain { job: JobId, escrow_id: u64 },
+    /// A slot an earlier run of this client left unsettled is settled now.
+    Recovered(SlotReport),
     /// This node, as an arbitrator, voted on a dispute.
     Voted { dispute_id: u64, worker_right: bool },
 }
@@ -1614,6 +1616,10 @@ impl Node {
                     dispute_id,
                     worker_right,
                 });
+            }
+            FromChain::Recovered(report) => {
+                tracing::info!(?report, "settled a slot left by an earlier run");
+                self.shared.emit(NodeEvent::Recovered(report));
             }
             FromChain::Finalized { job, escrow_id } => {
                 self.shared
