@@ -184,6 +184,25 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
         .verification_failures
         .iter()
         .any(|f| f.worker == liar_peer));
+    // Selection weighed the stake the indexer reports (the liar's 900 CIRO against 200),
+    // not what the bids claim: the liar's bid scored highest, by the stake term's share.
+    let score_of = |peer| {
+        record
+            .bids
+            .iter()
+            .find(|b| b.worker == peer)
+            .map(|b| b.score)
+            .unwrap()
+    };
+    let best_other = net.workers[1..]
+        .iter()
+        .map(|w| score_of(w.node.peer_id()))
+        .fold(f64::MIN, f64::max);
+    assert!(
+        score_of(liar_peer) - best_other > 0.1,
+        "{} vs {best_other}",
+        score_of(liar_peer)
+    );
     let slots = &settled[&jobs[0]];
     let liar_slot = slots
         .iter()
