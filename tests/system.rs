@@ -361,6 +361,15 @@ async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
     let forger = Node::start(rogue(net.workers[0].account, Felt::from(0xbad_u32)))
         .await
         .unwrap();
+    // And one, backed by nobody in particular, that makes up reputation records.
+    let liar = Node::start(NodeConfig {
+        conduct: WorkerConduct::ForgeReputation,
+        capabilities: vec![],
+        health_interval: Duration::from_millis(500),
+        ..rogue(unstaked.address, unstaked.private_key)
+    })
+    .await
+    .unwrap();
     let rogues = [unbacked.peer_id(), forger.peer_id()];
 
     // Both are heard, checked against the chain, and penalized.
@@ -403,7 +412,39 @@ async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
             .any(|l| l.starts_with("ciro_node_requests_total{kind=\"bid\",outcome=\"unbacked\"}")),
         "{metrics}"
     );
-    drop((unbacked, forger));
+    // The made-up records were checked against the chain, refused and penalized; none
+    // was kept.
+    eventually(
+        "the forged reputation refused",
+        Duration::from_secs(30),
+        || async {
+            let peers = net.client.shared.peers().await;
+            peers
+                .iter()
+                .any(|p| p.peer_id == liar.peer_id() && p.strikes > 0)
+                .then_some(())
+        },
+    )
+    .await;
+    let metrics = reqwest::get(format!("http://{}/metrics", net.gateway().unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ciro_node_penalties_total{reason=\"forged-reputation\"}"),
+        "{metrics}"
+    );
+    assert!(net
+        .client
+        .shared
+        .reputation
+        .lock()
+        .unwrap()
+        .values()
+        .all(|u| u.jobs_completed < 1000));
+    drop((unbacked, forger, liar));
     net.stop().await.unwrap();
 }
 

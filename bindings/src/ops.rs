@@ -431,19 +431,22 @@ impl Session {
             .collect())
     }
 
-    /// The `ReputationUpdated` events of transaction `hash`.
+    /// The `ReputationUpdated` events of transaction `hash`; none for a transaction the
+    /// chain does not know.
     pub async fn reputation_updates(
         &self,
         hash: Felt,
     ) -> Result<Vec<(u64, reputation::ReputationUpdated)>> {
-        use starknet::core::types::ReceiptBlock;
+        use starknet::core::types::{ReceiptBlock, StarknetError};
+        use starknet::providers::ProviderError;
         let at = self.at(Contract::Reputation)?;
-        let found = self
-            .chain
-            .rpc()
-            .get_transaction_receipt(hash)
-            .await
-            .map_err(|e| self.chain.error("get_transaction_receipt", e))?;
+        let found = match self.chain.rpc().get_transaction_receipt(hash).await {
+            Ok(found) => found,
+            Err(ProviderError::StarknetError(StarknetError::TransactionHashNotFound)) => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(self.chain.error("get_transaction_receipt", e)),
+        };
         let block = match found.block {
             ReceiptBlock::PreConfirmed { block_number }
             | ReceiptBlock::Block { block_number, .. } => block_number,

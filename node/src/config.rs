@@ -24,6 +24,9 @@ pub enum WorkerConduct {
     Stall,
     /// Bids and advertises whether or not the chain backs it.
     IgnoreStake,
+    /// Publishes made-up reputation updates (a record it never earned, a transaction
+    /// that does not exist) with its health.
+    ForgeReputation,
 }
 
 /// Everything a node runs with.

@@ -2161,6 +2161,21 @@ impl Node {
                 uptime_secs: self.started.elapsed().as_secs(),
             });
             let _ = self.publish(&health);
+            if self.config.conduct == WorkerConduct::ForgeReputation {
+                if let Some(link) = &self.chain {
+                    let forged = Gossip::Reputation(protocol::ReputationUpdate {
+                        worker: link.backing.account,
+                        reason: "job_completed".into(),
+                        jobs_completed: 1000,
+                        jobs_failed: 0,
+                        disputes_won: 0,
+                        disputes_lost: 0,
+                        tx_hash: Hash::of(&now_ms().to_be_bytes()).0,
+                        block: 1,
+                    });
+                    let _ = self.publish(&forged);
+                }
+            }
             self.ads.expire(now);
             // Forget finished work and bids that were never taken.
             self.work.retain(|_, w| {
