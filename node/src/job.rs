@@ -52,6 +52,8 @@ pub struct BidRecord {
     /// The selection score, from the reputation source's standing, not the claims.
     pub score: f64,
     pub received_ms: u64,
+    /// The worker refused the assignment this bid won (busy); a new bid revives it.
+    pub withdrawn: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -209,15 +211,21 @@ impl ClientJob {
         matches!(self.status, JobStatus::Bidding | JobStatus::Running)
     }
 
+    /// The worker's latest assignment (a worker that refused once, busy, may be assigned
+    /// again after it bids again).
     fn assignment_mut(&mut self, worker: &PeerId) -> Option<&mut AssignmentRecord> {
-        self.assignments.iter_mut().find(|a| a.worker == *worker)
+        self.assignments
+            .iter_mut()
+            .rev()
+            .find(|a| a.worker == *worker)
     }
 
     pub fn assignment(&self, worker: &PeerId) -> Option<&AssignmentRecord> {
-        self.assignments.iter().find(|a| a.worker == *worker)
+        self.assignments.iter().rev().find(|a| a.worker == *worker)
     }
 
-    /// Records a bid. A worker bids once; the job must still be open.
+    /// Records a bid. A worker bids once, or once more after it refused an assignment
+    /// (it was busy); the job must still be open.
     pub fn add_bid(
         &mut self,
         worker: PeerId,
@@ -231,7 +239,17 @@ impl ClientJob {
         if bid.price > self.reward {
             return Err(Refusal::BadRequest);
         }
-        if self.bids.iter().any(|b| b.worker == worker) {
+        let refused = self
+            .assignment(&worker)
+            .is_some_and(|a| a.state == AssignmentState::Refused);
+        if let Some(old) = self.bids.iter_mut().find(|b| b.worker == worker) {
+            if refused && old.withdrawn {
+                old.withdrawn = false;
+                old.price = bid.price;
+                old.eta_ms = bid.eta_ms;
+                old.score = score;
+                old.received_ms = now_ms;
+            }
             return Ok(());
         }
         self.bids.push(BidRecord {
@@ -242,6 +260,7 @@ impl ClientJob {
             reputation_claim_ppm: bid.reputation_claim_ppm,
             score,
             received_ms: now_ms,
+            withdrawn: false,
         });
         Ok(())
     }
@@ -265,7 +284,12 @@ impl ClientJob {
         let mut bids: Vec<&BidRecord> = self
             .bids
             .iter()
-            .filter(|b| self.assignment(&b.worker).is_none())
+            .filter(|b| {
+                !b.withdrawn
+                    && self
+                        .assignment(&b.worker)
+                        .is_none_or(|a| a.state == AssignmentState::Refused)
+            })
             .collect();
         bids.sort_by(|a, b| {
             b.score
@@ -314,6 +338,9 @@ impl ClientJob {
                 };
                 if !accepted {
                     a.finished_ms = Some(now_ms);
+                    if let Some(bid) = self.bids.iter_mut().find(|b| b.worker == *worker) {
+                        bid.withdrawn = true;
+                    }
                 }
             }
         }
@@ -529,6 +556,28 @@ mod tests {
         let outcome = Outcome::Output(output.to_vec());
         job.commit(&worker, outcome.hash(), 1, 10)?;
         job.deliver(&worker, outcome, 11)
+    }
+
+    #[test]
+    fn a_worker_that_refused_busy_can_bid_again_and_be_assigned() {
+        let mut job = job(1);
+        let busy = PeerId::random();
+        job.add_bid(busy, &bid(10), 1.0, 1).unwrap();
+        assert_eq!(job.select(2, 0), vec![busy]);
+        job.assign_reply(&busy, false, 3);
+        // Its old bid is not taken again…
+        assert!(job.reserve().is_empty());
+        assert!(job.select(4, 0).is_empty());
+        // …but its new one is, and the new assignment is the one that counts.
+        job.add_bid(busy, &bid(10), 1.0, 5).unwrap();
+        assert_eq!(job.select(6, 0), vec![busy]);
+        job.assign_reply(&busy, true, 7);
+        assert_eq!(
+            job.assignment(&busy).unwrap().state,
+            AssignmentState::Accepted
+        );
+        run(&mut job, busy, b"out").unwrap();
+        assert_eq!(job.status, JobStatus::Completed);
     }
 
     #[test]
