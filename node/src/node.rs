@@ -343,19 +343,34 @@ struct ChainLink {
     parked_ads: HashMap<PeerId, CapabilityAd>,
 }
 
-/// A verdict on a peer's backing is trusted this long.
+/// A verdict on a peer's backing is trusted this long…
 const BACKING_TTL: Duration = Duration::from_secs(30);
+/// …and used this long while a fresh one is fetched.
+const BACKING_STALE: Duration = Duration::from_secs(300);
 /// How far reputation moves a peer's gossip score: from −10 (score 0) to +10 (score 1).
 const REPUTATION_GOSSIP_WEIGHT: f64 = 20.0;
 
 impl ChainLink {
-    fn backed(&self, peer: &PeerId, account: &[u8; 32]) -> Option<&Backed> {
-        self.backers.get(peer).filter(|b| match b {
-            Backed::Yes(backer, at) => {
-                backer.account.to_bytes_be() == *account && at.elapsed() < BACKING_TTL
-            }
-            Backed::No(at) => at.elapsed() < BACKING_TTL,
-        })
+    /// The chain's verdict on `peer` backed by `account`, if there is one to go by. A
+    /// verdict older than [`BACKING_TTL`] still stands, up to [`BACKING_STALE`], while a
+    /// fresh one is fetched, so a busy chain never holds up bids from known workers.
+    fn backed(&mut self, peer: &PeerId, backing: &Backing) -> Option<Backed> {
+        let verdict = self.backers.get(peer).cloned();
+        let (matches, age) = match &verdict {
+            Some(Backed::Yes(backer, at)) => (
+                backer.account.to_bytes_be() == backing.account,
+                at.elapsed(),
+            ),
+            Some(Backed::No(at)) => (true, at.elapsed()),
+            None => return None,
+        };
+        if !matches || age >= BACKING_STALE {
+            return None;
+        }
+        if age >= BACKING_TTL {
+            self.verify(*peer, backing.clone());
+        }
+        verdict
     }
 
     fn account_of(&self, peer: &PeerId) -> Option<starknet::core::types::Felt> {
@@ -845,7 +860,7 @@ impl Node {
             self.penalize(signer, "unbacked");
             return;
         };
-        match link.backed(&signer, &backing.account) {
+        match link.backed(&signer, &backing) {
             Some(Backed::Yes(backer, _)) if backer.active => {
                 self.ads.insert(signer, ad, Instant::now());
             }
@@ -1090,7 +1105,7 @@ impl Node {
                 Some(job) => job.capability,
                 None => return Response::Refused(Refusal::UnknownJob),
             };
-            match link.backed(&worker, &backing.account) {
+            match link.backed(&worker, &backing) {
                 Some(Backed::Yes(backer, _)) if backer.backs(&capability, link.collateral) => {
                     account = Some(backer.account);
                 }
@@ -1196,18 +1211,6 @@ impl Node {
         }
         for (worker, assignment) in assign {
             let job = assignment.job_id;
-            if let Some(link) = &self.chain {
-                match link.account_of(&worker) {
-                    Some(account) => {
-                        let _ = link.to.send(ToChain::Assigned {
-                            job,
-                            worker,
-                            account,
-                        });
-                    }
-                    None => tracing::warn!(%job, %worker, "assigned a worker with no account"),
-                }
-            }
             let id = self
                 .swarm
                 .behaviour_mut()
@@ -1407,6 +1410,8 @@ impl Node {
             return Response::Refused(Refusal::BadRequest);
         }
         if busy >= self.config.slots as usize {
+            // Forget the bid, so the worker can bid again when the job is re-announced.
+            self.work.remove(&assignment.job_id);
             return Response::Refused(Refusal::Busy);
         }
         work.state = WorkState::Fetching;
@@ -1973,7 +1978,24 @@ impl Node {
                     Ok(_) => j.assign_reply(&worker, accepted, now),
                     Err(()) => j.lost(&worker, now),
                 });
-                if !accepted {
+                // Only a worker that took the job is assigned on chain: one that refused
+                // (busy) must not be slashed for a job it never had.
+                if accepted {
+                    if let Some(link) = &self.chain {
+                        match link.account_of(&worker) {
+                            Some(account) => {
+                                let _ = link.to.send(ToChain::Assigned {
+                                    job,
+                                    worker,
+                                    account,
+                                });
+                            }
+                            None => {
+                                tracing::warn!(%job, %worker, "assigned a worker with no account")
+                            }
+                        }
+                    }
+                } else {
                     self.drive_jobs(Some(job));
                 }
             }
@@ -2210,6 +2232,7 @@ fn verdicts(job: &ClientJob) -> (Option<Hash>, Vec<(PeerId, SlotVerdict)>) {
     let verdicts = job
         .assignments
         .iter()
+        .filter(|a| a.state != crate::job::AssignmentState::Refused)
         .filter(|a| seen.insert(a.worker))
         .map(|a| {
             let agreed = job
