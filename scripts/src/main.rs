@@ -474,17 +474,27 @@ struct TestArgs {
 const DEFAULT_LOG: &str =
     "info,rpc=warn,starknet_devnet_server=warn,starknet_devnet_core=warn,blockifier=warn,cairo_vm=warn";
 
+/// `ciro up` speaks through its progress display and summary; its parts log only trouble.
+#[cfg(feature = "devnet")]
+const UP_LOG: &str = "warn,rpc=error,starknet_devnet_server=error,starknet_devnet_core=error";
+
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_log = match &cli.group {
+        #[cfg(feature = "devnet")]
+        Group::Up(_) => UP_LOG,
+        _ => DEFAULT_LOG,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_target(false)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
