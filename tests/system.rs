@@ -541,17 +541,7 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
 
 /// How many escrow jobs exist.
 async fn escrow_count(net: &LocalNetwork) -> u64 {
-    use ciro_bindings::contracts::escrow::JobEscrowReader;
-    JobEscrowReader::new(
-        net.deployment
-            .address(ciro_bindings::Contract::JobEscrow)
-            .unwrap(),
-        net.chain.rpc(),
-    )
-    .job_count()
-    .call()
-    .await
-    .unwrap()
+    net.owner.job_count().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -484,15 +484,19 @@ impl Session {
         })
     }
 
-    /// A job as the escrow stores it.
-    pub async fn job_status(&self, job_id: u64) -> Result<escrow::Job> {
-        let reader = escrow::JobEscrowReader::new(self.at(Contract::JobEscrow)?, self.chain.rpc());
-        let count = reader
+    /// How many jobs the escrow holds (ids run from 1 to it).
+    pub async fn job_count(&self) -> Result<u64> {
+        escrow::JobEscrowReader::new(self.at(Contract::JobEscrow)?, self.chain.rpc())
             .job_count()
             .call()
             .await
-            .map_err(|e| self.view_error("JobEscrow.job_count", e))?;
-        known_id("job", job_id, count)?;
+            .map_err(|e| self.view_error("JobEscrow.job_count", e))
+    }
+
+    /// A job as the escrow stores it.
+    pub async fn job_status(&self, job_id: u64) -> Result<escrow::Job> {
+        let reader = escrow::JobEscrowReader::new(self.at(Contract::JobEscrow)?, self.chain.rpc());
+        known_id("job", job_id, self.job_count().await?)?;
         reader
             .job(&job_id)
             .call()

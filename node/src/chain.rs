@@ -339,15 +339,7 @@ impl Settler {
         });
         // What this account left unsettled in an earlier run: every escrow job up to now.
         // Jobs this run creates come after, so recovery never touches them.
-        let reader = escrow::JobEscrowReader::new(
-            settler.session.deployment.address(Contract::JobEscrow)?,
-            settler.session.chain.rpc(),
-        );
-        let existing = reader
-            .job_count()
-            .call()
-            .await
-            .map_err(|e| settler.session.chain.error("JobEscrow.job_count", e))?;
+        let existing = settler.session.job_count().await?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(settler.run(rx, existing));
         Ok((tx, backing))
@@ -840,19 +832,9 @@ impl Settler {
         // The escrow's job count before sending tells a retry after an answer lost in an
         // outage whether the slots were created already: they are the jobs after it whose
         // spec hash is this job's id.
-        let reader = escrow::JobEscrowReader::new(
-            self.session.deployment.address(Contract::JobEscrow)?,
-            self.session.chain.rpc(),
-        );
         let _one_at_a_time = self.sending.lock().await;
         let before = self
-            .retry("JobEscrow.job_count", || async {
-                reader
-                    .job_count()
-                    .call()
-                    .await
-                    .map_err(|e| self.session.chain.error("JobEscrow.job_count", e))
-            })
+            .retry("JobEscrow.job_count", || self.session.job_count())
             .await?;
         let mut backoff = self.backoff();
         loop {
@@ -875,15 +857,7 @@ impl Settler {
 
     /// This client's escrow jobs for `job` created after the first `before`.
     async fn created_since(&self, before: u64, job: JobId) -> Result<Vec<u64>, ChainError> {
-        let reader = escrow::JobEscrowReader::new(
-            self.session.deployment.address(Contract::JobEscrow)?,
-            self.session.chain.rpc(),
-        );
-        let count = reader
-            .job_count()
-            .call()
-            .await
-            .map_err(|e| self.session.chain.error("JobEscrow.job_count", e))?;
+        let count = self.session.job_count().await?;
         let mut ids = Vec::new();
         for id in before + 1..=count {
             let slot = self.session.job_status(id).await?;
