@@ -239,20 +239,7 @@ impl ClientJob {
         if bid.price > self.reward {
             return Err(Refusal::BadRequest);
         }
-        let refused = self
-            .assignment(&worker)
-            .is_some_and(|a| a.state == AssignmentState::Refused);
-        if let Some(old) = self.bids.iter_mut().find(|b| b.worker == worker) {
-            if refused && old.withdrawn {
-                old.withdrawn = false;
-                old.price = bid.price;
-                old.eta_ms = bid.eta_ms;
-                old.score = score;
-                old.received_ms = now_ms;
-            }
-            return Ok(());
-        }
-        self.bids.push(BidRecord {
+        let record = BidRecord {
             worker,
             price: bid.price,
             eta_ms: bid.eta_ms,
@@ -261,7 +248,13 @@ impl ClientJob {
             score,
             received_ms: now_ms,
             withdrawn: false,
-        });
+        };
+        match self.bids.iter_mut().find(|b| b.worker == worker) {
+            // Withdrawn only by a refusal: the new bid takes its place.
+            Some(old) if old.withdrawn => *old = record,
+            Some(_) => {}
+            None => self.bids.push(record),
+        }
         Ok(())
     }
 
@@ -563,13 +556,18 @@ mod tests {
         let mut job = job(1);
         let busy = PeerId::random();
         job.add_bid(busy, &bid(10), 1.0, 1).unwrap();
+        // A second bid while the first stands changes nothing.
+        job.add_bid(busy, &bid(20), 2.0, 2).unwrap();
+        assert_eq!((job.bids.len(), job.bids[0].price), (1, 10));
         assert_eq!(job.select(2, 0), vec![busy]);
         job.assign_reply(&busy, false, 3);
         // Its old bid is not taken again…
         assert!(job.reserve().is_empty());
         assert!(job.select(4, 0).is_empty());
         // …but its new one is, and the new assignment is the one that counts.
-        job.add_bid(busy, &bid(10), 1.0, 5).unwrap();
+        job.add_bid(busy, &bid(8), 1.0, 5).unwrap();
+        assert_eq!(job.bids.len(), 1);
+        assert_eq!((job.bids[0].price, job.bids[0].received_ms), (8, 5));
         assert_eq!(job.select(6, 0), vec![busy]);
         job.assign_reply(&busy, true, 7);
         assert_eq!(
