@@ -32,6 +32,7 @@ use ciro_node::{
     sandbox::workloads,
     JobRequest, Node, NodeConfig, NodeHandle, WorkerConduct,
 };
+use libp2p::PeerId;
 use starknet::{core::types::Felt, signers::SigningKey};
 use tokio::sync::watch;
 
@@ -426,29 +427,8 @@ impl LocalNetwork {
 
     /// Waits until every worker advertises to the client, so the first jobs find them.
     pub async fn wait_for_workers(&self, timeout: Duration) -> anyhow::Result<()> {
-        let started = Instant::now();
-        loop {
-            let peers = self.client.shared.peers().await;
-            let ready = self
-                .workers
-                .iter()
-                .filter(|w| {
-                    peers
-                        .iter()
-                        .any(|p| p.peer_id == w.node.peer_id() && !p.capabilities.is_empty())
-                })
-                .count();
-            if ready == self.workers.len() {
-                return Ok(());
-            }
-            if started.elapsed() > timeout {
-                anyhow::bail!(
-                    "only {ready} of {} workers advertised within {timeout:?}",
-                    self.workers.len()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let workers: Vec<_> = self.workers.iter().map(|w| w.node.peer_id()).collect();
+        wait_for_advertised(&self.client, &workers, timeout).await
     }
 
     /// Submits `count` jobs from the example workloads, in turn, with `redundancy` workers
@@ -478,18 +458,9 @@ impl LocalNetwork {
         reward: u128,
         deadline: Duration,
     ) -> anyhow::Result<JobId> {
-        let (module, input) = sample(i);
         self.client
             .shared
-            .submit(JobRequest {
-                module,
-                input,
-                capability: "wasm".into(),
-                redundancy,
-                reward,
-                limits: Limits::default(),
-                deadline,
-            })
+            .submit(sample_job(i, redundancy, reward, deadline))
             .await
             .map_err(|e| anyhow::anyhow!("submitting job {i}: {e}"))
     }
@@ -627,6 +598,51 @@ pub fn sample(i: usize) -> (Vec<u8>, Vec<u8>) {
         _ => [16u32.to_le_bytes(), seed.to_le_bytes()].concat(),
     };
     (workloads::compile(text), input)
+}
+
+/// The `i`th sample job for the `wasm` capability: `redundancy` workers, `reward` per
+/// worker, and `deadline` for agreeing results.
+pub fn sample_job(i: usize, redundancy: u8, reward: u128, deadline: Duration) -> JobRequest {
+    let (module, input) = sample(i);
+    JobRequest {
+        module,
+        input,
+        capability: "wasm".into(),
+        redundancy,
+        reward,
+        limits: Limits::default(),
+        deadline,
+    }
+}
+
+/// Waits until each of `workers` has advertised its capabilities to `client`.
+pub async fn wait_for_advertised(
+    client: &NodeHandle,
+    workers: &[PeerId],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let peers = client.shared.peers().await;
+        let ready = workers
+            .iter()
+            .filter(|w| {
+                peers
+                    .iter()
+                    .any(|p| p.peer_id == **w && !p.capabilities.is_empty())
+            })
+            .count();
+        if ready == workers.len() {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            anyhow::bail!(
+                "only {ready} of {} workers advertised within {timeout:?}",
+                workers.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A token amount for people.

@@ -2,8 +2,8 @@
 //! off chain (the baseline) and once settling on an in-process devnet, in one run.
 //!
 //! `cargo bench -p ciro-e2e --bench settlement` (add `--profile dev` to skip the release
-//! build); `CIRO_BENCH_JOBS` sets the number of jobs (6: one wave, within the workers' 12 slots). Figures go to
-//! `target/ciro-bench/settlement.md`.
+//! build); `CIRO_BENCH_JOBS` sets the number of jobs (6: one wave, within the workers' 12
+//! slots). Figures go to `target/ciro-bench/settlement.md`.
 
 use std::{
     collections::HashMap,
@@ -11,13 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ciro::up::{sample, LocalNetwork, UpSettings};
+use ciro::up::{sample_job, wait_for_advertised, LocalNetwork, UpSettings};
 use ciro_bindings::units::ONE;
 use ciro_node::{
-    job::JobStatus,
-    node::NodeEvent,
-    protocol::{JobId, Limits},
-    JobRequest, Node, NodeConfig, NodeHandle,
+    job::JobStatus, node::NodeEvent, protocol::JobId, JobRequest, Node, NodeConfig, NodeHandle,
 };
 use starknet::providers::Provider as _;
 
@@ -25,16 +22,7 @@ const WORKERS: usize = 3;
 const REDUNDANCY: u8 = 2;
 
 fn request(i: usize) -> JobRequest {
-    let (module, input) = sample(i);
-    JobRequest {
-        module,
-        input,
-        capability: "wasm".into(),
-        redundancy: REDUNDANCY,
-        reward: ONE,
-        limits: Limits::default(),
-        deadline: Duration::from_secs(120),
-    }
+    sample_job(i, REDUNDANCY, ONE, Duration::from_secs(120))
 }
 
 /// When each job completed off chain and, when the client settles, on chain.
@@ -81,23 +69,6 @@ async fn drive(client: &NodeHandle, jobs: usize, on_chain: bool) -> (Times, Dura
             Err(_) => panic!("jobs stalled"),
         }
     }
-    if std::env::var_os("CIRO_BENCH_DEBUG").is_some() {
-        for id in times.completed.keys() {
-            let j = client.shared.job(id).unwrap();
-            let c = j.created_ms;
-            println!(
-                "job {} announcements {} bids {:?} assignments {:?} completed +{:?}",
-                &id.hex()[..8],
-                j.announcements,
-                j.bids.iter().map(|b| b.received_ms - c).collect::<Vec<_>>(),
-                j.assignments
-                    .iter()
-                    .map(|a| (a.assigned_ms - c, a.state))
-                    .collect::<Vec<_>>(),
-                j.completed_ms.map(|t| t - c)
-            );
-        }
-    }
     (times, started.elapsed())
 }
 
@@ -139,20 +110,10 @@ async fn off_chain(jobs: usize) -> (Times, Duration) {
             .unwrap(),
         );
     }
-    // The same readiness as `LocalNetwork::wait_for_workers`: every worker advertised.
-    let ready = Instant::now();
-    loop {
-        let peers = client.shared.peers().await;
-        let advertised = peers.iter().filter(|p| !p.capabilities.is_empty()).count();
-        if advertised == WORKERS {
-            break;
-        }
-        assert!(
-            ready.elapsed() < Duration::from_secs(30),
-            "workers not ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let peers: Vec<_> = workers.iter().map(|w| w.peer_id()).collect();
+    wait_for_advertised(&client, &peers, Duration::from_secs(30))
+        .await
+        .unwrap();
     drive(&client, jobs, false).await
 }
 
@@ -240,30 +201,19 @@ async fn main() {
             b.as_secs_f64() / a.as_secs_f64().max(1e-9)
         );
     };
-    row(
-        &mut out,
-        "result agreed, p50",
-        pct(&base_done, 0.5),
-        pct(&chain_done, 0.5),
-    );
-    row(
-        &mut out,
-        "result agreed, p90",
-        pct(&base_done, 0.9),
-        pct(&chain_done, 0.9),
-    );
-    row(
-        &mut out,
-        "paid on chain, p50",
-        pct(&base_done, 0.5),
-        pct(&chain_settled, 0.5),
-    );
-    row(
-        &mut out,
-        "paid on chain, p90",
-        pct(&base_done, 0.9),
-        pct(&chain_settled, 0.9),
-    );
+    for (name, p, end) in [
+        ("result agreed", 0.5, &chain_done),
+        ("result agreed", 0.9, &chain_done),
+        ("paid on chain", 0.5, &chain_settled),
+        ("paid on chain", 0.9, &chain_settled),
+    ] {
+        row(
+            &mut out,
+            &format!("{name}, p{:.0}", p * 100.0),
+            pct(&base_done, p),
+            pct(end, p),
+        );
+    }
     let _ = writeln!(
         out,
         "| jobs/s (all done) | {base_rate:.2} | {settled_rate:.2} | {:.2}× |",
