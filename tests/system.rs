@@ -399,19 +399,6 @@ async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
             assert!(record.assignments.iter().all(|a| a.worker != *rogue));
         }
     }
-    // They did bid: their bids were refused as unbacked.
-    let metrics = reqwest::get(format!("http://{}/metrics", net.gateway().unwrap()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("ciro_node_requests_total{kind=\"bid\",outcome=\"unbacked\"}")),
-        "{metrics}"
-    );
     // The made-up records were checked against the chain, refused and penalized; none
     // was kept.
     eventually(
@@ -426,12 +413,20 @@ async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
         },
     )
     .await;
+    // The rogues did bid: their bids were refused as unbacked. The forger's records were
+    // penalized.
     let metrics = reqwest::get(format!("http://{}/metrics", net.gateway().unwrap()))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ciro_node_requests_total{kind=\"bid\",outcome=\"unbacked\"}")),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("ciro_node_penalties_total{reason=\"forged-reputation\"}"),
         "{metrics}"
@@ -463,7 +458,7 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
     .unwrap();
     net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
     let client_before = net.owner.balance(net.client_account).await.unwrap();
-    let slots_before = escrow_count(&net).await;
+    let slots_before = net.owner.job_count().await.unwrap();
 
     // The chain goes away as the jobs are submitted, and the indexer restarts meanwhile.
     let reward = ONE;
@@ -513,7 +508,10 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
     assert_eq!(paid_slots, 2 * jobs.len() as u128);
     // Exactly once: one escrow job per used or cancelled slot, and the money adds up.
     let reported: usize = settled.values().map(Vec::len).sum();
-    assert_eq!(escrow_count(&net).await - slots_before, reported as u64);
+    assert_eq!(
+        net.owner.job_count().await.unwrap() - slots_before,
+        reported as u64
+    );
     assert_eq!(
         client_before - net.owner.balance(net.client_account).await.unwrap(),
         paid_slots * reward
@@ -537,11 +535,6 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
     assert_eq!(completed, paid_slots);
     assert!(net.chain.rpc().block_number().await.is_ok());
     net.stop().await.unwrap();
-}
-
-/// How many escrow jobs exist.
-async fn escrow_count(net: &LocalNetwork) -> u64 {
-    net.owner.job_count().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -604,7 +597,7 @@ async fn workers_finalize_and_are_paid_when_the_client_lets_the_window_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_client_settles_what_its_crashed_run_left_open() {
-    use ciro_node::{node::NodeEvent, protocol::Limits, JobRequest, Node, NodeConfig};
+    use ciro_node::{node::NodeEvent, JobRequest, Node, NodeConfig};
     let dir = tempfile::tempdir().unwrap();
     let net = LocalNetwork::start(&settings(&dir, 1), |_| {})
         .await
@@ -621,17 +614,11 @@ async fn a_restarted_client_settles_what_its_crashed_run_left_open() {
         ..NodeConfig::default()
     };
     let crashing = Node::start(config()).await.unwrap();
-    let (module, input) = ciro::up::sample(0);
     let job = crashing
         .shared
         .submit(JobRequest {
-            module,
-            input,
             capability: "gpu:h100".into(),
-            redundancy: 2,
-            reward: ONE,
-            limits: Limits::default(),
-            deadline: Duration::from_secs(60),
+            ..ciro::up::sample_job(0, 2, ONE, Duration::from_secs(60))
         })
         .await
         .unwrap();
