@@ -535,6 +535,32 @@ impl Settler {
         self.retry(what, step).await
     }
 
+    /// Sends `step` alone, if escrow job `escrow_id` is still in `expected` when read again
+    /// under the lock (another step may have moved it): `None` when it was not.
+    async fn send_while<T, F, Fut>(
+        &self,
+        what: &str,
+        escrow_id: u64,
+        expected: JobState,
+        mut step: F,
+    ) -> Result<Option<T>, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let expected = &expected;
+        self.send(what, || {
+            let step = step();
+            async move {
+                if self.session.job_status(escrow_id).await?.state != *expected {
+                    return Ok(None);
+                }
+                step.await.map(Some)
+            }
+        })
+        .await
+    }
+
     async fn slot(&self, escrow_id: u64) -> Result<escrow::Job, ChainError> {
         self.retry("JobEscrow.job", || self.session.job_status(escrow_id))
             .await
@@ -755,15 +781,12 @@ impl Settler {
         }
         if slot.state == JobState::Assigned {
             let sent = self
-                .send("JobEscrow.submit_result", || async {
-                    match self.session.job_status(escrow_id).await?.state {
-                        JobState::Assigned => {
-                            self.session.job_submit(escrow_id, result_felt).await?;
-                            Ok(())
-                        }
-                        _ => Ok(()),
-                    }
-                })
+                .send_while(
+                    "JobEscrow.submit_result",
+                    escrow_id,
+                    JobState::Assigned,
+                    || self.session.job_submit(escrow_id, result_felt),
+                )
                 .await;
             if let Err(e) = sent {
                 tracing::warn!(%job, escrow_id, "submitting the result: {e}");
@@ -792,19 +815,14 @@ impl Settler {
             let due = slot.submitted_at.saturating_add(slot.challenge_window);
             if self.chain_now().await > due {
                 let sent = self
-                    .send("JobEscrow.finalize", || async {
-                        match self.session.job_status(escrow_id).await?.state {
-                            JobState::Submitted => {
-                                Ok(Some(self.session.job_finalize(escrow_id).await?.hash))
-                            }
-                            _ => Ok(None),
-                        }
+                    .send_while("JobEscrow.finalize", escrow_id, JobState::Submitted, || {
+                        self.session.job_finalize(escrow_id)
                     })
                     .await;
                 match sent {
-                    Ok(Some(hash)) => {
+                    Ok(Some(receipt)) => {
                         tracing::info!(%job, escrow_id, "finalized after the challenge window");
-                        self.publish_reputation(hash).await;
+                        self.publish_reputation(receipt.hash).await;
                         let _ = self.out.send(FromChain::Finalized { job, escrow_id });
                         return;
                     }
@@ -1045,12 +1063,7 @@ impl Settler {
                 continue;
             };
             let sent = self
-                .send(what, || async {
-                    // Read again under the lock: another step may have moved it.
-                    let now = self.session.job_status(escrow_id).await?.state;
-                    if now != slot.state {
-                        return Ok(None);
-                    }
+                .send_while(what, escrow_id, slot.state, || async {
                     let receipt = match action {
                         Action::Cancel => self.session.job_cancel(escrow_id).await?,
                         Action::Timeout => self.session.job_timeout(escrow_id).await?,
@@ -1069,7 +1082,7 @@ impl Settler {
                             receipt
                         }
                     };
-                    Ok(Some(receipt.hash))
+                    Ok(receipt.hash)
                 })
                 .await;
             match sent {
