@@ -17,6 +17,13 @@ fn settings(dir: &tempfile::TempDir, workers: usize) -> UpSettings {
     }
 }
 
+/// A local network from `settings`, once every worker has advertised to the client.
+async fn started(settings: UpSettings) -> LocalNetwork {
+    let net = LocalNetwork::start(&settings, |_| {}).await.unwrap();
+    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    net
+}
+
 /// The default protocol fee: 2.5 %.
 fn fee(reward: u128) -> u128 {
     reward * 250 / 10_000
@@ -25,10 +32,7 @@ fn fee(reward: u128) -> u128 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
     let dir = tempfile::tempdir().unwrap();
-    let net = LocalNetwork::start(&settings(&dir, 3), |_| {})
-        .await
-        .unwrap();
-    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let net = started(settings(&dir, 3)).await;
     let client_before = net.owner.balance(net.client_account).await.unwrap();
 
     let reward = 2 * ONE;
@@ -156,17 +160,12 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
     use ciro_bindings::contracts::disputes::{DisputeStatus, Ruling};
     let dir = tempfile::tempdir().unwrap();
     // The liar stakes the most, so selection picks it first.
-    let net = LocalNetwork::start(
-        &UpSettings {
-            conduct: vec![ciro_node::WorkerConduct::Lie],
-            stakes: vec![900 * ONE],
-            ..settings(&dir, 3)
-        },
-        |_| {},
-    )
-    .await
-    .unwrap();
-    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let net = started(UpSettings {
+        conduct: vec![ciro_node::WorkerConduct::Lie],
+        stakes: vec![900 * ONE],
+        ..settings(&dir, 3)
+    })
+    .await;
     let liar = net.workers[0].account;
     let liar_peer = net.workers[0].node.peer_id();
     let client_before = net.owner.balance(net.client_account).await.unwrap();
@@ -252,18 +251,13 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded() {
     let dir = tempfile::tempdir().unwrap();
-    let net = LocalNetwork::start(
-        &UpSettings {
-            conduct: vec![ciro_node::WorkerConduct::Stall],
-            stakes: vec![900 * ONE],
-            settle_margin_secs: 30,
-            ..settings(&dir, 3)
-        },
-        |_| {},
-    )
-    .await
-    .unwrap();
-    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let net = started(UpSettings {
+        conduct: vec![ciro_node::WorkerConduct::Stall],
+        stakes: vec![900 * ONE],
+        settle_margin_secs: 30,
+        ..settings(&dir, 3)
+    })
+    .await;
     let doomed = net.workers[0].node.peer_id();
     let client_before = net.owner.balance(net.client_account).await.unwrap();
 
@@ -339,21 +333,15 @@ async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded
 async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
     use ciro_node::{Node, NodeConfig, WorkerConduct};
     let dir = tempfile::tempdir().unwrap();
-    let net = LocalNetwork::start(&settings(&dir, 2), |_| {})
-        .await
-        .unwrap();
-    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let net = started(settings(&dir, 2)).await;
 
     // One peer backed by an account with no stake, bidding anyway; one claiming a staked
     // worker's account without its key.
     let unstaked = net.devnet.account(2);
     let rogue = |account: Felt, key: Felt| NodeConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        bootstrap: net.bootstrap(),
         capabilities: vec!["wasm".into()],
         conduct: WorkerConduct::IgnoreStake,
-        chain: Some(net.chain_settings(account, key)),
-        ..NodeConfig::default()
+        ..net.node_config(account, key)
     };
     let unbacked = Node::start(rogue(unstaked.address, unstaked.private_key))
         .await
@@ -447,16 +435,11 @@ async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
 async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart() {
     use starknet::providers::Provider as _;
     let dir = tempfile::tempdir().unwrap();
-    let mut net = LocalNetwork::start(
-        &UpSettings {
-            rpc_proxy: true,
-            ..settings(&dir, 3)
-        },
-        |_| {},
-    )
-    .await
-    .unwrap();
-    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let mut net = started(UpSettings {
+        rpc_proxy: true,
+        ..settings(&dir, 3)
+    })
+    .await;
     let client_before = net.owner.balance(net.client_account).await.unwrap();
     let slots_before = net.owner.job_count().await.unwrap();
 
@@ -542,16 +525,11 @@ async fn workers_finalize_and_are_paid_when_the_client_lets_the_window_pass() {
     let dir = tempfile::tempdir().unwrap();
     // Two workers who disagree, and no third: the job cannot reach agreement, so the
     // client has no result to accept or dispute by, and settles neither slot.
-    let net = LocalNetwork::start(
-        &UpSettings {
-            conduct: vec![ciro_node::WorkerConduct::Lie],
-            ..settings(&dir, 2)
-        },
-        |_| {},
-    )
-    .await
-    .unwrap();
-    net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
+    let net = started(UpSettings {
+        conduct: vec![ciro_node::WorkerConduct::Lie],
+        ..settings(&dir, 2)
+    })
+    .await;
     let reward = ONE;
     let job = net
         .submit_sample(0, 2, reward, Duration::from_secs(8))
@@ -597,22 +575,15 @@ async fn workers_finalize_and_are_paid_when_the_client_lets_the_window_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_client_settles_what_its_crashed_run_left_open() {
-    use ciro_node::{node::NodeEvent, JobRequest, Node, NodeConfig};
+    use ciro_node::{node::NodeEvent, JobRequest, Node};
     let dir = tempfile::tempdir().unwrap();
-    let net = LocalNetwork::start(&settings(&dir, 1), |_| {})
-        .await
-        .unwrap();
+    let net = started(settings(&dir, 1)).await;
     let client = net.devnet.account(1);
     let before = net.owner.balance(client.address).await.unwrap();
 
     // A second client node of the same account submits a job nobody can run: its two
     // rewards are held in two open escrow jobs. Then it crashes.
-    let config = || NodeConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        bootstrap: net.bootstrap(),
-        chain: Some(net.chain_settings(client.address, client.private_key)),
-        ..NodeConfig::default()
-    };
+    let config = || net.node_config(client.address, client.private_key);
     let crashing = Node::start(config()).await.unwrap();
     let job = crashing
         .shared

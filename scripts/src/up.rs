@@ -386,12 +386,18 @@ impl LocalNetwork {
         })
     }
 
-    /// Chain settings for a further node signing as `account` with `key`.
-    pub fn chain_settings(&self, account: Felt, key: Felt) -> ChainSettings {
-        ChainSettings {
-            account,
-            private_key: key,
-            ..self.chain_template.clone()
+    /// The configuration of a further node that joins this network on loopback TCP and
+    /// settles as `account`, signing with `key`.
+    pub fn node_config(&self, account: Felt, key: Felt) -> NodeConfig {
+        NodeConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid address")],
+            bootstrap: self.bootstrap(),
+            chain: Some(ChainSettings {
+                account,
+                private_key: key,
+                ..self.chain_template.clone()
+            }),
+            ..NodeConfig::default()
         }
     }
 
