@@ -32,6 +32,9 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP latency by route.
     pub http_seconds: HistogramVec,
+    /// Answers by where they came from: `hit` (the response cache of the current view) or
+    /// `miss` (built by the handler).
+    pub http_cache: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -95,6 +98,17 @@ impl Metrics {
         registry
             .register(Box::new(http_seconds.clone()))
             .expect("unique metric");
+        let http_cache = IntCounterVec::new(
+            Opts::new(
+                "http_cache_total",
+                "GET answers served from the response cache (hit) or built (miss)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(http_cache.clone()))
+            .expect("unique metric");
         Self {
             registry,
             events,
@@ -106,6 +120,7 @@ impl Metrics {
             batch_seconds,
             http_requests,
             http_seconds,
+            http_cache,
         }
     }
 

@@ -27,7 +27,9 @@ pub fn opt_amount<S: Serializer>(value: &Option<u128>, s: S) -> Result<S::Ok, S:
 }
 
 /// Where a worker stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkerStatus {
     /// Staked and not leaving.

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): workers, jobs, disputes, stats, health, metrics and the OpenAPI
 //! spec. Every route is declared in [`router`] and handled in this file; it only reads.
 
+pub mod cache;
 pub mod error;
 pub mod params;
 
@@ -19,6 +20,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use self::cache::Indexed;
 use self::error::{ApiError, ErrorBody};
 use crate::metrics::{now, Metrics, Status};
 use crate::model::{Dispute, Job, ScorePoint, Worker};
@@ -56,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .layer(axum::middleware::from_fn_with_state(
+            cache::Caching::new(state.store.clone(), state.metrics.clone()),
+            cache::conditional,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -191,38 +197,43 @@ pub struct JobQuery {
 #[utoipa::path(get, path = "/v1/workers/{address}",
     params(("address" = String, Path, description = "The worker's address, 0x hex")),
     responses(
-        (status = 200, body = WorkerDetail),
+        (status = 200, body = WorkerDetail, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody, description = "Bad address"),
         (status = 404, body = ErrorBody, description = "No such worker")))]
 async fn get_worker(
     State(s): State<AppState>,
     address: Result<Path<String>, PathRejection>,
-) -> Result<Json<WorkerDetail>, ApiError> {
+) -> Result<Indexed<Json<WorkerDetail>>, ApiError> {
     let Path(address) = address.map_err(|e| ApiError::bad("address", e.body_text()))?;
     let address = params::address("address", &address)?;
-    let worker = s
-        .store
+    let mut read = s.store.read().await?;
+    let worker = read
         .worker(&address)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no worker {address} has been indexed")))?;
-    let score_history = s.store.score_history(&address).await?;
-    let (events, events_total) = s.store.worker_events(&address, WORKER_EVENTS).await?;
-    Ok(Json(WorkerDetail {
-        worker,
-        score_formula: FORMULA,
-        score_history,
-        events,
-        events_total,
-    }))
+    let score_history = read.score_history(&address).await?;
+    let (events, events_total) = read.worker_events(&address, WORKER_EVENTS).await?;
+    Ok(Indexed(
+        read.block,
+        Json(WorkerDetail {
+            worker,
+            score_formula: FORMULA,
+            score_history,
+            events,
+            events_total,
+        }),
+    ))
 }
 
 /// Workers, best score first, with keyset pagination.
 #[utoipa::path(get, path = "/v1/workers", params(WorkerQuery),
-    responses((status = 200, body = WorkerPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = WorkerPage, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"), (status = 400, body = ErrorBody)))]
 async fn list_workers(
     State(s): State<AppState>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<WorkerPage>, ApiError> {
+) -> Result<Indexed<Json<WorkerPage>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad("query", e.body_text()))?;
     params::only(
         &q,
@@ -235,42 +246,49 @@ async fn list_workers(
         after: params::worker_cursor(&q)?,
         limit: params::limit(&q)?,
     };
-    let page = s.store.workers(&filter).await?;
-    Ok(Json(WorkerPage {
-        items: page.items,
-        next_cursor: page.next,
-    }))
+    // From the view: one block's workers, in memory, never the database.
+    let view = s.store.view();
+    let page = view.page(&filter);
+    Ok(Indexed(
+        view.block.clone(),
+        Json(WorkerPage {
+            items: page.items,
+            next_cursor: page.next,
+        }),
+    ))
 }
 
 /// One job and its state history.
 #[utoipa::path(get, path = "/v1/jobs/{id}",
     params(("id" = u64, Path, description = "The escrow's job id")),
     responses(
-        (status = 200, body = JobDetail),
+        (status = 200, body = JobDetail, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_job(
     State(s): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<JobDetail>, ApiError> {
+) -> Result<Indexed<Json<JobDetail>>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::bad("id", e.body_text()))?;
     let id = params::id("id", &id)?;
-    let job = s
-        .store
+    let mut read = s.store.read().await?;
+    let job = read
         .job(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id} has been indexed")))?;
-    let (history, _) = s.store.job_events(id, ENTITY_EVENTS).await?;
-    Ok(Json(JobDetail { job, history }))
+    let (history, _) = read.job_events(id, ENTITY_EVENTS).await?;
+    Ok(Indexed(read.block, Json(JobDetail { job, history })))
 }
 
 /// Jobs, newest first, with keyset pagination.
 #[utoipa::path(get, path = "/v1/jobs", params(JobQuery),
-    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = JobPage, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"), (status = 400, body = ErrorBody)))]
 async fn list_jobs(
     State(s): State<AppState>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<JobPage>, ApiError> {
+) -> Result<Indexed<Json<JobPage>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad("query", e.body_text()))?;
     params::only(&q, &["client", "worker", "state", "limit", "cursor"])?;
     let filter = JobFilter {
@@ -286,39 +304,50 @@ async fn list_jobs(
         before: params::job_cursor(&q)?,
         limit: params::limit(&q)?,
     };
-    let page = s.store.jobs(&filter).await?;
-    Ok(Json(JobPage {
-        items: page.items,
-        next_cursor: page.next,
-    }))
+    let mut read = s.store.read().await?;
+    let page = read.jobs(&filter).await?;
+    Ok(Indexed(
+        read.block,
+        Json(JobPage {
+            items: page.items,
+            next_cursor: page.next,
+        }),
+    ))
 }
 
 /// One dispute, its votes and ruling.
 #[utoipa::path(get, path = "/v1/disputes/{id}",
     params(("id" = u64, Path, description = "The dispute id")),
     responses(
-        (status = 200, body = DisputeDetail),
+        (status = 200, body = DisputeDetail, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_dispute(
     State(s): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<DisputeDetail>, ApiError> {
+) -> Result<Indexed<Json<DisputeDetail>>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::bad("id", e.body_text()))?;
     let id = params::id("id", &id)?;
-    let dispute = s
-        .store
+    let mut read = s.store.read().await?;
+    let dispute = read
         .dispute(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dispute {id} has been indexed")))?;
-    let (history, _) = s.store.dispute_events(id, ENTITY_EVENTS).await?;
-    Ok(Json(DisputeDetail { dispute, history }))
+    let (history, _) = read.dispute_events(id, ENTITY_EVENTS).await?;
+    Ok(Indexed(
+        read.block,
+        Json(DisputeDetail { dispute, history }),
+    ))
 }
 
 /// Totals: workers, stake, jobs, disputes, capabilities, the cursor.
-#[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats)))]
-async fn stats(State(s): State<AppState>) -> Result<Json<Stats>, ApiError> {
-    Ok(Json(s.store.stats().await?))
+#[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged")))]
+async fn stats(State(s): State<AppState>) -> Result<Indexed<Json<Stats>>, ApiError> {
+    let mut read = s.store.read().await?;
+    let stats = read.stats().await?;
+    Ok(Indexed(read.block, Json(stats)))
 }
 
 /// Whether the indexer keeps up: the cursor, the head, and the lag between them.

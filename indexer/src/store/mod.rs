@@ -5,13 +5,16 @@
 
 mod read;
 mod rows;
+mod view;
 mod write;
 
-pub use read::{JobFilter, Page, Stats, StoredEvent, WorkerFilter};
+pub use read::{JobFilter, Page, Reader, Stats, StoredEvent, WorkerFilter};
+pub use view::{ViewBlock, WorkerView};
 pub use write::{Batch, BlockRow, Rollback};
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -19,6 +22,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor, Row};
 
+use self::view::ViewCell;
 use crate::error::{IndexerError, Result};
 
 /// Which database a [`Store`] talks to.
@@ -66,12 +70,13 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-/// The database.
+/// The database, and the worker view built from it.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     shown: String,
+    view: Arc<ViewCell>,
 }
 
 /// Turns the `database` setting into a URL: a plain path is a SQLite file, created if
@@ -153,11 +158,20 @@ impl Store {
             .await?
             .run(&pool)
             .await?;
-        Ok(Self {
+        let store = Self {
             pool,
             backend,
             shown: shown(&url),
-        })
+            view: Arc::default(),
+        };
+        store.reload_view().await?;
+        Ok(store)
+    }
+
+    /// The worker view as of the latest committed block: what `GET /v1/workers` answers
+    /// from. Cheap (an `Arc` clone); the view never changes once taken.
+    pub fn view(&self) -> Arc<WorkerView> {
+        self.view.get()
     }
 
     /// The backend.

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, Row};
+use sqlx::{Any, AnyConnection, Executor, Row, Transaction};
 use utoipa::ToSchema;
 
 use super::rows::{job_from, worker_from, JOB_COLUMNS, WORKER_COLUMNS};
-use super::{amount, i, u, Store};
+use super::view::ViewBlock;
+use super::{amount, i, u, Backend, Store};
 use crate::error::Result;
-use crate::model::{Dispute, Job, JobState, ScorePoint, Worker, WorkerStatus};
+use crate::model::{hex, Dispute, Job, JobState, ScorePoint, Worker, WorkerStatus};
 
 /// A stored event, as named in provenance lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -126,21 +127,20 @@ fn stored_event(row: &sqlx::any::AnyRow) -> Result<StoredEvent> {
 
 const EVENT_LIST: &str = "name, contract, block_number, tx_hash, event_index, timestamp";
 
-impl Store {
+impl Reader {
     /// One worker.
-    pub async fn worker(&self, address: &str) -> Result<Option<Worker>> {
-        let mut conn = self.pool.acquire().await?;
-        super::rows::load_worker(&mut conn, address).await
+    pub async fn worker(&mut self, address: &str) -> Result<Option<Worker>> {
+        super::rows::load_worker(&mut self.tx, address).await
     }
 
     /// A worker's score steps, oldest first.
-    pub async fn score_history(&self, address: &str) -> Result<Vec<ScorePoint>> {
+    pub async fn score_history(&mut self, address: &str) -> Result<Vec<ScorePoint>> {
         let rows = sqlx::query(
             "SELECT reason, score, block_number, tx_hash, tx_index, event_index, timestamp FROM score_history \
              WHERE worker = $1 ORDER BY block_number, tx_index, event_index",
         )
         .bind(address)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.tx)
         .await?;
         rows.iter()
             .map(|r| {
@@ -159,7 +159,7 @@ impl Store {
 
     /// The latest `limit` events naming `column = value`, newest first, and how many exist.
     async fn events_of(
-        &self,
+        &mut self,
         column: &str,
         value: Value,
         limit: u32,
@@ -179,15 +179,18 @@ impl Store {
                 sqlx::query(&list_sql).bind(s),
             ),
         };
-        let total: i64 = count_q.fetch_one(&self.pool).await?.try_get("n")?;
-        let rows = list_q.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        let total: i64 = count_q.fetch_one(&mut *self.tx).await?.try_get("n")?;
+        let rows = list_q
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await?;
         let events = rows.iter().map(stored_event).collect::<Result<_>>()?;
         Ok((events, u(total, "count")?))
     }
 
     /// A worker's latest events and their total.
     pub async fn worker_events(
-        &self,
+        &mut self,
         address: &str,
         limit: u32,
     ) -> Result<(Vec<StoredEvent>, u64)> {
@@ -196,17 +199,17 @@ impl Store {
     }
 
     /// A job's events (its state history) and their total.
-    pub async fn job_events(&self, job_id: u64, limit: u32) -> Result<(Vec<StoredEvent>, u64)> {
+    pub async fn job_events(&mut self, job_id: u64, limit: u32) -> Result<(Vec<StoredEvent>, u64)> {
         self.events_of("job_id", Value::Int(i(job_id)), limit).await
     }
 
     /// A dispute's events (opening, votes, resolution) and their total.
-    pub async fn dispute_events(&self, id: u64, limit: u32) -> Result<(Vec<StoredEvent>, u64)> {
+    pub async fn dispute_events(&mut self, id: u64, limit: u32) -> Result<(Vec<StoredEvent>, u64)> {
         self.events_of("dispute_id", Value::Int(i(id)), limit).await
     }
 
     /// Workers, best score first, then by address.
-    pub async fn workers(&self, f: &WorkerFilter) -> Result<Page<Worker>> {
+    pub async fn workers(&mut self, f: &WorkerFilter) -> Result<Page<Worker>> {
         let mut values = Vec::new();
         let mut conds = Vec::new();
         let param = |values: &mut Vec<Value>, v: Value| {
@@ -259,7 +262,7 @@ impl Store {
             }
         );
         let rows = bind_all(sqlx::query(&sql), values)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.tx)
             .await?;
         let mut items = rows.iter().map(worker_from).collect::<Result<Vec<_>>>()?;
         let next = if items.len() > f.limit as usize {
@@ -273,14 +276,20 @@ impl Store {
         Ok(Page { items, next })
     }
 
+    /// Every worker, in no particular order (for the view).
+    pub(super) async fn all_workers(&mut self) -> Result<Vec<Worker>> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM workers");
+        let rows = sqlx::query(&sql).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(worker_from).collect()
+    }
+
     /// One job.
-    pub async fn job(&self, job_id: u64) -> Result<Option<Job>> {
-        let mut conn = self.pool.acquire().await?;
-        super::rows::load_job(&mut conn, job_id).await
+    pub async fn job(&mut self, job_id: u64) -> Result<Option<Job>> {
+        super::rows::load_job(&mut self.tx, job_id).await
     }
 
     /// Jobs, newest first.
-    pub async fn jobs(&self, f: &JobFilter) -> Result<Page<Job>> {
+    pub async fn jobs(&mut self, f: &JobFilter) -> Result<Page<Job>> {
         let mut values = Vec::new();
         let mut conds = Vec::new();
         let mut add = |col: &str, v: Value| {
@@ -310,7 +319,7 @@ impl Store {
             values.len()
         );
         let rows = bind_all(sqlx::query(&sql), values)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.tx)
             .await?;
         let mut items = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
         let next = if items.len() > f.limit as usize {
@@ -323,25 +332,30 @@ impl Store {
     }
 
     /// One dispute.
-    pub async fn dispute(&self, id: u64) -> Result<Option<Dispute>> {
-        let mut conn = self.pool.acquire().await?;
-        super::rows::load_dispute(&mut conn, id).await
+    pub async fn dispute(&mut self, id: u64) -> Result<Option<Dispute>> {
+        super::rows::load_dispute(&mut self.tx, id).await
     }
 
     /// Totals over the whole view.
-    pub async fn stats(&self) -> Result<Stats> {
-        let grouped = |sql: &'static str| async move {
-            let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get::<String, _>("k")?, u(r.try_get("n")?, "count")?)))
-                .collect::<Result<BTreeMap<_, _>>>()
-        };
-        let workers =
-            grouped("SELECT status AS k, COUNT(*) AS n FROM workers GROUP BY status").await?;
-        let jobs = grouped("SELECT state AS k, COUNT(*) AS n FROM jobs GROUP BY state").await?;
-        let disputes =
-            grouped("SELECT status AS k, COUNT(*) AS n FROM disputes GROUP BY status").await?;
+    pub async fn stats(&mut self) -> Result<Stats> {
+        let conn: &mut AnyConnection = &mut self.tx;
+        let workers = grouped(
+            conn,
+            "SELECT status AS k, COUNT(*) AS n FROM workers GROUP BY status",
+        )
+        .await?;
+        let jobs = grouped(
+            conn,
+            "SELECT state AS k, COUNT(*) AS n FROM jobs GROUP BY state",
+        )
+        .await?;
+        let disputes = grouped(
+            conn,
+            "SELECT status AS k, COUNT(*) AS n FROM disputes GROUP BY status",
+        )
+        .await?;
         let capabilities = grouped(
+            conn,
             "SELECT capability AS k, COUNT(*) AS n FROM worker_capabilities GROUP BY capability",
         )
         .await?;
@@ -349,18 +363,14 @@ impl Store {
         let mut stake = 0u128;
         let mut locked = 0u128;
         for r in sqlx::query("SELECT stake, locked FROM workers")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
         {
             stake += amount(&r.try_get::<String, _>("stake")?, "stake")?;
             locked += amount(&r.try_get::<String, _>("locked")?, "locked")?;
         }
-        let count = |sql: &'static str| async move {
-            let n: i64 = sqlx::query(sql).fetch_one(&self.pool).await?.try_get("n")?;
-            u(n, "count")
-        };
-        let events = count("SELECT COUNT(*) AS n FROM events").await?;
-        let blocks = count("SELECT COUNT(*) AS n FROM blocks").await?;
+        let events = count(conn, "SELECT COUNT(*) AS n FROM events").await?;
+        let blocks = count(conn, "SELECT COUNT(*) AS n FROM blocks").await?;
         Ok(Stats {
             workers,
             total_stake: stake.to_string(),
@@ -370,7 +380,84 @@ impl Store {
             capabilities,
             events,
             blocks,
-            cursor: self.cursor().await?.map(|b| b.number),
+            cursor: self.block.as_ref().map(|b| b.number),
         })
+    }
+}
+
+/// `SELECT k, n ... GROUP BY` as a map.
+async fn grouped(conn: &mut AnyConnection, sql: &'static str) -> Result<BTreeMap<String, u64>> {
+    let rows = sqlx::query(sql).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>("k")?, u(r.try_get("n")?, "count")?)))
+        .collect()
+}
+
+/// `SELECT COUNT(*) AS n ...`.
+async fn count(conn: &mut AnyConnection, sql: &'static str) -> Result<u64> {
+    let n: i64 = sqlx::query(sql).fetch_one(conn).await?.try_get("n")?;
+    u(n, "count")
+}
+
+/// A read of the database as of one block: one transaction, read only, that starts by
+/// reading the cursor. On PostgreSQL it is `REPEATABLE READ`, so every statement sees the
+/// same snapshot; on SQLite (WAL) a transaction's snapshot is fixed by its first read. So
+/// whatever the engine commits meanwhile, every answer built from one `Reader` reflects
+/// exactly [`Reader::block`].
+pub struct Reader {
+    tx: Transaction<'static, Any>,
+    /// The highest indexed block as this read sees it; `None` before any.
+    pub block: Option<ViewBlock>,
+}
+
+impl Store {
+    /// Starts a read as of the current cursor.
+    pub async fn read(&self) -> Result<Reader> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            (&mut *tx)
+                .execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await?;
+        }
+        let block = super::write::cursor_in(&mut tx).await?.map(|b| ViewBlock {
+            number: b.number,
+            hash: hex(b.hash),
+        });
+        Ok(Reader { tx, block })
+    }
+
+    /// One worker, from the database.
+    pub async fn worker(&self, address: &str) -> Result<Option<Worker>> {
+        self.read().await?.worker(address).await
+    }
+
+    /// A worker's score steps, oldest first.
+    pub async fn score_history(&self, address: &str) -> Result<Vec<ScorePoint>> {
+        self.read().await?.score_history(address).await
+    }
+
+    /// Workers, best score first, from the database (the API answers from the view).
+    pub async fn workers(&self, f: &WorkerFilter) -> Result<Page<Worker>> {
+        self.read().await?.workers(f).await
+    }
+
+    /// One job.
+    pub async fn job(&self, job_id: u64) -> Result<Option<Job>> {
+        self.read().await?.job(job_id).await
+    }
+
+    /// Jobs, newest first.
+    pub async fn jobs(&self, f: &JobFilter) -> Result<Page<Job>> {
+        self.read().await?.jobs(f).await
+    }
+
+    /// One dispute.
+    pub async fn dispute(&self, id: u64) -> Result<Option<Dispute>> {
+        self.read().await?.dispute(id).await
+    }
+
+    /// Totals over the whole view.
+    pub async fn stats(&self) -> Result<Stats> {
+        self.read().await?.stats().await
     }
 }

@@ -10,6 +10,7 @@ use starknet::core::types::Felt;
 use super::rows::{
     delete_worker, load_dispute, load_job, load_worker, save_dispute, save_job, save_worker,
 };
+use super::view::{ViewBlock, WorkerView};
 use super::{i, u, Store};
 use crate::error::{IndexerError, Result};
 use crate::model::{hex, Dispute, Job, Worker};
@@ -99,7 +100,8 @@ impl Touched {
         Ok(())
     }
 
-    async fn save(self, conn: &mut AnyConnection) -> Result<u64> {
+    /// Saves every touched row; returns how many, and the workers as saved.
+    async fn save(self, conn: &mut AnyConnection) -> Result<(u64, Vec<Worker>)> {
         let n = (self.workers.len() + self.jobs.len() + self.disputes.len()) as u64;
         for w in self.workers.values() {
             save_worker(conn, w).await?;
@@ -112,7 +114,16 @@ impl Touched {
         for d in self.disputes.values().filter(|d| !d.client.is_empty()) {
             save_dispute(conn, d).await?;
         }
-        Ok(n)
+        let workers = self
+            .workers
+            .into_values()
+            .map(|mut w| {
+                // What the view holds is what a load from the database would give.
+                w.new_points.clear();
+                w
+            })
+            .collect();
+        Ok((n, workers))
     }
 }
 
@@ -192,7 +203,11 @@ impl Store {
     /// Stores a batch: its blocks (the new cursor), its events, and the rows they change,
     /// in one transaction. An event already stored is skipped, so committing the same
     /// batch twice changes nothing.
+    ///
+    /// Once the transaction commits, the worker view moves to the batch's last block with
+    /// the workers it saved.
     pub async fn commit(&self, batch: &Batch) -> Result<u64> {
+        let _writer = self.view.writer.lock().await;
         let mut tx = self.pool.begin().await?;
         let conn: &mut AnyConnection = &mut tx;
         for b in &batch.blocks {
@@ -217,15 +232,30 @@ impl Store {
                 stored += 1;
             }
         }
-        touched.save(conn).await?;
+        let (_, workers) = touched.save(conn).await?;
         tx.commit().await?;
+        let block = batch.blocks.last().map(|b| ViewBlock {
+            number: b.number,
+            hash: hex(b.hash),
+        });
+        let old = self.view.get();
+        let block = block.or_else(|| old.block.clone());
+        // Cloning and merging the lists is proportional to the number of workers: off the
+        // async threads.
+        let next = tokio::task::spawn_blocking(move || old.advance(block, workers))
+            .await
+            .expect("advancing the view does not panic");
+        self.view.set(next);
         Ok(stored)
     }
 
     /// Drops every block above `keep` (all blocks when `None`) and the events in them, and
     /// recomputes every worker, job and dispute those events touched from the events that
     /// remain. One transaction.
+    ///
+    /// The worker view is then rebuilt from the database.
     pub async fn rollback(&self, keep: Option<u64>) -> Result<Rollback> {
+        let _writer = self.view.writer.lock().await;
         let above = keep.map_or(-1, i);
         let mut tx = self.pool.begin().await?;
         let conn: &mut AnyConnection = &mut tx;
@@ -301,8 +331,9 @@ impl Store {
             }
             rebuilt.disputes.insert(d.dispute_id, d);
         }
-        let recomputed = rebuilt.save(conn).await?;
+        let (recomputed, _) = rebuilt.save(conn).await?;
         tx.commit().await?;
+        self.reload_view().await?;
         Ok(Rollback {
             blocks,
             events,
@@ -310,14 +341,41 @@ impl Store {
         })
     }
 
+    /// Writes worker rows as they are, through the same row writer the engine uses, in one
+    /// transaction, then rebuilds the view. The rows are not derived from events: this is
+    /// for benchmarks and tests that need a large view without a chain behind it. The
+    /// indexer itself never calls it.
+    pub async fn import_workers(&self, workers: &[Worker]) -> Result<()> {
+        let _writer = self.view.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for w in workers {
+            save_worker(&mut tx, w).await?;
+        }
+        tx.commit().await?;
+        self.reload_view().await
+    }
+
     /// The highest indexed block: the cursor.
     pub async fn cursor(&self) -> Result<Option<BlockRow>> {
-        let row = sqlx::query(
-            "SELECT number, hash, parent_hash, timestamp, events, txs FROM blocks ORDER BY number DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(block_from).transpose()
+        let mut conn = self.pool.acquire().await?;
+        cursor_in(&mut conn).await
+    }
+
+    /// Rebuilds the worker view from the database: every worker and the cursor, read in
+    /// one transaction. The caller holds the view's writer lock (or nobody else can write
+    /// yet).
+    pub(super) async fn reload_view(&self) -> Result<()> {
+        let mut read = self.read().await?;
+        let workers = read.all_workers().await?;
+        let block = read.block.take();
+        drop(read);
+        let generation = self.view.get().generation + 1;
+        let view =
+            tokio::task::spawn_blocking(move || WorkerView::build(block, generation, workers))
+                .await
+                .expect("building the view does not panic");
+        self.view.set(view);
+        Ok(())
     }
 
     /// An indexed block.
@@ -330,6 +388,16 @@ impl Store {
         .await?;
         row.as_ref().map(block_from).transpose()
     }
+}
+
+/// The highest indexed block, read on `conn`.
+pub(super) async fn cursor_in(conn: &mut AnyConnection) -> Result<Option<BlockRow>> {
+    let row = sqlx::query(
+        "SELECT number, hash, parent_hash, timestamp, events, txs FROM blocks ORDER BY number DESC LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(block_from).transpose()
 }
 
 fn block_from(row: &sqlx::any::AnyRow) -> Result<BlockRow> {
