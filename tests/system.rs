@@ -5,6 +5,7 @@ use std::{collections::HashMap, time::Duration};
 
 use ciro::up::{LocalNetwork, UpSettings};
 use ciro_bindings::units::ONE;
+use ciro_node::reputation::{Fetched, IndexerSource};
 use starknet::core::types::Felt;
 
 fn settings(dir: &tempfile::TempDir, workers: usize) -> UpSettings {
@@ -245,6 +246,30 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
     let summary = net.worker_summary(&net.workers[0]).await.unwrap();
     assert_eq!(summary.disputes_lost, 1, "{summary:?}");
     assert!(summary.score < 0.5, "{summary:?}");
+
+    // A client node polling that standing revalidates it: while nothing changes, the
+    // indexer answers 304 and the node keeps what it has.
+    let source = IndexerSource::new(
+        format!("http://{}/", net.indexer).parse().unwrap(),
+        Duration::from_secs(2),
+    );
+    let account = net.workers[0].account;
+    let Fetched::Changed {
+        standing: Some(standing),
+        etag: Some(etag),
+    } = source.fetch_if_changed(account, None).await.unwrap()
+    else {
+        panic!("the indexer knows the liar, and tags its answer");
+    };
+    assert!(standing.reputation_ppm < 500_000, "{standing:?}");
+    assert_eq!(
+        source.fetch_if_changed(account, Some(&etag)).await.unwrap(),
+        Fetched::Unchanged
+    );
+    assert!(matches!(
+        source.fetch_if_changed(account, Some("\"stale\"")).await.unwrap(),
+        Fetched::Changed { standing: Some(s), .. } if s == standing
+    ));
     net.stop().await.unwrap();
 }
 

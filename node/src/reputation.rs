@@ -56,8 +56,10 @@ impl ReputationSource for LocalTable {
 
 /// Standings from the indexer's HTTP API (`GET /v1/workers/{account}`: `score_ppm` and
 /// `stake`), by the account that backs the worker. Answers come from a cache; an entry
-/// older than `ttl`, or a missing one, is fetched again in the background. While the
-/// indexer is unreachable the last answers stand.
+/// older than `ttl`, or a missing one, is fetched again in the background, revalidated with
+/// the `ETag` it came with (`If-None-Match`), so an unchanged standing costs the indexer
+/// and the network a 304 and a few headers. While the indexer is unreachable the last
+/// answers stand.
 #[derive(Clone)]
 pub struct IndexerSource {
     base: Url,
@@ -66,11 +68,25 @@ pub struct IndexerSource {
     cache: Arc<RwLock<HashMap<Felt, Cached>>>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Cached {
     standing: Option<Standing>,
     fetched: Instant,
     fetching: bool,
+    /// The indexer's tag for `standing`.
+    etag: Option<String>,
+}
+
+/// What a revalidation found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The answer the tag names still stands (304).
+    Unchanged,
+    /// A new answer (or none: the indexer knows no such worker), and its tag.
+    Changed {
+        standing: Option<Standing>,
+        etag: Option<String>,
+    },
 }
 
 impl IndexerSource {
@@ -88,6 +104,19 @@ impl IndexerSource {
 
     /// Fetches `account`'s standing now.
     pub async fn fetch(&self, account: Felt) -> Result<Option<Standing>, String> {
+        match self.fetch_if_changed(account, None).await? {
+            Fetched::Changed { standing, .. } => Ok(standing),
+            Fetched::Unchanged => Err("304 without a tag".into()),
+        }
+    }
+
+    /// Fetches `account`'s standing unless the indexer says the answer tagged `etag` still
+    /// stands.
+    pub async fn fetch_if_changed(
+        &self,
+        account: Felt,
+        etag: Option<&str>,
+    ) -> Result<Fetched, String> {
         #[derive(serde::Deserialize)]
         struct Worker {
             score_ppm: i64,
@@ -97,36 +126,54 @@ impl IndexerSource {
             .base
             .join(&format!("v1/workers/{account:#x}"))
             .map_err(|e| e.to_string())?;
-        let response = self.http.get(url).send().await.map_err(|e| e.to_string())?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+        let mut request = self.http.get(url);
+        if let Some(tag) = etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, tag);
         }
-        let worker: Worker = response
-            .error_for_status()
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Some(Standing {
-            reputation_ppm: worker.score_ppm.clamp(0, 1_000_000) as u32,
-            stake: worker.stake.parse().map_err(|_| "stake is not a number")?,
-        }))
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        match response.status() {
+            reqwest::StatusCode::NOT_MODIFIED => return Ok(Fetched::Unchanged),
+            reqwest::StatusCode::NOT_FOUND => {
+                return Ok(Fetched::Changed {
+                    standing: None,
+                    etag: None,
+                })
+            }
+            _ => {}
+        }
+        let response = response.error_for_status().map_err(|e| e.to_string())?;
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let worker: Worker = response.json().await.map_err(|e| e.to_string())?;
+        Ok(Fetched::Changed {
+            standing: Some(Standing {
+                reputation_ppm: worker.score_ppm.clamp(0, 1_000_000) as u32,
+                stake: worker.stake.parse().map_err(|_| "stake is not a number")?,
+            }),
+            etag,
+        })
     }
 
-    fn refresh(&self, account: Felt) {
+    fn refresh(&self, account: Felt, etag: Option<String>) {
         let source = self.clone();
         tokio::spawn(async move {
-            let fetched = source.fetch(account).await;
+            let fetched = source.fetch_if_changed(account, etag.as_deref()).await;
             let mut cache = source.cache.write().expect("cache lock");
             let entry = cache.entry(account).or_insert(Cached {
                 standing: None,
                 fetched: Instant::now(),
                 fetching: false,
+                etag: None,
             });
             entry.fetching = false;
             match fetched {
-                Ok(standing) => {
+                Ok(Fetched::Unchanged) => entry.fetched = Instant::now(),
+                Ok(Fetched::Changed { standing, etag }) => {
                     entry.standing = standing;
+                    entry.etag = etag;
                     entry.fetched = Instant::now();
                 }
                 Err(e) => tracing::debug!("indexer: {e}"),
@@ -144,10 +191,11 @@ impl ReputationSource for IndexerSource {
             standing: None,
             fetched: now - self.ttl - Duration::from_secs(1),
             fetching: false,
+            etag: None,
         });
         if !entry.fetching && now.duration_since(entry.fetched) > self.ttl {
             entry.fetching = true;
-            self.refresh(account);
+            self.refresh(account, entry.etag.clone());
         }
         entry.standing
     }
