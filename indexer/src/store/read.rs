@@ -210,70 +210,7 @@ impl Reader {
 
     /// Workers, best score first, then by address.
     pub async fn workers(&mut self, f: &WorkerFilter) -> Result<Page<Worker>> {
-        let mut values = Vec::new();
-        let mut conds = Vec::new();
-        let param = |values: &mut Vec<Value>, v: Value| {
-            values.push(v);
-            format!("${}", values.len())
-        };
-        // With a capability, walk the capability index; its score and status columns
-        // mirror the worker's.
-        let (from, key_score, key_addr, status_col) = match &f.capability {
-            Some(c) => {
-                let p = param(&mut values, Value::Text(c.clone()));
-                conds.push(format!("c.capability = {p}"));
-                (
-                    "worker_capabilities c JOIN workers w ON w.address = c.worker",
-                    "c.score_ppm",
-                    "c.worker",
-                    "c.status",
-                )
-            }
-            None => ("workers w", "w.score_ppm", "w.address", "w.status"),
-        };
-        if let Some(min) = f.min_score_ppm {
-            let p = param(&mut values, Value::Int(min));
-            conds.push(format!("{key_score} >= {p}"));
-        }
-        if let Some(s) = f.status {
-            let p = param(&mut values, Value::Text(s.as_str().to_owned()));
-            conds.push(format!("{status_col} = {p}"));
-        }
-        if let Some((score, addr)) = &f.after {
-            let p1 = param(&mut values, Value::Int(*score));
-            let p2 = param(&mut values, Value::Int(*score));
-            let p3 = param(&mut values, Value::Text(addr.clone()));
-            conds.push(format!(
-                "({key_score} < {p1} OR ({key_score} = {p2} AND {key_addr} > {p3}))"
-            ));
-        }
-        let limit = param(&mut values, Value::Int(i64::from(f.limit) + 1));
-        let cols = WORKER_COLUMNS
-            .split(", ")
-            .map(|c| format!("w.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {cols} FROM {from} {} ORDER BY {key_score} DESC, {key_addr} ASC LIMIT {limit}",
-            if conds.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conds.join(" AND "))
-            }
-        );
-        let rows = bind_all(sqlx::query(&sql), values)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let mut items = rows.iter().map(worker_from).collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > f.limit as usize {
-            items.truncate(f.limit as usize);
-            items
-                .last()
-                .map(|w| format!("{}_{}", w.score_ppm, w.address))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        workers_on(&mut self.tx, f).await
     }
 
     /// Every worker, in no particular order (for the view).
@@ -385,6 +322,72 @@ impl Reader {
     }
 }
 
+/// `GET /v1/workers` in SQL: the capability index walked in list order.
+async fn workers_on(conn: &mut AnyConnection, f: &WorkerFilter) -> Result<Page<Worker>> {
+    let mut values = Vec::new();
+    let mut conds = Vec::new();
+    let param = |values: &mut Vec<Value>, v: Value| {
+        values.push(v);
+        format!("${}", values.len())
+    };
+    // With a capability, walk the capability index; its score and status columns
+    // mirror the worker's.
+    let (from, key_score, key_addr, status_col) = match &f.capability {
+        Some(c) => {
+            let p = param(&mut values, Value::Text(c.clone()));
+            conds.push(format!("c.capability = {p}"));
+            (
+                "worker_capabilities c JOIN workers w ON w.address = c.worker",
+                "c.score_ppm",
+                "c.worker",
+                "c.status",
+            )
+        }
+        None => ("workers w", "w.score_ppm", "w.address", "w.status"),
+    };
+    if let Some(min) = f.min_score_ppm {
+        let p = param(&mut values, Value::Int(min));
+        conds.push(format!("{key_score} >= {p}"));
+    }
+    if let Some(s) = f.status {
+        let p = param(&mut values, Value::Text(s.as_str().to_owned()));
+        conds.push(format!("{status_col} = {p}"));
+    }
+    if let Some((score, addr)) = &f.after {
+        let p1 = param(&mut values, Value::Int(*score));
+        let p2 = param(&mut values, Value::Int(*score));
+        let p3 = param(&mut values, Value::Text(addr.clone()));
+        conds.push(format!(
+            "({key_score} < {p1} OR ({key_score} = {p2} AND {key_addr} > {p3}))"
+        ));
+    }
+    let limit = param(&mut values, Value::Int(i64::from(f.limit) + 1));
+    let cols = WORKER_COLUMNS
+        .split(", ")
+        .map(|c| format!("w.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols} FROM {from} {} ORDER BY {key_score} DESC, {key_addr} ASC LIMIT {limit}",
+        if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        }
+    );
+    let rows = bind_all(sqlx::query(&sql), values).fetch_all(conn).await?;
+    let mut items = rows.iter().map(worker_from).collect::<Result<Vec<_>>>()?;
+    let next = if items.len() > f.limit as usize {
+        items.truncate(f.limit as usize);
+        items
+            .last()
+            .map(|w| format!("{}_{}", w.score_ppm, w.address))
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
 /// `SELECT k, n ... GROUP BY` as a map.
 async fn grouped(conn: &mut AnyConnection, sql: &'static str) -> Result<BTreeMap<String, u64>> {
     let rows = sqlx::query(sql).fetch_all(conn).await?;
@@ -436,9 +439,11 @@ impl Store {
         self.read().await?.score_history(address).await
     }
 
-    /// Workers, best score first, from the database (the API answers from the view).
+    /// Workers, best score first, from the database in one statement, as the API
+    /// answered before the view (it now answers from [`Store::view`]).
     pub async fn workers(&self, f: &WorkerFilter) -> Result<Page<Worker>> {
-        self.read().await?.workers(f).await
+        let mut conn = self.pool.acquire().await?;
+        workers_on(&mut conn, f).await
     }
 
     /// One job.

@@ -42,6 +42,10 @@ pub struct Batch {
     pub events: Vec<Event>,
 }
 
+/// Rows per transaction in [`Store::import_workers`]: one transaction over many more
+/// pages than SQLite's page cache holds spills them to the WAL again and again.
+pub const IMPORT_CHUNK: usize = 2_000;
+
 /// What a rollback removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rollback {
@@ -341,17 +345,19 @@ impl Store {
         })
     }
 
-    /// Writes worker rows as they are, through the same row writer the engine uses, in one
-    /// transaction, then rebuilds the view. The rows are not derived from events: this is
-    /// for benchmarks and tests that need a large view without a chain behind it. The
-    /// indexer itself never calls it.
+    /// Writes worker rows as they are, through the same row writer the engine uses, in
+    /// transactions of [`IMPORT_CHUNK`] rows, then rebuilds the view once. The rows are not
+    /// derived from events: this is for benchmarks and tests that need a large view
+    /// without a chain behind it. The indexer itself never calls it.
     pub async fn import_workers(&self, workers: &[Worker]) -> Result<()> {
         let _writer = self.view.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
-        for w in workers {
-            save_worker(&mut tx, w).await?;
+        for chunk in workers.chunks(IMPORT_CHUNK) {
+            let mut tx = self.pool.begin().await?;
+            for w in chunk {
+                save_worker(&mut tx, w).await?;
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
         self.reload_view().await
     }
 
