@@ -72,6 +72,22 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl Page<Worker> {
+    /// A page from up to `limit + 1` workers in list order: the extra one only says that
+    /// another page follows, whose cursor is the last kept worker's `<score_ppm>_<address>`.
+    pub fn of_workers(mut items: Vec<Worker>, limit: u32) -> Self {
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items
+                .last()
+                .map(|w| format!("{}_{}", w.score_ppm, w.address))
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
 /// `GET /v1/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Stats {
@@ -206,11 +222,6 @@ impl Reader {
     /// A dispute's events (opening, votes, resolution) and their total.
     pub async fn dispute_events(&mut self, id: u64, limit: u32) -> Result<(Vec<StoredEvent>, u64)> {
         self.events_of("dispute_id", Value::Int(i(id)), limit).await
-    }
-
-    /// Workers, best score first, then by address.
-    pub async fn workers(&mut self, f: &WorkerFilter) -> Result<Page<Worker>> {
-        workers_on(&mut self.tx, f).await
     }
 
     /// Every worker, in no particular order (for the view).
@@ -376,16 +387,8 @@ async fn workers_on(conn: &mut AnyConnection, f: &WorkerFilter) -> Result<Page<W
         }
     );
     let rows = bind_all(sqlx::query(&sql), values).fetch_all(conn).await?;
-    let mut items = rows.iter().map(worker_from).collect::<Result<Vec<_>>>()?;
-    let next = if items.len() > f.limit as usize {
-        items.truncate(f.limit as usize);
-        items
-            .last()
-            .map(|w| format!("{}_{}", w.score_ppm, w.address))
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    let items = rows.iter().map(worker_from).collect::<Result<Vec<_>>>()?;
+    Ok(Page::of_workers(items, f.limit))
 }
 
 /// `SELECT k, n ... GROUP BY` as a map.

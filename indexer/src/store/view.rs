@@ -136,11 +136,6 @@ impl WorkerView {
         self.by_address.is_empty()
     }
 
-    /// One worker.
-    pub fn worker(&self, address: &str) -> Option<&Arc<Worker>> {
-        self.by_address.get(address)
-    }
-
     /// A page of `GET /v1/workers`: the same rows, order and cursor as the database query
     /// ([`super::Store::workers`]). A binary search to the cursor, then at most `limit + 1`
     /// rows; with `min_score` the walk stops at the first lower score.
@@ -158,21 +153,13 @@ impl WorkerView {
             None => 0,
         };
         let min = f.min_score_ppm.unwrap_or(i64::MIN);
-        let mut items: Vec<Worker> = list[start..]
+        let items: Vec<Worker> = list[start..]
             .iter()
             .take_while(|w| w.score_ppm >= min)
             .take(f.limit as usize + 1)
             .map(|w| Worker::clone(w))
             .collect();
-        let next = if items.len() > f.limit as usize {
-            items.truncate(f.limit as usize);
-            items
-                .last()
-                .map(|w| format!("{}_{}", w.score_ppm, w.address))
-        } else {
-            None
-        };
-        Page { items, next }
+        Page::of_workers(items, f.limit)
     }
 }
 
