@@ -228,13 +228,7 @@ async fn serve_child(database: String) {
         State(store): State<Store>,
         Query(q): Query<HashMap<String, String>>,
     ) -> Result<Json<WorkerPage>, ApiError> {
-        let filter = WorkerFilter {
-            capability: params::capability(&q)?,
-            min_score_ppm: params::min_score(&q)?,
-            status: params::status(&q)?,
-            after: params::worker_cursor(&q)?,
-            limit: params::limit(&q)?,
-        };
+        let filter = params::worker_filter(&q)?;
         let page = store.workers(&filter).await?;
         Ok(Json(WorkerPage {
             items: page.items,

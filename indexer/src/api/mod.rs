@@ -25,7 +25,7 @@ use self::error::{ApiError, ErrorBody};
 use crate::metrics::{now, Metrics, Status};
 use crate::model::{Dispute, Job, ScorePoint, Worker};
 use crate::score::{Outcome, FORMULA};
-use crate::store::{JobFilter, Stats, Store, StoredEvent, WorkerFilter};
+use crate::store::{JobFilter, Stats, Store, StoredEvent};
 
 /// Events listed with a worker, newest first.
 pub const WORKER_EVENTS: u32 = 100;
@@ -239,13 +239,7 @@ async fn list_workers(
         &q,
         &["capability", "min_score", "status", "limit", "cursor"],
     )?;
-    let filter = WorkerFilter {
-        capability: params::capability(&q)?,
-        min_score_ppm: params::min_score(&q)?,
-        status: params::status(&q)?,
-        after: params::worker_cursor(&q)?,
-        limit: params::limit(&q)?,
-    };
+    let filter = params::worker_filter(&q)?;
     // From the view: one block's workers, in memory, never the database.
     let view = s.store.view();
     let page = view.page(&filter);

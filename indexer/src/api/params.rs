@@ -7,6 +7,7 @@ use starknet::core::types::Felt;
 
 use super::error::ApiError;
 use crate::model::{hex, JobState, WorkerStatus};
+use crate::store::WorkerFilter;
 
 /// The default and largest page sizes.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -141,6 +142,17 @@ pub fn worker_cursor(query: &HashMap<String, String>) -> Result<Option<(i64, Str
         return Err(bad());
     }
     Ok(Some((score, addr.to_owned())))
+}
+
+/// The `GET /v1/workers` filter from its query (unknown parameters are not checked here).
+pub fn worker_filter(query: &HashMap<String, String>) -> Result<WorkerFilter, ApiError> {
+    Ok(WorkerFilter {
+        capability: capability(query)?,
+        min_score_ppm: min_score(query)?,
+        status: status(query)?,
+        after: worker_cursor(query)?,
+        limit: limit(query)?,
+    })
 }
 
 /// The jobs list cursor: the last job id seen.
