@@ -36,14 +36,26 @@ pub enum Backend {
 
 /// The migrations, embedded: (file name, SQL). File names start with a UTC timestamp,
 /// which is the version.
-const SQLITE_MIGRATIONS: &[(&str, &str)] = &[(
-    "20261124090000_initial.sql",
-    include_str!("../../migrations/sqlite/20261124090000_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
-    "20261124090000_initial.sql",
-    include_str!("../../migrations/postgres/20261124090000_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "20261124090000_initial.sql",
+        include_str!("../../migrations/sqlite/20261124090000_initial.sql"),
+    ),
+    (
+        "20261201090000_worker_capabilities_by_worker.sql",
+        include_str!("../../migrations/sqlite/20261201090000_worker_capabilities_by_worker.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "20261124090000_initial.sql",
+        include_str!("../../migrations/postgres/20261124090000_initial.sql"),
+    ),
+    (
+        "20261201090000_worker_capabilities_by_worker.sql",
+        include_str!("../../migrations/postgres/20261201090000_worker_capabilities_by_worker.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(&'static [(&'static str, &'static str)]);
