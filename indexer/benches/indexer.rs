@@ -559,7 +559,7 @@ async fn main() {
     let mut out = String::new();
     out += "# Indexer figures\n\n";
     out += &format!(
-        "Build: {} (dev builds compile sqlx, SQLite and the indexer at opt-level 2). Devnet in process, same machine. Chain: {head} blocks, {} indexed events ({} `CapabilitiesRegistered` in multicalls of {per_tx}, the rest from staking and 5 whole jobs); filled in {fill_secs:.0} s. Each figure is the median of 3 runs.\n\n",
+        "Build: {} (dev builds compile sqlx, SQLite, the indexer and the HTTP stack, tokio, hyper, axum and reqwest, at opt-level 2). Devnet in process, same machine. Chain: {head} blocks, {} indexed events ({} `CapabilitiesRegistered` in multicalls of {per_tx}, the rest from staking and 5 whole jobs); filled in {fill_secs:.0} s. Each figure is the median of 3 runs.\n\n",
         if cfg!(debug_assertions) { "debug" } else { "release" },
         fetch.0,
         sent,
