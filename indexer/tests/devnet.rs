@@ -8,6 +8,8 @@ use cainome::cairo_serde::ContractAddress;
 use ciro_bindings::contracts::disputes::Ruling;
 use ciro_bindings::units::{capability, u256, ONE};
 use ciro_bindings::{Contract, Receipt};
+use ciro_indexer::api::params;
+use ciro_indexer::model::{JobState, WorkerStatus};
 use serde_json::{json, Value};
 use starknet::accounts::Account as _;
 use starknet::core::types::{BlockId, Felt, MaybePreConfirmedBlockWithTxHashes};
@@ -431,7 +433,12 @@ async fn check_routes(ix: &Running, suite: &Suite, label: &str) {
         ("/v1/jobs/999", 404, None),
         ("/v1/jobs?state=done", 400, Some("state")),
         ("/v1/jobs?client=xyz", 400, Some("client")),
+        ("/v1/jobs?worker=12345", 400, Some("worker")),
         ("/v1/jobs?cursor=x", 400, Some("cursor")),
+        // Past the largest id the store holds: refused, not wrapped negative.
+        ("/v1/jobs?cursor=9223372036854775808", 400, Some("cursor")),
+        ("/v1/jobs/9223372036854775808", 400, Some("id")),
+        ("/v1/disputes/18446744073709551616", 400, Some("id")),
         ("/v1/jobs?page=2", 400, Some("page")),
         ("/v1/disputes/x", 400, Some("id")),
         ("/v1/workers/%FF", 400, Some("address")),
@@ -461,8 +468,17 @@ async fn check_routes(ix: &Running, suite: &Suite, label: &str) {
         metrics.contains("ciro_indexer_http_requests_total{route=\"/v1/workers\",status=\"400\"}"),
         "{metrics}"
     );
+    // A route that exists, with a method it does not take: a JSON 405 naming GET.
+    let r = ix.http.post(ix.url("/v1/workers")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405, "{label}");
+    let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET"), "{label}: allow {allow}");
+    let e: Value = r.json().await.unwrap();
+    assert!(e["error"].as_str().unwrap().contains("GET"), "{label}: {e}");
+
     let (code, spec) = ix.get("/openapi.json").await;
     assert_eq!(code, 200);
+    check_document(&spec, &cursor, suite, label);
     let mut paths: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()
@@ -484,6 +500,144 @@ async fn check_routes(ix: &Running, suite: &Suite, label: &str) {
             "/v1/workers/{address}"
         ]
     );
+}
+
+/// The OpenAPI document states the limits the server enforces, and its patterns accept what
+/// the server itself hands out.
+fn check_document(spec: &Value, worker_cursor: &str, suite: &Suite, label: &str) {
+    let param = |path: &str, name: &str| -> Value {
+        spec["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{label}: {path} has no parameters"))
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{label}: {path} documents no {name}"))["schema"]
+            .clone()
+    };
+    // The enum of an inlined, optional enum schema, wherever the generator put it.
+    fn enum_of(schema: &Value) -> Option<&Value> {
+        match schema {
+            Value::Object(o) => o.get("enum").or_else(|| o.values().find_map(enum_of)),
+            Value::Array(a) => a.iter().find_map(enum_of),
+            _ => None,
+        }
+    }
+    for path in ["/v1/workers", "/v1/jobs"] {
+        let limit = param(path, "limit");
+        assert_eq!(
+            (limit["minimum"].as_u64(), limit["maximum"].as_u64()),
+            (Some(1), Some(u64::from(params::MAX_LIMIT))),
+            "{label}: {path} limit: {limit}"
+        );
+    }
+    let statuses: Vec<&str> = [
+        WorkerStatus::Active,
+        WorkerStatus::Exiting,
+        WorkerStatus::Slashed,
+        WorkerStatus::Exited,
+    ]
+    .iter()
+    .map(|s| s.as_str())
+    .collect();
+    assert_eq!(
+        enum_of(&param("/v1/workers", "status")),
+        Some(&json!(statuses)),
+        "{label}"
+    );
+    let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        enum_of(&param("/v1/jobs", "state")),
+        Some(&json!(states)),
+        "{label}"
+    );
+    let score = param("/v1/workers", "min_score");
+    assert_eq!(
+        (score["minimum"].as_f64(), score["maximum"].as_f64()),
+        (Some(0.0), Some(1.0)),
+        "{label}"
+    );
+    let capability = param("/v1/workers", "capability");
+    assert_eq!(
+        (
+            capability["minLength"].as_u64(),
+            capability["maxLength"].as_u64()
+        ),
+        (Some(1), Some(66)),
+        "{label}"
+    );
+    assert_eq!(
+        param("/v1/jobs", "cursor")["maximum"].as_u64(),
+        Some(params::MAX_ID),
+        "{label}"
+    );
+    // The document's patterns are the server's own.
+    for (path, name, pattern) in [
+        ("/v1/jobs", "client", params::ADDRESS_PATTERN),
+        ("/v1/jobs", "worker", params::ADDRESS_PATTERN),
+        ("/v1/workers", "cursor", params::WORKER_CURSOR_PATTERN),
+    ] {
+        assert_eq!(
+            param(path, name)["pattern"],
+            pattern,
+            "{label}: {path} {name}"
+        );
+    }
+    let path_param = |path: &str| spec["paths"][path]["get"]["parameters"][0]["schema"].clone();
+    assert_eq!(
+        path_param("/v1/workers/{address}")["pattern"],
+        params::ADDRESS_PATTERN,
+        "{label}"
+    );
+    for path in ["/v1/jobs/{id}", "/v1/disputes/{id}"] {
+        assert_eq!(
+            path_param(path)["maximum"].as_u64(),
+            Some(params::MAX_ID),
+            "{label}: {path}"
+        );
+    }
+    let pattern = |path: &str, name: &str| {
+        regex::Regex::new(param(path, name)["pattern"].as_str().unwrap()).unwrap()
+    };
+    assert!(
+        pattern("/v1/workers", "cursor").is_match(worker_cursor),
+        "{label}: the documented cursor pattern refuses the server's {worker_cursor}"
+    );
+    let address = pattern("/v1/jobs", "client");
+    let worker = suite.worker.address();
+    for spelling in [
+        hex(worker),
+        format!("{worker:#x}"),
+        format!("{worker:#x}").to_uppercase().replace("0X", "0x"),
+    ] {
+        assert!(address.is_match(&spelling), "{label}: {spelling}");
+    }
+    let (too_big, decimal) = (
+        format!("0x8{}", "0".repeat(62)),
+        worker.to_biguint().to_string(),
+    );
+    for bad in [
+        "not-an-address",
+        "0x",
+        "0xg1",
+        " 0x1",
+        too_big.as_str(),
+        decimal.as_str(),
+    ] {
+        assert!(!address.is_match(bad), "{label}: {bad}");
+    }
+    // Every route that reads the database documents its 500.
+    for path in [
+        "/v1/workers/{address}",
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/disputes/{id}",
+        "/v1/stats",
+    ] {
+        assert!(
+            spec["paths"][path]["get"]["responses"]["500"].is_object(),
+            "{label}: {path} documents no 500"
+        );
+    }
 }
 
 /// Stops and restarts a TCP forwarder to the devnet: an RPC outage the indexer cannot tell

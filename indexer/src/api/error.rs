@@ -38,6 +38,17 @@ impl ApiError {
         }
     }
 
+    /// 405: the route exists, the method does not.
+    pub fn method_not_allowed() -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            body: ErrorBody {
+                error: "method not allowed; every route is GET (see /openapi.json)".into(),
+                field: None,
+            },
+        }
+    }
+
     /// 404: no such thing.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self {

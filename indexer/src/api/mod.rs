@@ -23,7 +23,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use self::cache::Indexed;
 use self::error::{ApiError, ErrorBody};
 use crate::metrics::{now, Metrics, Status};
-use crate::model::{Dispute, Job, ScorePoint, Worker};
+use crate::model::{Dispute, Job, JobState, ScorePoint, Worker, WorkerStatus};
 use crate::score::{Outcome, FORMULA};
 use crate::store::{JobFilter, Stats, Store, StoredEvent};
 
@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(
             cache::Caching::new(state.store.clone(), state.metrics.clone()),
             cache::conditional,
@@ -165,14 +166,19 @@ pub struct Health {
 #[into_params(parameter_in = Query)]
 pub struct WorkerQuery {
     /// Only workers that registered this capability (e.g. `wasm`, `gpu:h100`).
+    #[param(min_length = 1, max_length = 66)]
     pub capability: Option<String>,
     /// Only workers scoring at least this, from 0 to 1.
+    #[param(minimum = 0.0, maximum = 1.0)]
     pub min_score: Option<f64>,
-    /// Only workers in this status: active, exiting, slashed or exited.
+    /// Only workers in this status.
+    #[param(value_type = Option<WorkerStatus>, inline)]
     pub status: Option<String>,
-    /// Page size, 1 to 500 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page: `<score in ppm>_<address>`.
+    #[param(pattern = r"^(0|[1-9][0-9]{0,5}|1000000)_0x0[0-7][0-9a-f]{62}$")]
     pub cursor: Option<String>,
 }
 
@@ -180,27 +186,32 @@ pub struct WorkerQuery {
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
-    /// Only this client's jobs (address).
+    /// Only this client's jobs (address: `0x` hex).
+    #[param(pattern = r"^0x([0-9a-fA-F]{1,62}|[0-7][0-9a-fA-F]{62}|0[0-7][0-9a-fA-F]{62})$")]
     pub client: Option<String>,
-    /// Only jobs assigned to this worker (address).
+    /// Only jobs assigned to this worker (address: `0x` hex).
+    #[param(pattern = r"^0x([0-9a-fA-F]{1,62}|[0-7][0-9a-fA-F]{62}|0[0-7][0-9a-fA-F]{62})$")]
     pub worker: Option<String>,
-    /// Only jobs in this state: open, assigned, submitted, completed, cancelled, timed_out,
-    /// disputed or refunded.
+    /// Only jobs in this state.
+    #[param(value_type = Option<JobState>, inline)]
     pub state: Option<String>,
-    /// Page size, 1 to 500 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page: the last job id seen.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_isize)]
     pub cursor: Option<String>,
 }
 
 /// One worker, its score and the events it was computed from.
 #[utoipa::path(get, path = "/v1/workers/{address}",
-    params(("address" = String, Path, description = "The worker's address, 0x hex")),
+    params(("address" = String, Path, description = "The worker's address: `0x` hex", pattern = r"^0x([0-9a-fA-F]{1,62}|[0-7][0-9a-fA-F]{62}|0[0-7][0-9a-fA-F]{62})$")),
     responses(
         (status = 200, body = WorkerDetail, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody, description = "Bad address"),
-        (status = 404, body = ErrorBody, description = "No such worker")))]
+        (status = 404, body = ErrorBody, description = "No such worker"),
+        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
 async fn get_worker(
     State(s): State<AppState>,
     address: Result<Path<String>, PathRejection>,
@@ -254,12 +265,13 @@ async fn list_workers(
 
 /// One job and its state history.
 #[utoipa::path(get, path = "/v1/jobs/{id}",
-    params(("id" = u64, Path, description = "The escrow's job id")),
+    params(("id" = u64, Path, description = "The escrow's job id", minimum = 0, maximum = 9_223_372_036_854_775_807_isize)),
     responses(
         (status = 200, body = JobDetail, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
 async fn get_job(
     State(s): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -278,7 +290,8 @@ async fn get_job(
 /// Jobs, newest first, with keyset pagination.
 #[utoipa::path(get, path = "/v1/jobs", params(JobQuery),
     responses((status = 200, body = JobPage, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
-        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"), (status = 400, body = ErrorBody)))]
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"), (status = 400, body = ErrorBody),
+        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
 async fn list_jobs(
     State(s): State<AppState>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -311,12 +324,13 @@ async fn list_jobs(
 
 /// One dispute, its votes and ruling.
 #[utoipa::path(get, path = "/v1/disputes/{id}",
-    params(("id" = u64, Path, description = "The dispute id")),
+    params(("id" = u64, Path, description = "The dispute id", minimum = 0, maximum = 9_223_372_036_854_775_807_isize)),
     responses(
         (status = 200, body = DisputeDetail, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
 async fn get_dispute(
     State(s): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -337,7 +351,8 @@ async fn get_dispute(
 
 /// Totals: workers, stake, jobs, disputes, capabilities, the cursor.
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
-        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged")))]
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
+        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
 async fn stats(State(s): State<AppState>) -> Result<Indexed<Json<Stats>>, ApiError> {
     let mut read = s.store.read().await?;
     let stats = read.stats().await?;

@@ -2,6 +2,9 @@
 //! refused, so a misspelt filter is a 400 rather than a silently unfiltered answer.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use starknet::core::types::Felt;
 
@@ -33,21 +36,42 @@ pub fn only(query: &HashMap<String, String>, allowed: &[&str]) -> Result<(), Api
     }
 }
 
-/// An address or felt (`0x` hex or decimal), normalized to 64 hex digits.
+/// What an address may look like: `0x` and 1 to 64 hex digits, below 2^251 as Starknet
+/// addresses are (at most 62 digits, or 63 with the first from 0 to 7, or 64 with a leading
+/// 0 and then the same). Every such text is a valid address and the server refuses every
+/// other; the OpenAPI document states this pattern.
+pub const ADDRESS_PATTERN: &str =
+    r"^0x([0-9a-fA-F]{1,62}|[0-7][0-9a-fA-F]{62}|0[0-7][0-9a-fA-F]{62})$";
+
+/// The workers cursor: `<score in ppm>_<address>`, both as the API prints them.
+pub const WORKER_CURSOR_PATTERN: &str = r"^(0|[1-9][0-9]{0,5}|1000000)_0x0[0-7][0-9a-f]{62}$";
+
+/// An address (`0x` hex, [`ADDRESS_PATTERN`]), normalized to 64 hex digits.
 pub fn address(field: &str, text: &str) -> Result<String, ApiError> {
+    static PATTERN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(ADDRESS_PATTERN).expect("the address pattern compiles"));
+    let bad = |why: String| ApiError::bad(field, format!("bad {field} {text:?}: {why}"));
+    if !PATTERN.is_match(text) {
+        return Err(bad("expected 0x and 1 to 64 hex digits, below 2^251".into()));
+    }
     ciro_bindings::units::parse_felt(field, text)
         .map(hex)
-        .map_err(|e| ApiError::bad(field, e.to_string()))
+        .map_err(|e| bad(e.to_string()))
 }
 
-/// A non-negative integer id.
+/// The largest id the store can hold: ids are 64-bit signed integers in both databases.
+pub const MAX_ID: u64 = i64::MAX as u64;
+
+/// An id (a job or dispute id, or the jobs cursor): an integer from 0 to [`MAX_ID`]. A
+/// larger one is refused rather than wrapped negative.
 pub fn id(field: &str, text: &str) -> Result<u64, ApiError> {
-    text.parse::<u64>().map_err(|_| {
-        ApiError::bad(
+    match text.parse::<u64>() {
+        Ok(n) if n <= MAX_ID => Ok(n),
+        _ => Err(ApiError::bad(
             field,
-            format!("{field} must be a non-negative integer, got {text:?}"),
-        )
-    })
+            format!("{field} must be an integer from 0 to {MAX_ID}, got {text:?}"),
+        )),
+    }
 }
 
 /// `limit`, 1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`].
@@ -113,11 +137,11 @@ pub fn state(query: &HashMap<String, String>) -> Result<Option<JobState>, ApiErr
 /// felt that is not one).
 pub fn capability(query: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
     match query.get("capability") {
-        Some(t) if t.is_empty() || t.len() > 66 => Err(ApiError::bad(
+        Some(t) if t.is_empty() || t.chars().count() > 66 => Err(ApiError::bad(
             "capability",
             format!(
                 "capability must be 1 to 66 characters, got {} characters",
-                t.len()
+                t.chars().count()
             ),
         )),
         other => Ok(other.cloned()),
@@ -135,10 +159,11 @@ pub fn worker_cursor(query: &HashMap<String, String>) -> Result<Option<(i64, Str
             format!("cursor {t:?} is not one this API returned (next_cursor)"),
         )
     };
-    let (score, addr) = t.split_once('_').ok_or_else(bad)?;
-    let score: i64 = score.parse().map_err(|_| bad())?;
+    let (score_text, addr) = t.split_once('_').ok_or_else(bad)?;
+    let score: i64 = score_text.parse().map_err(|_| bad())?;
     let felt = Felt::from_hex(addr).map_err(|_| bad())?;
-    if !(0..=1_000_000).contains(&score) || hex(felt) != addr {
+    // Exactly as printed: no sign, no leading zeros, 64 lowercase hex digits.
+    if !(0..=1_000_000).contains(&score) || score.to_string() != score_text || hex(felt) != addr {
         return Err(bad());
     }
     Ok(Some((score, addr.to_owned())))
