@@ -14,6 +14,15 @@ step "cargo fmt"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "Schemathesis, for the HTTP checks against the OpenAPI documents"
+# Pinned; installed once into a virtualenv beside the build cache.
+venv="$HOME/.cache/ciro/venv"
+schemathesis_version="4.32.5"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$schemathesis_version"; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+fi
+"$venv/bin/schemathesis" --version
 step "cargo test"
 cargo test --workspace --locked
 step "contract artifacts are fresh"

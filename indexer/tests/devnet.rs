@@ -302,6 +302,7 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
         );
 
         check_routes(ix, &suite, label).await;
+        property_check(ix, label).await;
 
         let (_, stats) = ix.get("/v1/stats").await;
         assert_eq!(
@@ -499,6 +500,51 @@ async fn check_routes(ix: &Running, suite: &Suite, label: &str) {
             "/v1/workers",
             "/v1/workers/{address}"
         ]
+    );
+}
+
+/// Schemathesis against the indexer's own OpenAPI document, on the lifecycle's data: no
+/// 5xx, no answer that breaks its documented schema, status or headers, no request the
+/// document allows refused, none it forbids accepted, a 405 for every other method.
+/// `scripts/test.sh` installs it in `$HOME/.cache/ciro/venv`; `CIRO_SCHEMATHESIS` names
+/// another executable.
+async fn property_check(ix: &Running, label: &str) {
+    let bin = std::env::var_os("CIRO_SCHEMATHESIS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(&std::env::var_os("HOME").expect("HOME is set"))
+                .join(".cache/ciro/venv/bin/schemathesis")
+        });
+    assert!(
+        bin.exists(),
+        "{} is missing: run ./scripts/test.sh, which installs it, or set CIRO_SCHEMATHESIS",
+        bin.display()
+    );
+    let spec = ix.url("/openapi.json");
+    let report = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(&bin);
+    command
+        .args(["run", &spec, "--checks", "all", "--max-examples", "100"])
+        // Not the stateful phase: the API is read-only, so sequences add nothing but the
+        // links Schemathesis infers from id fields, and it fills a null `dispute_id` into
+        // `/v1/disputes/None`.
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--seed", "1", "--workers", "1", "--no-color"])
+        .arg("--report-dir")
+        .arg(report.path())
+        .arg("--generation-database")
+        .arg("none")
+        // It keeps a cache in its working directory; not in the source tree.
+        .current_dir(report.path());
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("schemathesis runs");
+    assert!(
+        out.status.success(),
+        "{label}: schemathesis found the indexer breaking its own document:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
