@@ -44,6 +44,9 @@ pub enum WorkerStatus {
 }
 
 impl WorkerStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [WorkerStatus; 4] = [Self::Active, Self::Exiting, Self::Slashed, Self::Exited];
+
     /// The stored and served name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,13 +59,7 @@ impl WorkerStatus {
 
     /// From the stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "active" => Self::Active,
-            "exiting" => Self::Exiting,
-            "slashed" => Self::Slashed,
-            "exited" => Self::Exited,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 

@@ -576,15 +576,7 @@ fn check_document(spec: &Value, worker_cursor: &str, suite: &Suite, label: &str)
             "{label}: {path} limit: {limit}"
         );
     }
-    let statuses: Vec<&str> = [
-        WorkerStatus::Active,
-        WorkerStatus::Exiting,
-        WorkerStatus::Slashed,
-        WorkerStatus::Exited,
-    ]
-    .iter()
-    .map(|s| s.as_str())
-    .collect();
+    let statuses: Vec<&str> = WorkerStatus::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(
         enum_of(&param("/v1/workers", "status")),
         Some(&json!(statuses)),

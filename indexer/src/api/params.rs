@@ -108,9 +108,10 @@ pub fn status(query: &HashMap<String, String>) -> Result<Option<WorkerStatus>, A
         .get("status")
         .map(|t| {
             WorkerStatus::parse(t).ok_or_else(|| {
+                let names: Vec<&str> = WorkerStatus::ALL.iter().map(|s| s.as_str()).collect();
                 ApiError::bad(
                     "status",
-                    format!("status must be active, exiting, slashed or exited, got {t:?}"),
+                    format!("status must be one of {}, got {t:?}", names.join(", ")),
                 )
             })
         })
