@@ -600,7 +600,7 @@ fn check_document(spec: &Value, worker_cursor: &str, suite: &Suite, label: &str)
             capability["minLength"].as_u64(),
             capability["maxLength"].as_u64()
         ),
-        (Some(1), Some(66)),
+        (Some(1), Some(params::MAX_CAPABILITY_CHARS as u64)),
         "{label}"
     );
     assert_eq!(

@@ -134,14 +134,17 @@ pub fn state(query: &HashMap<String, String>) -> Result<Option<JobState>, ApiErr
         .transpose()
 }
 
+/// The longest capability name, in characters: `0x` and 64 hex digits.
+pub const MAX_CAPABILITY_CHARS: usize = 66;
+
 /// A capability name, exactly as the view stores it (the short string, or `0x` hex for a
 /// felt that is not one).
 pub fn capability(query: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
     match query.get("capability") {
-        Some(t) if t.is_empty() || t.chars().count() > 66 => Err(ApiError::bad(
+        Some(t) if t.is_empty() || t.chars().count() > MAX_CAPABILITY_CHARS => Err(ApiError::bad(
             "capability",
             format!(
-                "capability must be 1 to 66 characters, got {} characters",
+                "capability must be 1 to {MAX_CAPABILITY_CHARS} characters, got {} characters",
                 t.chars().count()
             ),
         )),
