@@ -23,6 +23,7 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$schemathesis_ve
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 "$venv/bin/schemathesis" --version
+export CIRO_SCHEMATHESIS="$venv/bin/schemathesis"
 step "cargo test"
 cargo test --workspace --locked
 step "contract artifacts are fresh"
