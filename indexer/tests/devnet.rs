@@ -663,7 +663,7 @@ fn check_document(spec: &Value, worker_cursor: &str, suite: &Suite, label: &str)
     ] {
         assert!(!address.is_match(bad), "{label}: {bad}");
     }
-    // Every route that reads the database documents its 500.
+    // Every route that reads the database documents its 500, with the error schema.
     for path in [
         "/v1/workers/{address}",
         "/v1/jobs",
@@ -671,9 +671,17 @@ fn check_document(spec: &Value, worker_cursor: &str, suite: &Suite, label: &str)
         "/v1/disputes/{id}",
         "/v1/stats",
     ] {
-        assert!(
-            spec["paths"][path]["get"]["responses"]["500"].is_object(),
-            "{label}: {path} documents no 500"
+        let mut answer = &spec["paths"][path]["get"]["responses"]["500"];
+        if let Some(name) = answer["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/responses/"))
+        {
+            answer = &spec["components"]["responses"][name];
+        }
+        assert_eq!(
+            answer["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{label}: {path} documents no 500 with the error schema: {answer}"
         );
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
 use crate::error::IndexerError;
 
@@ -18,6 +18,11 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
+
+/// The documented 500: what every route that reads the database may answer.
+#[derive(ToResponse)]
+#[response(description = "Internal error; the indexer's log has the details")]
+pub struct InternalError(#[allow(dead_code)] ErrorBody);
 
 /// An error answer.
 #[derive(Debug)]

@@ -21,7 +21,7 @@ use serde::Serialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use self::cache::Indexed;
-use self::error::{ApiError, ErrorBody};
+use self::error::{ApiError, ErrorBody, InternalError};
 use crate::metrics::{now, Metrics, Status};
 use crate::model::{Dispute, Job, JobState, ScorePoint, Worker, WorkerStatus};
 use crate::score::{Outcome, FORMULA};
@@ -211,7 +211,7 @@ pub struct JobQuery {
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody, description = "Bad address"),
         (status = 404, body = ErrorBody, description = "No such worker"),
-        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
+        (status = 500, response = InternalError)))]
 async fn get_worker(
     State(s): State<AppState>,
     address: Result<Path<String>, PathRejection>,
@@ -271,7 +271,7 @@ async fn list_workers(
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
+        (status = 500, response = InternalError)))]
 async fn get_job(
     State(s): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -291,7 +291,7 @@ async fn get_job(
 #[utoipa::path(get, path = "/v1/jobs", params(JobQuery),
     responses((status = 200, body = JobPage, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"), (status = 400, body = ErrorBody),
-        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
+        (status = 500, response = InternalError)))]
 async fn list_jobs(
     State(s): State<AppState>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -330,7 +330,7 @@ async fn list_jobs(
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
+        (status = 500, response = InternalError)))]
 async fn get_dispute(
     State(s): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -352,7 +352,7 @@ async fn get_dispute(
 /// Totals: workers, stake, jobs, disputes, capabilities, the cursor.
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
-        (status = 500, body = ErrorBody, description = "Internal error; the indexer's log has the details")))]
+        (status = 500, response = InternalError)))]
 async fn stats(State(s): State<AppState>) -> Result<Indexed<Json<Stats>>, ApiError> {
     let mut read = s.store.read().await?;
     let stats = read.stats().await?;
@@ -422,21 +422,24 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
         metrics,
         openapi
     ),
-    components(schemas(
-        WorkerDetail,
-        WorkerPage,
-        JobDetail,
-        JobPage,
-        DisputeDetail,
-        Health,
-        Stats,
-        ErrorBody,
-        Worker,
-        Job,
-        Dispute,
-        ScorePoint,
-        StoredEvent,
-        Outcome
-    ))
+    components(
+        schemas(
+            WorkerDetail,
+            WorkerPage,
+            JobDetail,
+            JobPage,
+            DisputeDetail,
+            Health,
+            Stats,
+            ErrorBody,
+            Worker,
+            Job,
+            Dispute,
+            ScorePoint,
+            StoredEvent,
+            Outcome
+        ),
+        responses(InternalError)
+    )
 )]
 pub struct ApiDoc;
