@@ -16,7 +16,6 @@ use ciro_bindings::contracts::disputes;
 use ciro_bindings::units::{capability, format_tokens, u256, ONE};
 use ciro_bindings::{Contract, Receipt};
 use common::*;
-use starknet::accounts::Account as _;
 use starknet::core::types::Felt;
 
 struct Row {
@@ -116,12 +115,11 @@ async fn main() {
             receipt,
             t.elapsed().as_secs_f64() * 1e3,
         );
+        let assign = suite.assign_call(id).await;
         step!(
-            "JobEscrow.assign (locks collateral)",
+            "JobEscrow.assign (checks the signed bid, locks collateral)",
             client,
-            vec![suite
-                .escrow(client)
-                .assign_getcall(&id, &ContractAddress(worker.address()))]
+            vec![assign]
         );
         jobs.push(id);
     }

@@ -6,10 +6,12 @@
 //! - [`deployment`]: the `deployments/<network>.json` manifest and the deploy settings;
 //! - [`deploy`]: the idempotent deploy of the whole suite;
 //! - [`units`]: token amounts and capability names;
+//! - [`bid`]: a worker's signed consent to a job (SNIP-12), as the escrow checks it;
 //! - [`ops`]: a signing [`ops::Session`] and what it does: stake, create and settle jobs, vote;
 //! - [`error`]: errors, with reverts decoded to the contract's own message.
 
 pub mod artifacts;
+pub mod bid;
 pub mod chain;
 pub mod contracts;
 pub mod deploy;

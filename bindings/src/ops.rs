@@ -10,7 +10,9 @@ use cainome::cairo_serde::{ContractAddress, U256};
 use starknet::accounts::Account as _;
 use starknet::core::types::{Call, Felt};
 use starknet::providers::Provider as _;
+use starknet::signers::SigningKey;
 
+use crate::bid::{Bid, SignedBid};
 use crate::chain::{Account, Chain, Receipt};
 use crate::contracts::{disputes, escrow, reputation, staking, token};
 use crate::error::{ChainError, Result};
@@ -504,10 +506,25 @@ impl Session {
             .map_err(|e| self.view_error("JobEscrow.job", e))
     }
 
-    /// Assigns `worker` to the job (the client signs).
-    pub async fn job_assign(&self, job_id: u64, worker: Felt) -> Result<Receipt> {
-        let call = self.escrow()?.assign_getcall(&job_id, &addr(worker));
+    /// Assigns the worker of `signed` to the job on its signed bid (the client signs the
+    /// transaction; the escrow checks the bid with the worker's account).
+    pub async fn job_assign(&self, job_id: u64, signed: &SignedBid) -> Result<Receipt> {
+        let bid = escrow::Bid::from(signed.bid);
+        let call =
+            self.escrow()?
+                .assign_getcall(&job_id, &addr(signed.worker), &bid, &signed.signature);
         self.send("JobEscrow.assign", vec![call]).await
+    }
+
+    /// This account's signature on `bid` to this deployment's escrow, with `key` (the
+    /// account's own key: a worker consents to a job).
+    pub fn sign_bid(&self, bid: Bid, key: &SigningKey) -> Result<SignedBid> {
+        bid.sign(
+            self.chain.chain_id(),
+            self.at(Contract::JobEscrow)?,
+            self.me(),
+            key,
+        )
     }
 
     /// Submits the result hash (the worker signs).

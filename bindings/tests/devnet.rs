@@ -16,6 +16,7 @@ use starknet::accounts::Account as _;
 use starknet::core::types::{BlockId, BlockTag, EventFilter, Felt};
 use starknet::core::utils::get_selector_from_name;
 use starknet::providers::Provider as _;
+use starknet::signers::SigningKey;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_deploy_sends_nothing() {
@@ -157,6 +158,102 @@ async fn a_missed_deadline_refunds_the_client_and_slashes_the_worker() {
         (record.jobs_failed, record.total_slashed),
         (1, u256(slashed))
     );
+}
+
+/// The attack the signed bid closes: a client assigned any staked worker, unasked, to a job
+/// it could not finish and took a share of the worker's stake at the deadline. Here, with
+/// real accounts on a real chain, the escrow asks the worker's own account whether it signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_cannot_assign_a_worker_without_its_signed_bid() {
+    let suite = deploy_suite().await;
+    suite.stake_worker().await;
+    let (chain_id, escrow_at, worker) = (
+        suite.chain.chain_id(),
+        suite.at(Contract::JobEscrow),
+        suite.worker.address(),
+    );
+    let job_id = suite.open_job(60).await;
+    let genuine = suite.worker_bid(job_id).await;
+
+    // The escrow hashes a bid exactly as `ciro_bindings::bid` does.
+    let on_chain = escrow::JobEscrowReader::new(escrow_at, suite.chain.rpc())
+        .bid_hash(&ContractAddress(worker), &genuine.bid.into())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        on_chain,
+        genuine.bid.hash(chain_id, escrow_at, worker).unwrap()
+    );
+
+    let client_key = SigningKey::from_secret_scalar(suite.devnet.account(1).private_key);
+    let forged = genuine
+        .bid
+        .sign(chain_id, escrow_at, worker, &client_key)
+        .unwrap();
+    let mut other_terms = genuine.clone();
+    other_terms.bid.collateral += 1;
+    for (what, bid, signature) in [
+        ("signed by the client", forged.bid, forged.signature),
+        ("no signature", genuine.bid, vec![]),
+        (
+            "terms changed after signing",
+            other_terms.bid,
+            other_terms.signature,
+        ),
+    ] {
+        let call = suite.escrow(&suite.client).assign_getcall(
+            &job_id,
+            &ContractAddress(worker),
+            &bid.into(),
+            &signature,
+        );
+        let refused = suite
+            .try_send(&suite.client, vec![call])
+            .await
+            .expect_err(what);
+        assert!(
+            matches!(&refused, ChainError::Reverted { message, .. } if message.contains("invalid bid signature")),
+            "{what}: {refused}"
+        );
+    }
+    // Nothing is locked, so the deadline passing gives the client nothing to claim.
+    assert_eq!(suite.stake_of(worker).await, (STAKE, 0));
+    suite.devnet.increase_time(120).await.unwrap();
+    let claim = suite.escrow(&suite.client).claim_timeout_getcall(&job_id);
+    let refused = suite
+        .try_send(&suite.client, vec![claim])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ChainError::Reverted { message, .. } if message.contains("job not assigned")),
+        "{refused}"
+    );
+    assert_eq!(suite.stake_of(worker).await, (STAKE, 0));
+
+    // The worker's own bid assigns it, once.
+    let second = suite.open_job(3600).await;
+    let signed = suite.worker_bid(second).await;
+    let assign = |job: u64| {
+        suite.escrow(&suite.client).assign_getcall(
+            &job,
+            &ContractAddress(worker),
+            &signed.bid.into(),
+            &signed.signature,
+        )
+    };
+    suite.send(&suite.client, vec![assign(second)]).await;
+    assert_eq!(suite.stake_of(worker).await, (STAKE, COLLATERAL));
+    let third = suite.open_job(3600).await;
+    let replayed = suite
+        .try_send(&suite.client, vec![assign(third)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&replayed, ChainError::Reverted { message, .. } if message.contains("bid")),
+        "{replayed}"
+    );
+    assert_eq!(suite.stake_of(worker).await, (STAKE, COLLATERAL));
 }
 
 async fn disputed(suite: &Suite) -> (u64, u64) {
@@ -323,7 +420,11 @@ async fn emitted_events_decode_and_encode_back_to_the_same_felts() {
                             ContractAddress::cairo_serialize(&e.client),
                             ContractAddress::cairo_serialize(&e.worker),
                         ],
-                        vec![U256::cairo_serialize(&e.collateral)],
+                        vec![
+                            U256::cairo_serialize(&e.collateral),
+                            u64::cairo_serialize(&e.deadline),
+                            Felt::cairo_serialize(&e.nonce),
+                        ],
                     );
                     assert_eq!((keys, data), (event.keys.clone(), event.data.clone()));
                     checked += 1;

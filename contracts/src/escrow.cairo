@@ -2,4 +2,5 @@
 
 pub mod interface;
 pub mod errors;
+pub mod bid;
 pub mod escrow;

@@ -2,6 +2,7 @@
 //! flows. Helpers that deploy the suite and impersonate callers live in `utils`.
 
 mod utils;
+mod mock_account;
 mod test_admin;
 mod test_token;
 mod test_staking;

@@ -26,6 +26,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use backoff::{backoff::Backoff, ExponentialBackoff};
 use ciro_bindings::{
+    bid,
     chain::Chain,
     contracts::escrow::{self, JobState},
     error::ChainError,
@@ -46,7 +47,7 @@ use starknet::{
 use tokio::sync::{mpsc, Mutex};
 use url::Url;
 
-use crate::protocol::{Backing, Evidence, Hash, JobId, ReputationUpdate};
+use crate::protocol::{Backing, Consent, Evidence, Hash, JobId, ReputationUpdate};
 use ciro_bindings::contracts::disputes::{self, DisputeStatus};
 
 /// What `is_valid_signature` answers for a valid signature (`'VALID'`).
@@ -146,6 +147,82 @@ pub fn sign_backing(
     })
 }
 
+/// How long a worker's consent stays usable on chain, in seconds.
+pub const CONSENT_TTL_SECS: u64 = 600;
+/// Seconds a worker's consent gives it past the job's own deadline to get its result on
+/// chain. A client's escrow deadline must leave at least this much
+/// ([`ChainSettings::settle_margin_secs`] is checked against it).
+pub const CONSENT_MARGIN_SECS: u64 = 30;
+
+/// What a worker signs its consents with: its account's key, for one escrow on one chain.
+#[derive(Clone)]
+pub struct Bidder {
+    chain_id: Felt,
+    escrow: Felt,
+    account: Felt,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Bidder {
+    // The key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bidder")
+            .field("account", &format_args!("{:#x}", self.account))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bidder {
+    /// Signs the worker's consent to `job`: at least `price`, at most `collateral` locked,
+    /// the result due on chain [`CONSENT_MARGIN_SECS`] after the job's own deadline (whole
+    /// seconds), usable
+    /// for [`CONSENT_TTL_SECS`] from `now_secs`.
+    pub fn consent(
+        &self,
+        job: &JobId,
+        price: u128,
+        collateral: u128,
+        job_deadline_ms: u64,
+        now_secs: u64,
+    ) -> anyhow::Result<Consent> {
+        let nonce = Felt::from(rand::random::<u128>());
+        let bid = bid::Bid {
+            spec_hash: felt_of(job),
+            price,
+            collateral,
+            // Rounded down: a client counts its escrow deadline from whole seconds too.
+            deadline: job_deadline_ms / 1000 + CONSENT_MARGIN_SECS,
+            expiry: now_secs + CONSENT_TTL_SECS,
+            nonce,
+        };
+        let signed = bid.sign(self.chain_id, self.escrow, self.account, &self.key)?;
+        Ok(Consent {
+            price,
+            collateral,
+            deadline: bid.deadline,
+            expiry: bid.expiry,
+            nonce: nonce.to_bytes_be(),
+            signature: signed.signature.iter().map(Felt::to_bytes_be).collect(),
+        })
+    }
+}
+
+/// The signed bid a client sends to the escrow for `worker`'s `consent` to `job`.
+pub fn signed_bid(job: &JobId, worker: Felt, consent: &Consent) -> bid::SignedBid {
+    bid::SignedBid {
+        worker,
+        bid: bid::Bid {
+            spec_hash: felt_of(job),
+            price: consent.price,
+            collateral: consent.collateral,
+            deadline: consent.deadline,
+            expiry: consent.expiry,
+            nonce: Felt::from_bytes_be(&consent.nonce),
+        },
+        signature: consent.signature.iter().map(Felt::from_bytes_be).collect(),
+    }
+}
+
 /// A worker's standing on the staking contract, as verified for a peer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Backer {
@@ -193,11 +270,12 @@ pub enum ToChain {
         capability: String,
         deadline_ms: u64,
     },
-    /// A client assigned `worker` (backed by `account`) to the job.
+    /// A client assigned `worker` to the job; `bid` is its signed consent (its account is
+    /// `bid.worker`).
     Assigned {
         job: JobId,
         worker: PeerId,
-        account: Felt,
+        bid: bid::SignedBid,
     },
     /// A client's job ended: settle every slot. `expected` is the agreed result, if any.
     Finished {
@@ -305,12 +383,19 @@ type JobMailbox = mpsc::UnboundedSender<ToChain>;
 
 impl Settler {
     /// Connects, checks that the manifest belongs to this chain, and starts the settler.
-    /// Returns the sender the event loop talks through and this node's signed backing.
+    /// Returns the sender the event loop talks through, this node's signed backing and what
+    /// it signs consents with.
     pub async fn start(
         settings: ChainSettings,
         me: PeerId,
         out: mpsc::UnboundedSender<FromChain>,
-    ) -> anyhow::Result<(mpsc::UnboundedSender<ToChain>, Backing)> {
+    ) -> anyhow::Result<(mpsc::UnboundedSender<ToChain>, Backing, Bidder)> {
+        if settings.settle_margin_secs < CONSENT_MARGIN_SECS {
+            anyhow::bail!(
+                "the settle margin ({} s) must be at least the {CONSENT_MARGIN_SECS} s a worker's consent asks past the job's deadline",
+                settings.settle_margin_secs
+            );
+        }
         let chain = Chain::connect(&settings.rpc_url).await?;
         if chain.chain_id() != settings.deployment.chain_id {
             anyhow::bail!(
@@ -330,6 +415,12 @@ impl Settler {
             settings.private_key,
             &me,
         )?;
+        let bidder = Bidder {
+            chain_id: chain.chain_id(),
+            escrow: settings.deployment.address(Contract::JobEscrow)?,
+            account: settings.account,
+            key: SigningKey::from_secret_scalar(settings.private_key),
+        };
         let session = Session::new(chain, settings.deployment.clone(), account);
         let settler = Arc::new(Settler {
             session,
@@ -342,7 +433,7 @@ impl Settler {
         let existing = settler.session.job_count().await?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(settler.run(rx, existing));
-        Ok((tx, backing))
+        Ok((tx, backing, bidder))
     }
 
     /// How far back recovery looks, in escrow jobs.
@@ -926,9 +1017,8 @@ impl Settler {
 
         let (expected, verdicts) = loop {
             match inbox.recv().await {
-                Some(ToChain::Assigned {
-                    worker, account, ..
-                }) => {
+                Some(ToChain::Assigned { worker, bid, .. }) => {
+                    let account = bid.worker;
                     let escrow_id = match slots.iter_mut().find(|(_, w)| w.is_none()) {
                         Some((id, w)) => {
                             *w = Some(worker);
@@ -954,7 +1044,7 @@ impl Settler {
                             let slot = self.session.job_status(escrow_id).await?;
                             match slot.state {
                                 JobState::Open => {
-                                    self.session.job_assign(escrow_id, account).await?;
+                                    self.session.job_assign(escrow_id, &bid).await?;
                                     Ok(())
                                 }
                                 _ if slot.worker.0 == account => Ok(()),
@@ -1157,5 +1247,50 @@ mod tests {
         assert!(!public
             .verify(&binding_hash(chain, account, &other), &sig)
             .unwrap());
+    }
+
+    #[test]
+    fn a_consent_is_the_signed_bid_a_client_sends_to_the_escrow() {
+        let key = Felt::from(4242u32);
+        let chain_id = cairo_short_string_to_felt("SN_SEPOLIA").unwrap();
+        let bidder = Bidder {
+            chain_id,
+            escrow: Felt::from(0xe5cu32),
+            account: Felt::from(0xacc0u32),
+            key: SigningKey::from_secret_scalar(key),
+        };
+        let job = Hash::of(b"job");
+        let consent = bidder
+            .consent(&job, 7, 500, 1_000_000_500, 1_000_000)
+            .unwrap();
+        // Due on chain a margin after the job's own deadline (in whole seconds).
+        assert_eq!(consent.deadline, 1_000_000 + CONSENT_MARGIN_SECS);
+        assert_eq!(consent.expiry, 1_000_000 + CONSENT_TTL_SECS);
+        assert_eq!((consent.price, consent.collateral), (7, 500));
+
+        let signed = signed_bid(&job, bidder.account, &consent);
+        assert_eq!(signed.bid.spec_hash, felt_of(&job));
+        let hash = signed
+            .bid
+            .hash(chain_id, bidder.escrow, bidder.account)
+            .unwrap();
+        let sig = starknet::core::crypto::Signature {
+            r: signed.signature[0],
+            s: signed.signature[1],
+        };
+        let public = SigningKey::from_secret_scalar(key).verifying_key();
+        assert!(public.verify(&hash, &sig).unwrap());
+        // The terms cannot be changed after signing.
+        let mut raised = signed.bid;
+        raised.collateral += 1;
+        let raised = raised
+            .hash(chain_id, bidder.escrow, bidder.account)
+            .unwrap();
+        assert!(!public.verify(&raised, &sig).unwrap());
+        // Two consents never share a nonce.
+        let again = bidder
+            .consent(&job, 7, 500, 1_000_000_500, 1_000_000)
+            .unwrap();
+        assert_ne!(again.nonce, consent.nonce);
     }
 }

@@ -542,6 +542,7 @@ mod tests {
             stake_claim: 0,
             reputation_claim_ppm: 0,
             backing: None,
+            consent: None,
         }
     }
 

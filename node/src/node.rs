@@ -28,7 +28,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    chain::{Backer, FromChain, Settler, SlotReport, ToChain, Verdict as SlotVerdict},
+    chain::{
+        signed_bid, Backer, Bidder, FromChain, Settler, SlotReport, ToChain, Verdict as SlotVerdict,
+    },
     config::{NodeConfig, WorkerConduct},
     discovery::{self, AdCache},
     job::{ClientJob, JobStatus, Outcome},
@@ -37,8 +39,8 @@ use crate::{
     network::{self, Behaviour, BehaviourEvent},
     protocol::{
         self, addrs_from_wire, addrs_to_wire, spec_hash, topics, Assignment, Backing, Bid,
-        CapabilityAd, Gossip, Hash, Health, JobAnnouncement, JobId, Limits as JobLimits, Refusal,
-        Request, Response, ResultCommit,
+        CapabilityAd, Consent, Gossip, Hash, Health, JobAnnouncement, JobId, Limits as JobLimits,
+        Refusal, Request, Response, ResultCommit,
     },
     reputation::Standing,
     sandbox::{Execution, Sandbox, SandboxError},
@@ -336,6 +338,10 @@ struct ChainLink {
     backing: Backing,
     /// This node's own standing, as last read.
     own: Option<Backer>,
+    /// Signs this node's consents, sent with its bids.
+    bidder: Bidder,
+    /// The consents of the bids this client holds, until their job settles.
+    consents: HashMap<(JobId, PeerId), Consent>,
     collateral: u128,
     backers: HashMap<PeerId, Backed>,
     verifying: HashSet<PeerId>,
@@ -512,12 +518,14 @@ impl Node {
         let (from_chain_tx, from_chain) = mpsc::unbounded_channel();
         let chain = match &config.chain {
             Some(settings) => {
-                let (to, backing) =
+                let (to, backing, bidder) =
                     Settler::start(settings.clone(), me, from_chain_tx.clone()).await?;
                 Some(ChainLink {
                     to,
                     backing,
                     own: None,
+                    bidder,
+                    consents: HashMap::new(),
                     collateral: settings.collateral,
                     backers: HashMap::new(),
                     verifying: HashSet::new(),
@@ -1101,12 +1109,21 @@ impl Node {
                 self.penalize(worker, "unbacked");
                 return Response::Refused(Refusal::Unbacked);
             };
-            let capability = match self.shared.job(&bid.job_id) {
-                Some(job) => job.capability,
-                None => return Response::Refused(Refusal::UnknownJob),
+            let Some(job) = self.shared.job(&bid.job_id) else {
+                return Response::Refused(Refusal::UnknownJob);
             };
+            // Without a consent to these terms the escrow would refuse the assignment.
+            let consents = bid.consent.as_ref().is_some_and(|c| {
+                c.price <= job.reward
+                    && c.collateral >= link.collateral
+                    && c.deadline.saturating_mul(1000) >= job.deadline_ms
+                    && c.expiry > now_ms() / 1000
+            });
+            if !consents {
+                return Response::Refused(Refusal::Unconsented);
+            }
             match link.backed(&worker, &backing) {
-                Some(Backed::Yes(backer, _)) if backer.backs(&capability, link.collateral) => {
+                Some(Backed::Yes(backer, _)) if backer.backs(&job.capability, link.collateral) => {
                     account = Some(backer.account);
                 }
                 Some(_) => {
@@ -1137,7 +1154,12 @@ impl Node {
             job.limits.timeout_ms,
         );
         match job.add_bid(worker, &bid, score, now_ms()) {
-            Ok(()) => Response::Ack,
+            Ok(()) => {
+                if let (Some(link), Some(consent)) = (&mut self.chain, bid.consent) {
+                    link.consents.insert((bid.job_id, worker), consent);
+                }
+                Response::Ack
+            }
             Err(refusal) => Response::Refused(refusal),
         }
     }
@@ -1342,6 +1364,28 @@ impl Node {
         if !bidding {
             return;
         }
+        // On chain, the bid carries this worker's signed consent: its price, all its free
+        // stake as the most collateral, and its result due a margin after the job's deadline.
+        let consent = match self
+            .chain
+            .as_ref()
+            .zip(self.chain.as_ref().and_then(|l| l.own.as_ref()))
+        {
+            Some((link, own)) => match link.bidder.consent(
+                &job.job_id,
+                self.config.min_price,
+                own.free,
+                job.deadline_ms,
+                now_ms() / 1000,
+            ) {
+                Ok(consent) => Some(consent),
+                Err(e) => {
+                    tracing::warn!(job = %job.job_id, "signing a consent: {e}");
+                    return;
+                }
+            },
+            None => None,
+        };
         for addr in addrs_from_wire(&job.addrs) {
             self.swarm.add_peer_address(client, addr);
         }
@@ -1356,6 +1400,7 @@ impl Node {
                 .map_or(0, |own| own.stake),
             reputation_claim_ppm: 0,
             backing: self.chain.as_ref().map(|l| l.backing.clone()),
+            consent,
         };
         let id = self
             .swarm
@@ -1598,6 +1643,9 @@ impl Node {
                 self.with_job(&job, |j| j.chain_errors.push(message));
             }
             FromChain::Settled { job, slots } => {
+                if let Some(link) = &mut self.chain {
+                    link.consents.retain(|(j, _), _| *j != job);
+                }
                 self.with_job(&job, |j| j.settlement = Some(slots.clone()));
                 self.shared.emit(NodeEvent::SettledOnChain { job, slots });
             }
@@ -1982,16 +2030,16 @@ impl Node {
                 // (busy) must not be slashed for a job it never had.
                 if accepted {
                     if let Some(link) = &self.chain {
-                        match link.account_of(&worker) {
-                            Some(account) => {
+                        match (link.account_of(&worker), link.consents.get(&(job, worker))) {
+                            (Some(account), Some(consent)) => {
                                 let _ = link.to.send(ToChain::Assigned {
                                     job,
                                     worker,
-                                    account,
+                                    bid: signed_bid(&job, account, consent),
                                 });
                             }
-                            None => {
-                                tracing::warn!(%job, %worker, "assigned a worker with no account")
+                            _ => {
+                                tracing::warn!(%job, %worker, "assigned a worker with no account or consent")
                             }
                         }
                     }

@@ -535,6 +535,35 @@ pub struct Bid {
     /// The account behind the worker; a client that settles on chain ignores bids
     /// without one.
     pub backing: Option<Backing>,
+    /// The worker's signed agreement to escrow terms; a client that settles on chain
+    /// cannot assign the worker without one.
+    pub consent: Option<Consent>,
+}
+
+/// A worker's signed consent to an escrow job (the `Bid` of `ciro_bindings::bid`): the
+/// least reward, the most collateral and the time its result is due on chain. The spec hash
+/// is the job id's felt and the signer is the backing account, so neither travels here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub price: u128,
+    pub collateral: u128,
+    /// Unix seconds.
+    pub deadline: u64,
+    /// Unix seconds (chain time) after which it cannot be used.
+    pub expiry: u64,
+    /// A felt, big-endian.
+    pub nonce: [u8; 32],
+    /// The account's signature (felts, big-endian).
+    pub signature: Vec<[u8; 32]>,
+}
+
+impl Consent {
+    fn check(&self) -> Result<(), WireError> {
+        if self.signature.is_empty() || self.signature.len() > MAX_SIGNATURE_FELTS {
+            return Err(WireError::Invalid("signature length out of range"));
+        }
+        Ok(())
+    }
 }
 
 /// The client's choice of a worker, with what it needs to fetch.
@@ -599,9 +628,15 @@ impl Request {
     fn check(&self) -> Result<(), WireError> {
         match self {
             Self::Assign(a) => a.limits.check(),
-            Self::Bid(Bid {
-                backing: Some(b), ..
-            }) => b.check(),
+            Self::Bid(bid) => {
+                if let Some(b) = &bid.backing {
+                    b.check()?;
+                }
+                if let Some(c) = &bid.consent {
+                    c.check()?;
+                }
+                Ok(())
+            }
             Self::Result { error: Some(e), .. } if e.len() > 1024 => {
                 Err(WireError::Invalid("error message too long"))
             }
@@ -630,6 +665,9 @@ pub enum Refusal {
     /// The chain does not back the sender: no stake, not active, or not registered for
     /// the capability.
     Unbacked,
+    /// The bid carries no signed consent to the escrow terms the client asks (reward,
+    /// collateral, deadline), so the worker cannot be assigned on chain.
+    Unconsented,
 }
 
 /// The answer to a [`Request`].

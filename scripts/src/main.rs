@@ -235,6 +235,26 @@ enum WorkerAction {
         #[arg(long = "worker")]
         worker: Option<String>,
     },
+    /// Sign a bid for an escrow job: your consent to its terms, without which no client can
+    /// assign you or lock your stake. Prints the signed bid as JSON, for
+    /// `ciro job assign <ID> --bid`.
+    Bid {
+        /// Escrow job id.
+        id: u64,
+        /// The least reward you take, in CIRO [default: the job's reward].
+        #[arg(long)]
+        price: Option<String>,
+        /// The most collateral you let the job lock, in CIRO [default: the job's].
+        #[arg(long)]
+        collateral: Option<String>,
+        /// Unix seconds by which your result is due; the job's deadline becomes this
+        /// [default: the job's deadline].
+        #[arg(long)]
+        deadline: Option<u64>,
+        /// Seconds (of chain time) the bid stays usable.
+        #[arg(long, default_value_t = 600)]
+        expires_in: u64,
+    },
 }
 
 /// `ciro job <action>`.
@@ -269,13 +289,14 @@ enum JobAction {
         /// Job id.
         id: u64,
     },
-    /// Assign a worker (client).
+    /// Assign a worker on its signed bid (client).
     Assign {
         /// Job id.
         id: u64,
-        /// Worker address.
+        /// The worker's signed bid, as `ciro worker bid` prints it: the JSON itself, or the
+        /// path of a file holding it.
         #[arg(long)]
-        worker: String,
+        bid: String,
     },
     /// Run a Wasm job on the network through a node, and wait for its verified result.
     Submit(SubmitArgs),
@@ -1022,11 +1043,66 @@ fn tx_line(action: &str, receipt: &ciro_bindings::Receipt) -> String {
     )
 }
 
+/// A signed bid from `--bid`: JSON text, or the path of a file holding it.
+fn read_bid(arg: &str) -> anyhow::Result<ciro_bindings::bid::SignedBid> {
+    let text = if arg.trim_start().starts_with('{') {
+        arg.to_string()
+    } else {
+        std::fs::read_to_string(arg).with_context(|| format!("--bid: reading {arg}"))?
+    };
+    serde_json::from_str(&text).context("--bid: not a signed bid as `ciro worker bid` prints it")
+}
+
+/// `ciro worker bid`: signs the worker's consent to escrow job `id`, on the job's own terms
+/// unless told otherwise.
+async fn sign_bid(
+    net: &NetworkArgs,
+    root: &std::path::Path,
+    id: u64,
+    price: Option<String>,
+    collateral: Option<String>,
+    deadline: Option<u64>,
+    expires_in: u64,
+) -> anyhow::Result<ExitCode> {
+    let (chain, deployment) = net.connect_deployed(root).await?;
+    let (address, key) = net.signing_key(&chain).await?;
+    let account = chain.account(address, key.clone());
+    let session = ciro_bindings::ops::Session::new(chain, deployment, account);
+    let job = session.job_status(id).await?;
+    let tokens = |arg: Option<String>, flag: &str, default: u128| -> anyhow::Result<u128> {
+        match arg {
+            Some(a) => parse_tokens(&a).with_context(|| flag.to_string()),
+            None => Ok(default),
+        }
+    };
+    let bid = ciro_bindings::bid::Bid {
+        spec_hash: job.spec_hash,
+        price: tokens(price, "--price", job.reward.low)?,
+        collateral: tokens(collateral, "--collateral", job.collateral.low)?,
+        deadline: deadline.unwrap_or(job.deadline),
+        expiry: session.chain_time().await?.saturating_add(expires_in),
+        nonce: starknet::core::types::Felt::from(rand::random::<u128>()),
+    };
+    let signed = session.sign_bid(bid, &key)?;
+    println!("{}", serde_json::to_string(&signed)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn worker(
     net: &NetworkArgs,
     root: &std::path::Path,
     action: WorkerAction,
 ) -> anyhow::Result<ExitCode> {
+    if let WorkerAction::Bid {
+        id,
+        price,
+        collateral,
+        deadline,
+        expires_in,
+    } = action
+    {
+        return sign_bid(net, root, id, price, collateral, deadline, expires_in).await;
+    }
     let session = net.session(root).await?;
     match action {
         WorkerAction::Stake { amount, no_approve } => {
@@ -1072,6 +1148,7 @@ async fn worker(
             };
             println!("{}", session.worker_status(who).await?);
         }
+        WorkerAction::Bid { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -1110,11 +1187,16 @@ async fn job(
         JobAction::Status { id } => {
             println!("{}", ops::describe_job(id, &session.job_status(id).await?))
         }
-        JobAction::Assign { id, worker } => {
-            let receipt = session
-                .job_assign(id, parse_felt("--worker", &worker)?)
-                .await?;
-            println!("{}", tx_line(&format!("assigned job {id}"), &receipt));
+        JobAction::Assign { id, bid } => {
+            let signed = read_bid(&bid)?;
+            let receipt = session.job_assign(id, &signed).await?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!("assigned job {id} to {:#x}", signed.worker),
+                    &receipt
+                )
+            );
         }
         JobAction::Submit(_) => unreachable!("handled above"),
         JobAction::SubmitResult { id, result_hash } => {

@@ -66,6 +66,14 @@ fn job_id(stdout: &str) -> String {
         .to_owned()
 }
 
+/// Account `worker` signs a bid on escrow job `id`'s own terms: the JSON `job assign --bid`
+/// takes.
+fn bid(root: &Path, devnet: &Devnet, worker: usize, id: &str) -> String {
+    ok(root, devnet, worker, &["worker", "bid", id])
+        .trim()
+        .to_owned()
+}
+
 fn addr(devnet: &Devnet, index: usize) -> String {
     format!("{:#x}", devnet.account(index).address)
 }
@@ -184,7 +192,13 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         client,
-        &["job", "assign", &first_job, "--worker", &worker_addr],
+        &[
+            "job",
+            "assign",
+            &first_job,
+            "--bid",
+            &bid(root, &devnet, worker, &first_job),
+        ],
     );
     ok(
         root,
@@ -219,7 +233,13 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         client,
-        &["job", "assign", &second, "--worker", &worker_addr],
+        &[
+            "job",
+            "assign",
+            &second,
+            "--bid",
+            &bid(root, &devnet, worker, &second),
+        ],
     );
     ok(
         root,
@@ -287,7 +307,13 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         client,
-        &["job", "assign", &third, "--worker", &worker_addr],
+        &[
+            "job",
+            "assign",
+            &third,
+            "--bid",
+            &bid(root, &devnet, worker, &third),
+        ],
     );
     ok(
         root,
@@ -316,7 +342,13 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         client,
-        &["job", "assign", &fourth, "--worker", &worker_addr],
+        &[
+            "job",
+            "assign",
+            &fourth,
+            "--bid",
+            &bid(root, &devnet, worker, &fourth),
+        ],
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(devnet.increase_time(60)).unwrap();
@@ -504,23 +536,35 @@ fn errors_are_clear_and_change_nothing() {
         reverted.contains("JobEscrow.accept reverted: job not submitted"),
         "{reverted}"
     );
-    let not_client = fails(
-        root,
-        &devnet,
-        2,
-        &["job", "assign", &id, "--worker", &worker_addr],
-    );
+    let signed = bid(root, &devnet, 2, &id);
+    assert!(signed.contains(&worker_addr), "{signed}");
+    let not_client = fails(root, &devnet, 2, &["job", "assign", &id, "--bid", &signed]);
     assert!(
         not_client.contains("caller is not the client"),
         "{not_client}"
     );
-    let unstaked = fails(
+    let unstaked = fails(root, &devnet, 1, &["job", "assign", &id, "--bid", &signed]);
+    assert!(unstaked.contains("worker not active"), "{unstaked}");
+    let garbled = fails(
         root,
         &devnet,
         1,
-        &["job", "assign", &id, "--worker", &worker_addr],
+        &["job", "assign", &id, "--bid", "{\"worker\": 1}"],
     );
-    assert!(unstaked.contains("worker not active"), "{unstaked}");
+    assert!(
+        garbled.contains("--bid: not a signed bid as `ciro worker bid` prints it"),
+        "{garbled}"
+    );
+    let missing = fails(
+        root,
+        &devnet,
+        1,
+        &["job", "assign", &id, "--bid", "no-such-file.json"],
+    );
+    assert!(
+        missing.contains("--bid: reading no-such-file.json"),
+        "{missing}"
+    );
 
     // Bad input is refused before anything is sent.
     let amount = fails(

@@ -193,8 +193,16 @@ impl Suite {
         self.send(&self.worker, calls).await;
     }
 
-    /// The client creates a job and assigns the worker; returns the job id.
+    /// A job the worker signed a bid for and the client assigned it on; returns the job id.
     pub async fn assigned_job(&self, deadline_in: u64) -> u64 {
+        let job_id = self.open_job(deadline_in).await;
+        let assign = self.assign_call(job_id).await;
+        self.send(&self.client, vec![assign]).await;
+        job_id
+    }
+
+    /// A job the client created, with nobody assigned.
+    pub async fn open_job(&self, deadline_in: u64) -> u64 {
         let now = self.now().await;
         let escrow_at = ContractAddress(self.at(Contract::JobEscrow));
         let calls = vec![
@@ -210,16 +218,47 @@ impl Suite {
             ),
         ];
         self.send(&self.client, calls).await;
-        let job_id = escrow::JobEscrowReader::new(self.at(Contract::JobEscrow), self.chain.rpc())
+        escrow::JobEscrowReader::new(self.at(Contract::JobEscrow), self.chain.rpc())
             .job_count()
             .call()
             .await
+            .unwrap()
+    }
+
+    /// The worker's bid on exactly the terms of escrow job `job_id`, signed with the
+    /// worker's real account key.
+    pub async fn worker_bid(&self, job_id: u64) -> ciro_bindings::bid::SignedBid {
+        let job = escrow::JobEscrowReader::new(self.at(Contract::JobEscrow), self.chain.rpc())
+            .job(&job_id)
+            .call()
+            .await
             .unwrap();
-        let assign = self
-            .escrow(&self.client)
-            .assign_getcall(&job_id, &ContractAddress(self.worker.address()));
-        self.send(&self.client, vec![assign]).await;
-        job_id
+        let bid = ciro_bindings::bid::Bid {
+            spec_hash: job.spec_hash,
+            price: job.reward.low,
+            collateral: job.collateral.low,
+            deadline: job.deadline,
+            expiry: job.deadline + 600,
+            nonce: Felt::from(job_id),
+        };
+        bid.sign(
+            self.chain.chain_id(),
+            self.at(Contract::JobEscrow),
+            self.worker.address(),
+            &SigningKey::from_secret_scalar(self.devnet.account(2).private_key),
+        )
+        .unwrap()
+    }
+
+    /// The client's call that assigns the worker to `job_id` on the worker's signed bid.
+    pub async fn assign_call(&self, job_id: u64) -> Call {
+        let signed = self.worker_bid(job_id).await;
+        self.escrow(&self.client).assign_getcall(
+            &job_id,
+            &ContractAddress(signed.worker),
+            &signed.bid.into(),
+            &signed.signature,
+        )
     }
 
     pub async fn submit(&self, job_id: u64) {

@@ -10,12 +10,19 @@ pub mod JobEscrow {
         Map, StorageMapReadAccess, StorageMapWriteAccess, StoragePointerReadAccess,
         StoragePointerWriteAccess,
     };
-    use starknet::{ContractAddress, get_block_timestamp, get_caller_address, get_contract_address};
+    use starknet::{
+        ContractAddress, get_block_timestamp, get_caller_address, get_contract_address,
+        get_tx_info,
+    };
     use crate::admin::component::AdminComponent;
     use crate::disputes::interface::{IDisputesEscrowDispatcher, IDisputesEscrowDispatcherTrait};
+    use crate::escrow::bid::{
+        Bid, ISRC6SignatureDispatcher, ISRC6SignatureDispatcherTrait, VALIDATED, bid_hash,
+    };
     use crate::escrow::errors;
     use crate::escrow::interface::{
         IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow, MAX_CHALLENGE_WINDOW,
+        MAX_JOB_DURATION,
     };
     use crate::reputation::interface::{
         IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
@@ -48,6 +55,8 @@ pub mod JobEscrow {
         timeout_slash_bps: u16,
         job_count: u64,
         jobs: Map<u64, Job>,
+        /// Bids consumed, by (worker, nonce).
+        used_bids: Map<(ContractAddress, felt252), bool>,
         #[substorage(v0)]
         admin: AdminComponent::Storage,
     }
@@ -88,7 +97,8 @@ pub mod JobEscrow {
         pub challenge_window: u64,
     }
 
-    /// A worker was assigned and its collateral locked.
+    /// A worker was assigned on the terms of its signed bid (`nonce`), and its collateral
+    /// locked; `deadline` is the job's deadline from now on (the bid's).
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub struct JobAssigned {
         #[key]
@@ -98,6 +108,8 @@ pub mod JobEscrow {
         #[key]
         pub worker: ContractAddress,
         pub collateral: u256,
+        pub deadline: u64,
+        pub nonce: felt252,
     }
 
     /// The worker submitted its result; the challenge window ends at `challenge_ends_at`.
@@ -242,7 +254,9 @@ pub mod JobEscrow {
             assert(reward != 0, errors::ZERO_REWARD);
             assert(spec_hash != 0, errors::ZERO_SPEC);
             assert(capability != 0, errors::ZERO_CAPABILITY);
-            assert(deadline > get_block_timestamp(), errors::DEADLINE_PASSED);
+            let now = get_block_timestamp();
+            assert(deadline > now, errors::DEADLINE_PASSED);
+            assert(deadline - now <= MAX_JOB_DURATION, errors::DEADLINE_TOO_FAR);
             assert(challenge_window > 0, errors::ZERO_WINDOW);
             assert(challenge_window <= MAX_CHALLENGE_WINDOW, errors::WINDOW_TOO_LONG);
             let client = get_caller_address();
@@ -286,23 +300,53 @@ pub mod JobEscrow {
             job_id
         }
 
-        fn assign(ref self: ContractState, job_id: u64, worker: ContractAddress) {
+        fn assign(
+            ref self: ContractState,
+            job_id: u64,
+            worker: ContractAddress,
+            bid: Bid,
+            signature: Array<felt252>,
+        ) {
             self.admin.assert_not_paused();
             let mut job = self.read_job(job_id);
             assert(get_caller_address() == job.client, errors::NOT_CLIENT);
             assert(job.state == JobState::Open, errors::NOT_OPEN);
-            assert(get_block_timestamp() <= job.deadline, errors::DEADLINE_PASSED);
+            assert(worker != job.client, errors::WORKER_IS_CLIENT);
+            let now = get_block_timestamp();
+            assert(now <= bid.expiry, errors::BID_EXPIRED);
+            assert(bid.spec_hash == job.spec_hash, errors::BID_OTHER_JOB);
+            assert(job.reward >= bid.price.into(), errors::BID_PRICE_TOO_HIGH);
+            assert(job.collateral <= bid.collateral.into(), errors::BID_COLLATERAL_TOO_LOW);
+            assert(now < bid.deadline, errors::DEADLINE_PASSED);
+            assert(bid.deadline <= job.deadline, errors::BID_DEADLINE_TOO_LATE);
+            assert(!self.used_bids.read((worker, bid.nonce)), errors::BID_USED);
             let staking = self.staking.read();
             let view = IStakingViewDispatcher { contract_address: staking };
             assert(view.is_active(worker), errors::WORKER_INACTIVE);
             assert(view.has_capability(worker, job.capability), errors::WORKER_LACKS_CAPABILITY);
             assert(view.free_stake_of(worker) >= job.collateral, errors::INSUFFICIENT_FREE_STAKE);
+            // The worker's account is called before anything is written. Re-entering the
+            // escrow from it gains nothing: the job is Open, and only its client can assign
+            // or cancel it.
+            let hash = bid_hash(@bid, get_contract_address(), worker, get_tx_info().unbox().chain_id);
+            let verdict = ISRC6SignatureDispatcher { contract_address: worker }
+                .is_valid_signature(hash, signature);
+            assert(verdict == VALIDATED, errors::BAD_SIGNATURE);
+            self.used_bids.write((worker, bid.nonce), true);
             job.worker = worker;
+            job.deadline = bid.deadline;
             job.state = JobState::Assigned;
             self.jobs.write(job_id, job);
             self
                 .emit(
-                    JobAssigned { job_id, client: job.client, worker, collateral: job.collateral },
+                    JobAssigned {
+                        job_id,
+                        client: job.client,
+                        worker,
+                        collateral: job.collateral,
+                        deadline: bid.deadline,
+                        nonce: bid.nonce,
+                    },
                 );
             if job.collateral != 0 {
                 IStakingJobsDispatcher { contract_address: staking }
@@ -453,6 +497,14 @@ pub mod JobEscrow {
 
         fn job_count(self: @ContractState) -> u64 {
             self.job_count.read()
+        }
+
+        fn bid_hash(self: @ContractState, worker: ContractAddress, bid: Bid) -> felt252 {
+            bid_hash(@bid, get_contract_address(), worker, get_tx_info().unbox().chain_id)
+        }
+
+        fn is_bid_used(self: @ContractState, worker: ContractAddress, nonce: felt252) -> bool {
+            self.used_bids.read((worker, nonce))
         }
 
         fn fee_bps(self: @ContractState) -> u16 {

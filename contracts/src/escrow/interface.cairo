@@ -1,16 +1,22 @@
 use starknet::ContractAddress;
+use crate::escrow::bid::Bid;
 use crate::types::Job;
 
 /// The longest challenge window a job may set: 30 days. It keeps `submitted_at + window`
 /// far from overflowing, and bounds how long a worker's payout can be held.
 pub const MAX_CHALLENGE_WINDOW: u64 = 2_592_000;
 
+/// The furthest deadline a job may set, from its creation: 7 days. It bounds how long a
+/// worker's collateral can be locked by one job.
+pub const MAX_JOB_DURATION: u64 = 604_800;
+
 /// The job lifecycle, for clients, workers and anyone settling.
 #[starknet::interface]
 pub trait IJobEscrow<TState> {
     /// Creates a job and pulls `reward` from the caller (approve it first). Returns the job id.
     /// Requirements: not paused; `reward` > 0; `spec_hash` and `capability` not zero;
-    /// `deadline` in the future; 0 < `challenge_window` <= `MAX_CHALLENGE_WINDOW`.
+    /// `deadline` in the future and at most `MAX_JOB_DURATION` away;
+    /// 0 < `challenge_window` <= `MAX_CHALLENGE_WINDOW`.
     /// Emits `JobCreated`.
     fn create_job(
         ref self: TState,
@@ -21,11 +27,22 @@ pub trait IJobEscrow<TState> {
         challenge_window: u64,
         collateral: u256,
     ) -> u64;
-    /// Assigns `worker` and locks its collateral.
-    /// Requirements: not paused; caller is the client; the job is Open and before its deadline;
-    /// the worker is active, holds the capability and has enough free stake.
+    /// Assigns `worker` on the terms of its signed `bid` and locks the job's collateral. The
+    /// job's deadline becomes the bid's.
+    /// Requirements: not paused; caller is the client; the worker is not the client; the job
+    /// is Open; the bid is for this job's spec hash, asks no more than its reward, allows at
+    /// least its collateral, is not expired, was not used before, and its deadline is in the
+    /// future and not after the job's; `signature` is valid for `bid_hash(worker, bid)`
+    /// according to the worker's account (SRC-6 `is_valid_signature`); the worker is active,
+    /// holds the capability and has enough free stake.
     /// Emits `JobAssigned`.
-    fn assign(ref self: TState, job_id: u64, worker: ContractAddress);
+    fn assign(
+        ref self: TState,
+        job_id: u64,
+        worker: ContractAddress,
+        bid: Bid,
+        signature: Array<felt252>,
+    );
     /// Records the worker's result.
     /// Requirements: caller is the assigned worker; the job is Assigned; not past the
     /// deadline; `result_hash` not zero. Emits `ResultSubmitted`.
@@ -69,6 +86,10 @@ pub trait IEscrowView<TState> {
     fn job(self: @TState, job_id: u64) -> Job;
     /// The number of jobs created; ids run from 1 to this.
     fn job_count(self: @TState) -> u64;
+    /// The SNIP-12 hash `worker`'s account signs for `bid` to this escrow on this chain.
+    fn bid_hash(self: @TState, worker: ContractAddress, bid: Bid) -> felt252;
+    /// Whether `worker`'s bid with `nonce` was used.
+    fn is_bid_used(self: @TState, worker: ContractAddress, nonce: felt252) -> bool;
     fn fee_bps(self: @TState) -> u16;
     fn timeout_slash_bps(self: @TState) -> u16;
     fn treasury(self: @TState) -> ContractAddress;

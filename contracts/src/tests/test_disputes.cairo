@@ -12,7 +12,7 @@ use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::staking::interface::IStakingViewDispatcherTrait;
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{Dispute, DisputeStatus, JobState, ReputationRecord, Ruling};
-use super::utils::{
+use super::utils::{assign, 
     ARB1, ARB2, ARB3, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, EVIDENCE, INITIAL_BALANCE,
     ONE, OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite, SuiteTrait, TREASURY,
     VOTING_PERIOD, WASM, WORKER, ZERO, admin, balance, disputed_job, drop_all_events, drop_events,
@@ -349,7 +349,7 @@ fn test_vote_client_right_zero_collateral_slashes_nothing() {
     set_contract_address(CLIENT());
     suite.erc20().approve(suite.escrow, REWARD);
     let job_id = suite.escrow().create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, 0);
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
     set_contract_address(CLIENT());

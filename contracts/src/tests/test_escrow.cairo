@@ -1,17 +1,21 @@
+use starknet::ContractAddress;
 use starknet::testing::{pop_log, set_block_timestamp, set_contract_address};
 use crate::admin::interface::IAdminDispatcherTrait;
 use crate::disputes::interface::IDisputesViewDispatcherTrait;
+use crate::escrow::bid::{Bid, bid_hash};
 use crate::escrow::escrow::JobEscrow;
 use crate::escrow::interface::{
     IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcherTrait, IEscrowViewDispatcher,
     IEscrowViewDispatcherTrait, IJobEscrowDispatcher, IJobEscrowDispatcherTrait,
-    MAX_CHALLENGE_WINDOW,
+    IJobEscrowSafeDispatcher, IJobEscrowSafeDispatcherTrait, MAX_CHALLENGE_WINDOW,
+    MAX_JOB_DURATION,
 };
 use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::staking::interface::{IStakingViewDispatcherTrait, IStakingWorkerDispatcherTrait};
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{Dispute, DisputeStatus, Job, JobState, ReputationRecord, Ruling, roles};
-use super::utils::{
+use super::mock_account::MockAccount;
+use super::utils::{WORKER_SECRET, assign, assign_at, bid_for, sign_bid, 
     CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, EVIDENCE, INITIAL_BALANCE, MIN_STAKE, ONE,
     OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite, SuiteTrait, TREASURY, WASM, WORKER,
     WORKER2, ZERO, admin, assigned_job, balance, create_job, deploy_escrow, disputed_job,
@@ -239,7 +243,7 @@ fn test_assign_locks_collateral_and_emits() {
     let job_id = create_job(suite);
     drop_events(suite.escrow);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     assert_eq!(suite.escrow_view().job(job_id), assigned_record());
     assert_eq!(suite.staking_view().locked_of(WORKER()), COLLATERAL);
     assert_eq!(suite.staking_view().collateral_of(WORKER(), job_id), COLLATERAL);
@@ -253,7 +257,12 @@ fn test_assign_locks_collateral_and_emits() {
         Option::Some(
             JobEscrow::Event::JobAssigned(
                 JobEscrow::JobAssigned {
-                    job_id, client: CLIENT(), worker: WORKER(), collateral: COLLATERAL,
+                    job_id,
+                    client: CLIENT(),
+                    worker: WORKER(),
+                    collateral: COLLATERAL,
+                    deadline: DEADLINE,
+                    nonce: job_id.into(),
                 },
             ),
         ),
@@ -269,7 +278,7 @@ fn test_assign_zero_collateral_locks_nothing() {
     drop_events(suite.escrow);
     drop_events(suite.staking);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     let mut expected = assigned_record();
     expected.collateral = 0;
     assert_eq!(suite.escrow_view().job(job_id), expected);
@@ -282,7 +291,12 @@ fn test_assign_zero_collateral_locks_nothing() {
         Option::Some(
             JobEscrow::Event::JobAssigned(
                 JobEscrow::JobAssigned {
-                    job_id, client: CLIENT(), worker: WORKER(), collateral: 0,
+                    job_id,
+                    client: CLIENT(),
+                    worker: WORKER(),
+                    collateral: 0,
+                    deadline: DEADLINE,
+                    nonce: job_id.into(),
                 },
             ),
         ),
@@ -296,7 +310,7 @@ fn test_assign_not_client() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(WORKER());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
 }
 
 #[test]
@@ -305,7 +319,7 @@ fn test_assign_unknown_job() {
     let suite = setup();
     stake_worker(suite, WORKER(), STAKE);
     set_contract_address(CLIENT());
-    suite.escrow().assign(1, WORKER());
+    assign(suite, 1, WORKER());
 }
 
 #[test]
@@ -315,7 +329,7 @@ fn test_assign_twice() {
     let job_id = assigned_job(suite);
     stake_worker(suite, WORKER2(), STAKE);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER2());
+    assign(suite, job_id, WORKER2());
 }
 
 #[test]
@@ -326,7 +340,7 @@ fn test_assign_past_deadline() {
     let job_id = create_job(suite);
     set_block_timestamp(DEADLINE + 1);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
 }
 
 #[test]
@@ -335,7 +349,7 @@ fn test_assign_worker_not_staked() {
     let suite = setup();
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
 }
 
 #[test]
@@ -345,7 +359,7 @@ fn test_assign_worker_below_min_stake() {
     stake_worker(suite, WORKER(), MIN_STAKE - 1);
     let job_id = create_job_with_collateral(suite, 0);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
 }
 
 #[test]
@@ -358,7 +372,7 @@ fn test_assign_worker_lacks_capability() {
     suite.staking_worker().register(array!['gpu'].span());
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
 }
 
 #[test]
@@ -370,8 +384,8 @@ fn test_assign_insufficient_free_stake() {
     let first = create_job(suite);
     let second = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(first, WORKER());
-    suite.escrow().assign(second, WORKER());
+    assign(suite, first, WORKER());
+    assign(suite, second, WORKER());
 }
 
 #[test]
@@ -382,29 +396,236 @@ fn test_assign_paused() {
     let job_id = create_job(suite);
     pause_escrow(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
 }
 
-// Known limitation, kept visible by this test: `assign` needs no consent from the worker, and
-// the client alone picks the collateral
-// (up to all of the worker's free stake) and the deadline. A client can therefore assign any
-// active worker to a job it cannot finish in time, let the deadline pass and take
-// `timeout_slash_bps` of the worker's whole stake, getting its own reward back in full.
+// The attack this used to allow: a client assigned any active worker, unasked, to a job it
+// could not finish (deadline now + 1, collateral = the worker's whole free stake), let the
+// deadline pass and took `timeout_slash_bps` of that stake. Now `assign` needs the worker's
+// signed bid for the job's terms: without one nothing is locked, and nothing can be slashed.
 #[test]
-fn test_assign_without_worker_consent_lets_client_slash_stake() {
+#[should_panic(expected: ('invalid bid signature', 'ENTRYPOINT_FAILED'))]
+fn test_assign_without_worker_consent_is_refused() {
     let suite = setup();
     stake_worker(suite, WORKER(), STAKE);
     set_contract_address(CLIENT());
     suite.erc20().approve(suite.escrow, REWARD);
     let job_id = suite.escrow().create_job(SPEC, REWARD, WASM, START + 1, CHALLENGE_WINDOW, STAKE);
-    suite.escrow().assign(job_id, WORKER());
-    assert_eq!(suite.staking_view().locked_of(WORKER()), STAKE);
+    // The client writes the worker's "bid" itself and cannot sign it.
+    let bid = bid_for(suite.escrow, job_id);
+    suite.escrow().assign(job_id, WORKER(), bid, array![]);
+}
+
+#[test]
+#[feature("safe_dispatcher")]
+fn test_forced_slash_no_longer_pays() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    set_contract_address(CLIENT());
+    suite.erc20().approve(suite.escrow, REWARD);
+    let job_id = suite.escrow().create_job(SPEC, REWARD, WASM, START + 1, CHALLENGE_WINDOW, STAKE);
+    // A signature the client made up, and one the worker gave for different terms.
+    let bid = bid_for(suite.escrow, job_id);
+    let forged = IJobEscrowSafeDispatcher { contract_address: suite.escrow }
+        .assign(job_id, WORKER(), bid, array![bid.nonce, 1]);
+    assert!(forged.is_err());
+    let mut agreed = bid;
+    agreed.collateral = 10 * ONE.try_into().unwrap();
+    let signature = sign_bid(suite.escrow, WORKER(), agreed);
+    let other_terms = IJobEscrowSafeDispatcher { contract_address: suite.escrow }
+        .assign(job_id, WORKER(), bid, signature);
+    assert!(other_terms.is_err());
+    // Nothing was locked, the deadline passes, and there is nothing to claim.
+    assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
     set_block_timestamp(START + 2);
+    let claim = IJobEscrowSafeDispatcher { contract_address: suite.escrow }.claim_timeout(job_id);
+    assert!(claim.is_err());
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
+    // The client can only take its own reward back.
+    suite.escrow().cancel(job_id);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
+}
+
+#[test]
+#[should_panic(expected: ('invalid bid signature', 'ENTRYPOINT_FAILED'))]
+fn test_assign_signature_of_another_worker() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let bid = bid_for(suite.escrow, job_id);
+    let signature = sign_bid(suite.escrow, WORKER2(), bid);
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+}
+
+#[test]
+#[should_panic(expected: ('invalid bid signature', 'ENTRYPOINT_FAILED'))]
+fn test_assign_bid_signed_for_another_escrow() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(OTHER());
+    let escrow2 = deploy_escrow(suite.token, suite.staking, suite.reputation);
+    set_contract_address(CLIENT());
+    let bid = bid_for(suite.escrow, job_id);
+    let signature = MockAccount::sign(
+        WORKER_SECRET, IEscrowViewDispatcher { contract_address: escrow2 }.bid_hash(WORKER(), bid),
+    );
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+}
+
+#[test]
+#[should_panic(expected: ('worker is the client', 'ENTRYPOINT_FAILED'))]
+fn test_assign_client_as_its_own_worker() {
+    // Farming reputation with tiny jobs to oneself.
+    let suite = setup();
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let bid = bid_for(suite.escrow, job_id);
+    suite.escrow().assign(job_id, CLIENT(), bid, array![]);
+}
+
+#[test]
+#[should_panic(expected: ('bid is for another job', 'ENTRYPOINT_FAILED'))]
+fn test_assign_bid_for_another_spec() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let mut bid = bid_for(suite.escrow, job_id);
+    bid.spec_hash = 'another spec';
+    let signature = sign_bid(suite.escrow, WORKER(), bid);
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+}
+
+#[test]
+#[should_panic(expected: ('bid price above reward', 'ENTRYPOINT_FAILED'))]
+fn test_assign_bid_asks_more_than_the_reward() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let mut bid = bid_for(suite.escrow, job_id);
+    bid.price += 1;
+    let signature = sign_bid(suite.escrow, WORKER(), bid);
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+}
+
+#[test]
+#[should_panic(expected: ('bid collateral below job', 'ENTRYPOINT_FAILED'))]
+fn test_assign_bid_allows_less_collateral() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let mut bid = bid_for(suite.escrow, job_id);
+    bid.collateral -= 1;
+    let signature = sign_bid(suite.escrow, WORKER(), bid);
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+}
+
+#[test]
+#[should_panic(expected: ('bid deadline after job', 'ENTRYPOINT_FAILED'))]
+fn test_assign_bid_deadline_after_the_job() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let mut bid = bid_for(suite.escrow, job_id);
+    bid.deadline += 1;
+    let signature = sign_bid(suite.escrow, WORKER(), bid);
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+}
+
+#[test]
+fn test_assign_takes_the_bid_deadline() {
+    // The worker promised less time than the client allowed: the job's deadline is the
+    // worker's, and a timeout is claimable from then on, not before.
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let mut bid = bid_for(suite.escrow, job_id);
+    bid.deadline = START + 600;
+    let signature = sign_bid(suite.escrow, WORKER(), bid);
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+    assert_eq!(suite.escrow_view().job(job_id).deadline, START + 600);
+    set_block_timestamp(START + 601);
     suite.escrow().claim_timeout(job_id);
-    let taken = STAKE * 5_000 / 10_000;
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + taken);
-    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - taken);
-    assert_eq!(balance(suite, suite.staking), STAKE - taken);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
+}
+
+#[test]
+#[should_panic(expected: ('bid expired', 'ENTRYPOINT_FAILED'))]
+fn test_assign_expired_bid() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    let mut bid = bid_for(suite.escrow, job_id);
+    bid.expiry = START + 10;
+    let signature = sign_bid(suite.escrow, WORKER(), bid);
+    set_block_timestamp(START + 11);
+    suite.escrow().assign(job_id, WORKER(), bid, signature);
+}
+
+#[test]
+#[should_panic(expected: ('bid already used', 'ENTRYPOINT_FAILED'))]
+fn test_assign_bid_replayed_on_a_second_job() {
+    // One bid, one job: the client cannot reuse a signed bid to lock more collateral.
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let first = create_job(suite);
+    let second = create_job(suite);
+    set_contract_address(CLIENT());
+    let bid = bid_for(suite.escrow, first);
+    let signature = sign_bid(suite.escrow, WORKER(), bid);
+    suite.escrow().assign(first, WORKER(), bid, signature.clone());
+    assert!(suite.escrow_view().is_bid_used(WORKER(), bid.nonce));
+    suite.escrow().assign(second, WORKER(), bid, signature);
+}
+
+#[test]
+#[should_panic(expected: ('deadline too far', 'ENTRYPOINT_FAILED'))]
+fn test_create_job_deadline_beyond_the_cap() {
+    // A deadline of u64::MAX would lock a worker's collateral forever.
+    let suite = setup();
+    set_contract_address(CLIENT());
+    suite.erc20().approve(suite.escrow, REWARD);
+    suite
+        .escrow()
+        .create_job(SPEC, REWARD, WASM, START + MAX_JOB_DURATION + 1, CHALLENGE_WINDOW, 0);
+}
+
+#[test]
+fn test_create_job_deadline_at_the_cap() {
+    let suite = setup();
+    set_contract_address(CLIENT());
+    suite.erc20().approve(suite.escrow, REWARD);
+    let job_id = suite
+        .escrow()
+        .create_job(SPEC, REWARD, WASM, START + MAX_JOB_DURATION, CHALLENGE_WINDOW, 0);
+    assert_eq!(suite.escrow_view().job(job_id).deadline, START + MAX_JOB_DURATION);
+}
+
+/// The vector `ciro_bindings::bid` pins in Rust: both sides hash a bid the same way.
+#[test]
+fn test_bid_hash_matches_the_rust_vector() {
+    let bid = Bid {
+        spec_hash: 0x5bec,
+        price: 40_000_000_000_000_000_000,
+        collateral: 60_000_000_000_000_000_000,
+        deadline: 1_003_600,
+        expiry: 1_000_600,
+        nonce: 7,
+    };
+    let escrow: ContractAddress = 0xe5c.try_into().unwrap();
+    let worker: ContractAddress = 0x3ae.try_into().unwrap();
+    assert_eq!(
+        bid_hash(@bid, escrow, worker, 'SN_SEPOLIA'),
+        0x3e8d041d70ea49852b1642f7f9fcfffdea97c759aed86d1dc1cbc04a52242af,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,7 +740,7 @@ fn test_submit_result_with_longest_challenge_window() {
     let job_id = suite
         .escrow()
         .create_job(SPEC, REWARD, WASM, DEADLINE, MAX_CHALLENGE_WINDOW, COLLATERAL);
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
     let job = suite.escrow_view().job(job_id);
@@ -845,7 +1066,7 @@ fn test_claim_timeout_zero_collateral() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job_with_collateral(suite, 0);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_block_timestamp(DEADLINE + 1);
     suite.escrow().claim_timeout(job_id);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
@@ -1012,7 +1233,7 @@ fn test_dispute_disputes_not_set() {
     set_contract_address(CLIENT());
     suite.erc20().approve(escrow2, REWARD);
     let job_id = escrow.create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, COLLATERAL);
-    escrow.assign(job_id, WORKER());
+    assign_at(escrow2, job_id, WORKER());
     set_contract_address(WORKER());
     escrow.submit_result(job_id, RESULT);
     set_contract_address(CLIENT());

@@ -9,7 +9,7 @@ use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::staking::interface::{IStakingViewDispatcherTrait, IStakingWorkerDispatcherTrait};
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{DisputeStatus, JobState, ReputationRecord, Ruling};
-use super::utils::{
+use super::utils::{assign, 
     ARB1, ARB2, CHALLENGE_WINDOW, CLIENT, CLIENT_SHARE_BPS, COLLATERAL, DEADLINE, EVIDENCE,
     FEE_BPS, INITIAL_BALANCE, OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite,
     SuiteTrait, TIMEOUT_SLASH_BPS, TREASURY, UNSTAKE_WINDOW, VOTING_PERIOD, WASM, WORKER, admin,
@@ -60,7 +60,7 @@ fn test_flow_happy_path_to_payment() {
     assert_eq!(balances(suite).escrow, REWARD);
 
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     assert_eq!(suite.staking_view().locked_of(WORKER()), COLLATERAL);
 
     set_block_timestamp(START + 100);
@@ -104,7 +104,7 @@ fn test_flow_finalize_after_silent_client() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
 
@@ -131,7 +131,7 @@ fn test_flow_timeout_refund_and_slash() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
 
     set_block_timestamp(DEADLINE + 1);
     set_contract_address(CLIENT());
@@ -163,7 +163,7 @@ fn test_flow_dispute_worker_wins() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
     set_contract_address(CLIENT());
@@ -203,7 +203,7 @@ fn test_flow_dispute_worker_loses_exact_split() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
     set_contract_address(CLIENT());
@@ -243,7 +243,7 @@ fn test_flow_dispute_default_ruling_after_voting_period() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
     set_contract_address(CLIENT());
@@ -277,7 +277,7 @@ fn test_flow_unstaking_blocked_while_collateral_locked() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     assert_eq!(suite.staking_view().free_stake_of(WORKER()), STAKE - COLLATERAL);
 
     // Everything above the locked collateral may leave, nothing more.
@@ -317,7 +317,7 @@ fn test_flow_unstake_intent_over_locked_collateral_fails() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.staking_worker().unstake_intent(STAKE - COLLATERAL + 1);
 }
@@ -328,7 +328,7 @@ fn test_flow_pause_stops_new_work_but_settlements_go_through() {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.staking_worker().unstake_intent(10);
 

@@ -1,6 +1,8 @@
 //! Test harness: named accounts, the deployed and wired suite, and helpers that drive a
 //! job to a given state. Tests impersonate a caller with `set_contract_address`.
 
+use core::hash::HashStateTrait;
+use core::pedersen::PedersenTrait;
 use starknet::syscalls::deploy_syscall;
 use starknet::testing::{pop_log_raw, set_block_timestamp, set_contract_address};
 use starknet::{ClassHash, ContractAddress, contract_address_const};
@@ -10,10 +12,12 @@ use crate::disputes::interface::{
     IDisputesConfigDispatcher, IDisputesConfigDispatcherTrait, IDisputesDispatcher,
     IDisputesViewDispatcher,
 };
+use crate::escrow::bid::Bid;
 use crate::escrow::escrow::JobEscrow;
 use crate::escrow::interface::{
     IEscrowConfigDispatcher, IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcher,
-    IEscrowViewDispatcher, IJobEscrowDispatcher, IJobEscrowDispatcherTrait,
+    IEscrowViewDispatcher, IEscrowViewDispatcherTrait, IJobEscrowDispatcher,
+    IJobEscrowDispatcherTrait,
 };
 use crate::reputation::interface::{IReputationViewDispatcher, IReputationWriterDispatcher};
 use crate::reputation::reputation::Reputation;
@@ -27,6 +31,7 @@ use crate::token::interface::{
 };
 use crate::token::token::CiroToken;
 use crate::types::{Ruling, roles};
+use super::mock_account::MockAccount;
 
 // Named accounts.
 pub fn OWNER() -> ContractAddress {
@@ -35,12 +40,16 @@ pub fn OWNER() -> ContractAddress {
 pub fn CLIENT() -> ContractAddress {
     contract_address_const::<'client'>()
 }
+/// The workers are accounts (`MockAccount`), so they can sign bids; `setup` deploys them
+/// at these addresses.
 pub fn WORKER() -> ContractAddress {
-    contract_address_const::<'worker'>()
+    account_address(WORKER_SECRET)
 }
 pub fn WORKER2() -> ContractAddress {
-    contract_address_const::<'worker2'>()
+    account_address(WORKER2_SECRET)
 }
+pub const WORKER_SECRET: felt252 = 'worker';
+pub const WORKER2_SECRET: felt252 = 'worker2';
 pub fn TREASURY() -> ContractAddress {
     contract_address_const::<'treasury'>()
 }
@@ -148,6 +157,37 @@ pub fn admin(contract: ContractAddress) -> IAdminDispatcher {
     IAdminDispatcher { contract_address: contract }
 }
 
+/// Pedersen `compute_hash_on_elements`, as Starknet hashes contract addresses.
+fn hash_on_elements(elements: Span<felt252>) -> felt252 {
+    let mut state = PedersenTrait::new(0);
+    for element in elements {
+        state = state.update(*element);
+    };
+    state.update(elements.len().into()).finalize()
+}
+
+/// Where `deploy_syscall` from address zero puts a `MockAccount` with `secret` (also its
+/// salt).
+fn account_address(secret: felt252) -> ContractAddress {
+    let calldata_hash = hash_on_elements(array![secret].span());
+    let hash = hash_on_elements(
+        array!['STARKNET_CONTRACT_ADDRESS', 0, secret, MockAccount::TEST_CLASS_HASH, calldata_hash]
+            .span(),
+    );
+    let bound: u256 = 0x800000000000000000000000000000000000000000000000000000000000000 - 256;
+    let address: u256 = hash.into() % bound;
+    let address: felt252 = address.try_into().unwrap();
+    address.try_into().unwrap()
+}
+
+/// Deploys the `MockAccount` behind `secret` and checks it landed where
+/// `account_address` says.
+fn deploy_account(secret: felt252) {
+    let class_hash: ClassHash = MockAccount::TEST_CLASS_HASH.try_into().unwrap();
+    let (address, _) = deploy_syscall(class_hash, secret, array![secret].span(), true).unwrap();
+    assert_eq!(address, account_address(secret));
+}
+
 fn deploy(class_hash: felt252, calldata: Array<felt252>) -> ContractAddress {
     let class_hash: ClassHash = class_hash.try_into().unwrap();
     let (address, _) = deploy_syscall(class_hash, 0, calldata.span(), false).unwrap();
@@ -219,6 +259,8 @@ pub fn deploy_disputes(
 pub fn setup() -> Suite {
     set_block_timestamp(START);
     set_contract_address(OWNER());
+    deploy_account(WORKER_SECRET);
+    deploy_account(WORKER2_SECRET);
     let token = deploy_token();
     let staking = deploy_staking(token, UNSTAKE_WINDOW);
     let reputation = deploy_reputation();
@@ -278,12 +320,50 @@ pub fn create_job(suite: Suite) -> u64 {
     suite.escrow().create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, COLLATERAL)
 }
 
+/// The bid that agrees to exactly the terms of `escrow`'s job: its reward, its collateral
+/// and its deadline, valid for a day after that deadline, with the job id as nonce.
+pub fn bid_for(escrow: ContractAddress, job_id: u64) -> Bid {
+    let job = IEscrowViewDispatcher { contract_address: escrow }.job(job_id);
+    Bid {
+        spec_hash: job.spec_hash,
+        price: job.reward.try_into().unwrap(),
+        collateral: job.collateral.try_into().unwrap(),
+        deadline: job.deadline,
+        expiry: job.deadline + 86_400,
+        nonce: job_id.into(),
+    }
+}
+
+/// `worker`'s signature over `bid` to `escrow` (a `WORKER` or `WORKER2` account).
+pub fn sign_bid(escrow: ContractAddress, worker: ContractAddress, bid: Bid) -> Array<felt252> {
+    let secret = if worker == WORKER() {
+        WORKER_SECRET
+    } else if worker == WORKER2() {
+        WORKER2_SECRET
+    } else {
+        'not an account'
+    };
+    MockAccount::sign(secret, IEscrowViewDispatcher { contract_address: escrow }.bid_hash(worker, bid))
+}
+
+/// The caller assigns `worker` to `escrow`'s job on a bid the worker signed for its terms.
+pub fn assign_at(escrow: ContractAddress, job_id: u64, worker: ContractAddress) {
+    let bid = bid_for(escrow, job_id);
+    let signature = sign_bid(escrow, worker, bid);
+    IJobEscrowDispatcher { contract_address: escrow }.assign(job_id, worker, bid, signature);
+}
+
+/// The caller assigns `worker` to the suite's job on a bid the worker signed for its terms.
+pub fn assign(suite: Suite, job_id: u64, worker: ContractAddress) {
+    assign_at(suite.escrow, job_id, worker);
+}
+
 /// A default job assigned to a staked `WORKER`.
 pub fn assigned_job(suite: Suite) -> u64 {
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().assign(job_id, WORKER());
+    assign(suite, job_id, WORKER());
     job_id
 }
 

@@ -93,6 +93,8 @@ pub fn apply_job(job: &mut Job, e: &Event, at: &Location) -> Result<()> {
         Event::JobAssigned(e) => {
             job.worker = Some(hex(e.worker.0));
             job.collateral = u256_text(&e.collateral);
+            // The worker's signed bid set the deadline it promised.
+            job.deadline = e.deadline;
             job.state = JobState::Assigned;
         }
         Event::ResultSubmitted(e) => {
