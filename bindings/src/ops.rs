@@ -377,7 +377,7 @@ impl Session {
         if count == 0 {
             return Err(ChainError::Input("create at least one job".into()));
         }
-        let now = self.chain_time().await?;
+        let now = self.next_block_time().await?;
         let deadline = now.checked_add(terms.deadline_in).ok_or_else(|| {
             ChainError::Input(format!("--deadline-in {} is too far", terms.deadline_in))
         })?;
@@ -484,6 +484,17 @@ impl Session {
             MaybePreConfirmedBlockWithTxHashes::Block(b) => b.timestamp,
             MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(b) => b.timestamp,
         })
+    }
+
+    /// The time the next block will carry, as far as this side can tell: the later of the
+    /// latest block's timestamp and this machine's clock. A chain that makes blocks only when
+    /// transactions arrive (an idle devnet) leaves the latest block's time behind, and
+    /// deadlines counted from it would fall short.
+    pub async fn next_block_time(&self) -> Result<u64> {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(self.chain_time().await?.max(wall))
     }
 
     /// How many jobs the escrow holds (ids run from 1 to it).

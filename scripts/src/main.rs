@@ -1080,7 +1080,7 @@ async fn sign_bid(
         price: tokens(price, "--price", job.reward.low)?,
         collateral: tokens(collateral, "--collateral", job.collateral.low)?,
         deadline: deadline.unwrap_or(job.deadline),
-        expiry: session.chain_time().await?.saturating_add(expires_in),
+        expiry: session.next_block_time().await?.saturating_add(expires_in),
         nonce: starknet::core::types::Felt::from(rand::random::<u128>()),
     };
     let signed = session.sign_bid(bid, &key)?;
