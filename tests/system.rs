@@ -285,6 +285,7 @@ async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded
     .await;
     let doomed = net.workers[0].node.peer_id();
     let client_before = net.owner.balance(net.client_account).await.unwrap();
+    let treasury_before = net.owner.balance(net.treasury).await.unwrap();
 
     let reward = 2 * ONE;
     let jobs = net.submit_samples(1, 2, reward).await.unwrap();
@@ -334,7 +335,8 @@ async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded
     assert_eq!(dead.state, "refunded", "{slots:?}");
     assert_eq!(slots.iter().filter(|s| s.state == "completed").count(), 2);
 
-    // 10 % of the collateral is slashed to the client, which also gets the reward back.
+    // 10 % of the collateral is slashed to the treasury; the client only gets the reward
+    // back, so a timeout it provokes earns it nothing.
     let slash = COLLATERAL / 10;
     let status = net
         .owner
@@ -345,7 +347,11 @@ async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded
     assert_eq!(status.locked, 0);
     assert_eq!(
         client_before - net.owner.balance(net.client_account).await.unwrap(),
-        2 * reward - slash
+        2 * reward
+    );
+    assert_eq!(
+        net.owner.balance(net.treasury).await.unwrap() - treasury_before,
+        2 * fee(reward) + slash
     );
     net.indexer_synced(Duration::from_secs(30)).await.unwrap();
     let summary = net.worker_summary(&net.workers[0]).await.unwrap();

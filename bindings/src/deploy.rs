@@ -23,7 +23,7 @@ use starknet::core::utils::{cairo_short_string_to_felt, starknet_keccak};
 use crate::artifacts::{artifact, Contract};
 use crate::chain::{Account, Chain, Receipt};
 use crate::contracts::{disputes, escrow, reputation, staking, token};
-use crate::deployment::{DeployConfig, DeployedContract, Deployment, Ruling, WiringRecord};
+use crate::deployment::{DeployConfig, DeployedContract, Deployment, WiringRecord};
 use crate::error::{ChainError, Result};
 use crate::units;
 
@@ -450,11 +450,6 @@ fn plan(account: &Account, deployer: Felt, config: &DeployConfig) -> Result<Vec<
                     treasury,
                     Felt::from(config.quorum),
                     Felt::from(config.voting_period_secs),
-                    // Ruling is a Cairo enum: WorkerRight = 0, ClientRight = 1.
-                    match config.default_ruling {
-                        Ruling::Worker => Felt::ZERO,
-                        Ruling::Client => Felt::ONE,
-                    },
                     Felt::from(config.client_share_bps),
                 ]);
             }

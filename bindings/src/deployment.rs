@@ -39,9 +39,6 @@ pub struct DeployConfig {
     pub quorum: u32,
     /// Seconds arbitrators have to vote. Default 3 days.
     pub voting_period_secs: u64,
-    /// Ruling when the voting period ends without quorum: `client` or `worker`.
-    /// Default `client`.
-    pub default_ruling: Ruling,
     /// Client's share of a slashed collateral after a lost dispute, in basis points; the
     /// treasury gets the rest. Default 5000.
     pub client_share_bps: u16,
@@ -50,16 +47,6 @@ pub struct DeployConfig {
     /// Mixed into every deployment salt, to deploy a second, separate suite from the same
     /// account. Default 0.
     pub salt: u64,
-}
-
-/// The dispute ruling applied on timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ruling {
-    /// The client is right: refund and slash.
-    Client,
-    /// The worker is right: pay.
-    Worker,
 }
 
 impl Default for DeployConfig {
@@ -75,7 +62,6 @@ impl Default for DeployConfig {
             timeout_slash_bps: 1000,
             quorum: 1,
             voting_period_secs: 3 * 24 * 3600,
-            default_ruling: Ruling::Client,
             client_share_bps: 5000,
             arbitrators: Vec::new(),
             salt: 0,
@@ -292,11 +278,8 @@ mod tests {
     #[test]
     fn config_defaults_are_valid_and_toml_overrides_them() {
         DeployConfig::default().validate().unwrap();
-        let config: DeployConfig =
-            toml::from_str("fee_bps = 100\ndefault_ruling = \"worker\"\nmin_stake = \"5.5\"")
-                .unwrap();
+        let config: DeployConfig = toml::from_str("fee_bps = 100\nmin_stake = \"5.5\"").unwrap();
         assert_eq!(config.fee_bps, 100);
-        assert_eq!(config.default_ruling, Ruling::Worker);
         assert_eq!(config.quorum, 1, "unset keys keep their defaults");
         config.validate().unwrap();
     }

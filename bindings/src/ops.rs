@@ -600,7 +600,8 @@ impl Session {
         self.send("Disputes.vote", vec![call]).await
     }
 
-    /// Applies the default ruling after the voting period (anyone signs).
+    /// Resolves by the votes cast after the voting period: more votes win, a tie or none
+    /// pays the worker (anyone signs).
     pub async fn dispute_resolve_timeout(&self, dispute_id: u64) -> Result<Receipt> {
         let call = self.disputes()?.resolve_timeout_getcall(&dispute_id);
         self.send("Disputes.resolve_timeout", vec![call]).await

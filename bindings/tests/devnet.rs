@@ -148,7 +148,9 @@ async fn a_missed_deadline_refunds_the_client_and_slashes_the_worker() {
     suite.send(&suite.client, vec![early]).await;
     let slashed = COLLATERAL * u128::from(TIMEOUT_SLASH_BPS) / 10_000;
     assert_eq!(suite.job(job_id).await.state, escrow::JobState::Refunded);
-    assert_eq!(suite.balance(suite.client.address()).await, FUNDS + slashed);
+    // The client gets its reward back; the slash goes to the treasury, not to the client.
+    assert_eq!(suite.balance(suite.client.address()).await, FUNDS);
+    assert_eq!(suite.balance(suite.treasury).await, slashed);
     assert_eq!(
         suite.stake_of(suite.worker.address()).await,
         (STAKE - slashed, 0)

@@ -50,7 +50,7 @@ enum Group {
     /// Create and drive jobs through the escrow.
     #[command(subcommand)]
     Job(JobAction),
-    /// Read disputes, vote as an arbitrator, apply the default ruling after the voting period.
+    /// Read disputes, vote as an arbitrator, resolve by the votes cast after the voting period.
     #[command(subcommand)]
     Dispute(DisputeAction),
     /// Mint, approve and read CIRO (minting needs the MINTER role).
@@ -172,7 +172,8 @@ enum DisputeAction {
         #[arg(long, value_enum)]
         ruling: RulingArg,
     },
-    /// Apply the default ruling once the voting period has passed (anyone).
+    /// Resolve by the votes cast once the voting period has passed: more votes win, a tie or
+    /// none pays the worker (anyone).
     ResolveTimeout {
         /// Dispute id.
         id: u64,

@@ -1,5 +1,7 @@
 /// Disputes: arbitrators vote `WorkerRight` or `ClientRight`; the first ruling to reach the
-/// quorum wins, or the default ruling applies after the voting period.
+/// quorum wins. After the voting period the votes cast decide: the ruling with more votes
+/// wins, and a tie (no votes included) pays the worker, so a client cannot win by keeping
+/// arbitrators in the dark. The quorum never counts more arbitrators than there are.
 ///
 /// Worker right: the escrow pays the worker. Client right: the escrow refunds the client and
 /// this contract slashes the whole collateral, `client_share_bps` to the client and the rest
@@ -40,7 +42,6 @@ pub mod Disputes {
         treasury: ContractAddress,
         quorum: u32,
         voting_period: u64,
-        default_ruling: Ruling,
         client_share_bps: u16,
         arbitrators: Map<ContractAddress, bool>,
         arbitrator_count: u32,
@@ -61,7 +62,6 @@ pub mod Disputes {
         ArbitratorRemoved: ArbitratorRemoved,
         QuorumUpdated: QuorumUpdated,
         VotingPeriodUpdated: VotingPeriodUpdated,
-        DefaultRulingUpdated: DefaultRulingUpdated,
         ClientShareUpdated: ClientShareUpdated,
         #[flat]
         AdminEvent: AdminComponent::Event,
@@ -134,12 +134,6 @@ pub mod Disputes {
     }
 
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
-    pub struct DefaultRulingUpdated {
-        pub old_ruling: Ruling,
-        pub new_ruling: Ruling,
-    }
-
-    #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub struct ClientShareUpdated {
         pub old_bps: u16,
         pub new_bps: u16,
@@ -155,7 +149,6 @@ pub mod Disputes {
         treasury: ContractAddress,
         quorum: u32,
         voting_period: u64,
-        default_ruling: Ruling,
         client_share_bps: u16,
     ) {
         assert(!is_zero_address(escrow), errors::ZERO_ADDRESS);
@@ -172,7 +165,6 @@ pub mod Disputes {
         self.treasury.write(treasury);
         self.quorum.write(quorum);
         self.voting_period.write(voting_period);
-        self.default_ruling.write(default_ruling);
         self.client_share_bps.write(client_share_bps);
     }
 
@@ -260,7 +252,7 @@ pub mod Disputes {
                         votes_client: dispute.votes_client,
                     },
                 );
-            if tally >= self.quorum.read() {
+            if tally >= self.effective_quorum() {
                 self.resolve(dispute_id, dispute, ruling, false);
             }
         }
@@ -272,7 +264,13 @@ pub mod Disputes {
                 get_block_timestamp() > dispute.opened_at + self.voting_period.read(),
                 errors::VOTING_OPEN,
             );
-            self.resolve(dispute_id, dispute, self.default_ruling.read(), true);
+            // The votes cast decide; a tie, none at all included, pays the worker.
+            let ruling = if dispute.votes_client > dispute.votes_worker {
+                Ruling::ClientRight
+            } else {
+                Ruling::WorkerRight
+            };
+            self.resolve(dispute_id, dispute, ruling, true);
         }
     }
 
@@ -306,10 +304,6 @@ pub mod Disputes {
             self.voting_period.read()
         }
 
-        fn default_ruling(self: @ContractState) -> Ruling {
-            self.default_ruling.read()
-        }
-
         fn client_share_bps(self: @ContractState) -> u16 {
             self.client_share_bps.read()
         }
@@ -330,8 +324,9 @@ pub mod Disputes {
         fn remove_arbitrator(ref self: ContractState, arbitrator: ContractAddress) {
             self.admin.assert_only_owner();
             assert(self.arbitrators.read(arbitrator), errors::NOT_ARBITRATOR);
-            self.arbitrators.write(arbitrator, false);
             let arbitrator_count = self.arbitrator_count.read() - 1;
+            assert(arbitrator_count >= self.quorum.read(), errors::QUORUM_ABOVE_ARBITRATORS);
+            self.arbitrators.write(arbitrator, false);
             self.arbitrator_count.write(arbitrator_count);
             self.emit(ArbitratorRemoved { arbitrator, arbitrator_count });
         }
@@ -339,6 +334,7 @@ pub mod Disputes {
         fn set_quorum(ref self: ContractState, quorum: u32) {
             self.admin.assert_only_owner();
             assert(quorum > 0, errors::ZERO_QUORUM);
+            assert(quorum <= self.arbitrator_count.read(), errors::QUORUM_ABOVE_ARBITRATORS);
             let old_quorum = self.quorum.read();
             self.quorum.write(quorum);
             self.emit(QuorumUpdated { old_quorum, new_quorum: quorum });
@@ -352,13 +348,6 @@ pub mod Disputes {
             self.emit(VotingPeriodUpdated { old_period, new_period: voting_period });
         }
 
-        fn set_default_ruling(ref self: ContractState, ruling: Ruling) {
-            self.admin.assert_only_owner();
-            let old_ruling = self.default_ruling.read();
-            self.default_ruling.write(ruling);
-            self.emit(DefaultRulingUpdated { old_ruling, new_ruling: ruling });
-        }
-
         fn set_client_share_bps(ref self: ContractState, bps: u16) {
             self.admin.assert_only_owner();
             assert(bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
@@ -370,6 +359,18 @@ pub mod Disputes {
 
     #[generate_trait]
     impl InternalImpl of InternalTrait {
+        /// The votes that decide a dispute: the quorum, but never more than there are
+        /// arbitrators (the quorum is set before they are added).
+        fn effective_quorum(self: @ContractState) -> u32 {
+            let quorum = self.quorum.read();
+            let count = self.arbitrator_count.read();
+            if quorum < count {
+                quorum
+            } else {
+                count
+            }
+        }
+
         fn read_dispute(self: @ContractState, dispute_id: u64) -> Dispute {
             let dispute = self.disputes.read(dispute_id);
             assert(dispute.status != DisputeStatus::None, errors::UNKNOWN_DISPUTE);

@@ -11,3 +11,4 @@ pub const ZERO_QUORUM: felt252 = 'quorum is zero';
 pub const ZERO_PERIOD: felt252 = 'voting period is zero';
 pub const BPS_TOO_HIGH: felt252 = 'bps above 10000';
 pub const ZERO_ADDRESS: felt252 = 'address is zero';
+pub const QUORUM_ABOVE_ARBITRATORS: felt252 = 'quorum above arbitrators';

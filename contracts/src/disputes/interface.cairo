@@ -19,12 +19,14 @@ pub trait IDisputesEscrow<TState> {
 /// Voting and resolution.
 #[starknet::interface]
 pub trait IDisputes<TState> {
-    /// Casts the caller's vote; resolves the dispute when a ruling reaches the quorum.
+    /// Casts the caller's vote; resolves the dispute when a ruling reaches the quorum (never
+    /// more than the number of arbitrators).
     /// Requirements: caller is an arbitrator and not a party; the dispute is open and within
     /// its voting period; the caller has not voted on it. Emits `Voted` (and
     /// `DisputeResolved` when it settles the dispute).
     fn vote(ref self: TState, dispute_id: u64, ruling: Ruling);
-    /// Applies the default ruling once the voting period has passed without a quorum.
+    /// Resolves by the votes cast once the voting period has passed without a quorum: the
+    /// ruling with more votes wins; a tie, no votes included, pays the worker.
     /// Callable by anyone. Requirements: the dispute is open; the voting period has passed.
     /// Emits `DisputeResolved`.
     fn resolve_timeout(ref self: TState, dispute_id: u64);
@@ -41,7 +43,6 @@ pub trait IDisputesView<TState> {
     fn arbitrator_count(self: @TState) -> u32;
     fn quorum(self: @TState) -> u32;
     fn voting_period(self: @TState) -> u64;
-    fn default_ruling(self: @TState) -> Ruling;
     /// Share of a lost dispute's slashed collateral that goes to the client; the rest goes to
     /// the treasury.
     fn client_share_bps(self: @TState) -> u16;
@@ -53,15 +54,15 @@ pub trait IDisputesConfig<TState> {
     /// Requirements: caller is the owner; not zero; not already an arbitrator.
     /// Emits `ArbitratorAdded`.
     fn add_arbitrator(ref self: TState, arbitrator: ContractAddress);
-    /// Requirements: caller is the owner; an arbitrator. Emits `ArbitratorRemoved`.
+    /// Requirements: caller is the owner; an arbitrator; the arbitrators left are at least
+    /// the quorum. Emits `ArbitratorRemoved`.
     fn remove_arbitrator(ref self: TState, arbitrator: ContractAddress);
-    /// Requirements: caller is the owner; `quorum` > 0. Emits `QuorumUpdated`.
+    /// Requirements: caller is the owner; 0 < `quorum` <= the number of arbitrators.
+    /// Emits `QuorumUpdated`.
     fn set_quorum(ref self: TState, quorum: u32);
     /// Applies to disputes opened afterwards too: the period is read at vote time.
     /// Requirements: caller is the owner; > 0. Emits `VotingPeriodUpdated`.
     fn set_voting_period(ref self: TState, voting_period: u64);
-    /// Requirements: caller is the owner. Emits `DefaultRulingUpdated`.
-    fn set_default_ruling(ref self: TState, ruling: Ruling);
     /// Requirements: caller is the owner; <= 10_000. Emits `ClientShareUpdated`.
     fn set_client_share_bps(ref self: TState, bps: u16);
 }

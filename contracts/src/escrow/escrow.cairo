@@ -150,7 +150,8 @@ pub mod JobEscrow {
         pub refund: u256,
     }
 
-    /// The deadline passed without a result: the client got `refund` plus `slashed`.
+    /// The deadline passed without a result: the client got `refund` back and `slashed` went
+    /// to the treasury.
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub struct JobTimedOut {
         #[key]
@@ -423,7 +424,7 @@ pub mod JobEscrow {
                 staking.unlock(job.worker, job_id);
                 let share = bps_of(job.collateral, self.timeout_slash_bps.read());
                 if share != 0 {
-                    slashed = staking.slash(job.worker, share, TIMEOUT_REASON, job.client);
+                    slashed = staking.slash(job.worker, share, TIMEOUT_REASON, self.treasury.read());
                 }
             }
             self

@@ -59,8 +59,9 @@ pub trait IJobEscrow<TState> {
     /// Requirements: caller is the client; the job is Open. Emits `JobCancelled`.
     fn cancel(ref self: TState, job_id: u64);
     /// After a missed deadline: refunds the client, slashes the timeout share of the
-    /// collateral to the client and records a failure. Callable by anyone; the client gets
-    /// the funds. Requirements: the job is Assigned; the deadline has passed.
+    /// collateral to the treasury (never to the client, who could provoke a timeout by
+    /// withholding the job's inputs) and records a failure. Callable by anyone; the client
+    /// gets the refund. Requirements: the job is Assigned; the deadline has passed.
     /// Emits `JobTimedOut`.
     fn claim_timeout(ref self: TState, job_id: u64);
     /// Contests the result and opens a dispute. Returns the dispute id.

@@ -1,17 +1,20 @@
-use starknet::ContractAddress;
+use starknet::syscalls::{call_contract_syscall, deploy_syscall};
 use starknet::testing::{pop_log, set_block_timestamp, set_contract_address};
+use starknet::{ClassHash, ContractAddress};
 use crate::admin::interface::IAdminDispatcherTrait;
 use crate::disputes::disputes::Disputes;
 use crate::disputes::interface::{
-    IDisputesConfigDispatcherTrait, IDisputesDispatcherTrait, IDisputesEscrowDispatcher,
-    IDisputesEscrowDispatcherTrait, IDisputesViewDispatcherTrait,
+    IDisputesConfigDispatcher, IDisputesConfigDispatcherTrait, IDisputesDispatcher,
+    IDisputesDispatcherTrait, IDisputesEscrowDispatcher, IDisputesEscrowDispatcherTrait,
+    IDisputesViewDispatcher, IDisputesViewDispatcherTrait,
 };
+use crate::escrow::interface::IEscrowConfigDispatcherTrait;
 use crate::escrow::escrow::JobEscrow;
 use crate::escrow::interface::{IEscrowViewDispatcherTrait, IJobEscrowDispatcherTrait};
 use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::staking::interface::IStakingViewDispatcherTrait;
 use crate::token::interface::IERC20DispatcherTrait;
-use crate::types::{Dispute, DisputeStatus, JobState, ReputationRecord, Ruling};
+use crate::types::{Dispute, DisputeStatus, JobState, ReputationRecord, Ruling, roles};
 use super::utils::{assign, 
     ARB1, ARB2, ARB3, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, EVIDENCE, INITIAL_BALANCE,
     ONE, OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite, SuiteTrait, TREASURY,
@@ -470,11 +473,13 @@ fn test_vote_after_resolution() {
 // resolve_timeout
 // ---------------------------------------------------------------------------------------------
 
+// After the voting period the votes cast decide. This used to apply a default ruling set by
+// the owner (the client's), which overrode a vote for the worker below the quorum.
 #[test]
-fn test_resolve_timeout_applies_default_ruling() {
+fn test_resolve_timeout_a_client_majority_below_quorum_refunds() {
     let suite = setup();
     let (job_id, dispute_id) = disputed_job(suite);
-    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
     drop_all_events(suite);
     let now = START + VOTING_PERIOD + 1;
     set_block_timestamp(now);
@@ -484,7 +489,7 @@ fn test_resolve_timeout_applies_default_ruling() {
     let to_client = COLLATERAL * 7_000 / 10_000;
     let to_treasury = COLLATERAL - to_client;
     let mut expected = open_dispute(job_id, START);
-    expected.votes_worker = 1;
+    expected.votes_client = 1;
     expected.status = DisputeStatus::Resolved;
     expected.ruling = Ruling::ClientRight;
     assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
@@ -517,12 +522,8 @@ fn test_resolve_timeout_applies_default_ruling() {
     assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
 }
 
-#[test]
-fn test_resolve_timeout_default_worker_right() {
-    let suite = setup();
-    set_contract_address(OWNER());
-    suite.disputes_config().set_default_ruling(Ruling::WorkerRight);
-    let (job_id, dispute_id) = disputed_job(suite);
+/// Resolves `dispute_id` by timeout after the given votes; asserts the worker was paid.
+fn assert_timeout_pays_the_worker(suite: Suite, job_id: u64, dispute_id: u64) {
     drop_events(suite.disputes);
     let now = START + VOTING_PERIOD + 1;
     set_block_timestamp(now);
@@ -535,6 +536,7 @@ fn test_resolve_timeout_default_worker_right() {
     assert_eq!(dispute.ruling, Ruling::WorkerRight);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
     assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
     assert_eq!(balance(suite, TREASURY()), fee);
     assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
     assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
@@ -557,6 +559,31 @@ fn test_resolve_timeout_default_worker_right() {
             ),
         ),
     );
+}
+
+#[test]
+fn test_resolve_timeout_a_worker_vote_below_quorum_pays_the_worker() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    assert_timeout_pays_the_worker(suite, job_id, dispute_id);
+}
+
+#[test]
+fn test_resolve_timeout_without_votes_pays_the_worker() {
+    // A client that disputes an honest result and keeps the arbitrators in the dark.
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    assert_timeout_pays_the_worker(suite, job_id, dispute_id);
+}
+
+#[test]
+fn test_resolve_timeout_a_tie_pays_the_worker() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    assert_timeout_pays_the_worker(suite, job_id, dispute_id);
 }
 
 #[test]
@@ -757,32 +784,67 @@ fn test_set_voting_period_unauthorized() {
     suite.disputes_config().set_voting_period(1);
 }
 
+// The owner used to pick the ruling applied when arbitrators stay silent (the client's by
+// default). That power is gone: the entry point no longer exists.
 #[test]
-fn test_set_default_ruling_updates_and_emits() {
+fn test_the_owner_can_no_longer_set_a_default_ruling() {
     let suite = setup();
     set_contract_address(OWNER());
-    suite.disputes_config().set_default_ruling(Ruling::WorkerRight);
-    assert_eq!(suite.disputes_view().default_ruling(), Ruling::WorkerRight);
-    assert_eq!(
-        pop_log::<Disputes::Event>(suite.disputes),
-        Option::Some(
-            Disputes::Event::DefaultRulingUpdated(
-                Disputes::DefaultRulingUpdated {
-                    old_ruling: Ruling::ClientRight, new_ruling: Ruling::WorkerRight,
-                },
-            ),
-        ),
+    let answer = call_contract_syscall(
+        suite.disputes, selector!("set_default_ruling"), array![1].span(),
     );
-    suite.disputes_config().set_default_ruling(Ruling::ClientRight);
-    assert_eq!(suite.disputes_view().default_ruling(), Ruling::ClientRight);
+    assert!(answer.is_err());
+    let answer = call_contract_syscall(suite.disputes, selector!("default_ruling"), array![].span());
+    assert!(answer.is_err());
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
-fn test_set_default_ruling_unauthorized() {
+#[should_panic(expected: ('quorum above arbitrators', 'ENTRYPOINT_FAILED'))]
+fn test_set_quorum_above_the_arbitrators() {
     let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_quorum(4);
+}
+
+#[test]
+#[should_panic(expected: ('quorum above arbitrators', 'ENTRYPOINT_FAILED'))]
+fn test_remove_arbitrator_below_the_quorum() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    // Three arbitrators, quorum two: one can go, a second cannot.
+    suite.disputes_config().remove_arbitrator(ARB1());
+    suite.disputes_config().remove_arbitrator(ARB2());
+}
+
+#[test]
+fn test_a_quorum_set_before_the_arbitrators_counts_only_those_there_are() {
+    // A deploy sets the quorum first and adds arbitrators after: with a quorum of five and
+    // one arbitrator, that one vote decides instead of no dispute ever settling by votes.
+    let suite = setup();
+    let mut calldata = array![];
+    OWNER().serialize(ref calldata);
+    suite.escrow.serialize(ref calldata);
+    suite.staking.serialize(ref calldata);
+    suite.reputation.serialize(ref calldata);
+    TREASURY().serialize(ref calldata);
+    5_u32.serialize(ref calldata);
+    VOTING_PERIOD.serialize(ref calldata);
+    7_000_u16.serialize(ref calldata);
+    let class_hash: ClassHash = Disputes::TEST_CLASS_HASH.try_into().unwrap();
+    let (disputes, _) = deploy_syscall(class_hash, 'five', calldata.span(), false).unwrap();
+    set_contract_address(OWNER());
+    suite.escrow_config().set_disputes(disputes);
+    admin(suite.staking).grant_role(roles::SLASHER, disputes);
+    admin(suite.reputation).grant_role(roles::REPUTATION_WRITER, disputes);
+    IDisputesConfigDispatcher { contract_address: disputes }.add_arbitrator(ARB1());
+    let job_id = submitted_job(suite);
     set_contract_address(CLIENT());
-    suite.disputes_config().set_default_ruling(Ruling::WorkerRight);
+    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    set_contract_address(ARB1());
+    IDisputesDispatcher { contract_address: disputes }.vote(dispute_id, Ruling::WorkerRight);
+    let dispute = IDisputesViewDispatcher { contract_address: disputes }.dispute(dispute_id);
+    assert_eq!(dispute.status, DisputeStatus::Resolved);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
 }
 
 #[test]
@@ -833,7 +895,6 @@ fn test_views_after_setup() {
     assert!(!view.is_arbitrator(CLIENT()));
     assert_eq!(view.quorum(), 2);
     assert_eq!(view.voting_period(), VOTING_PERIOD);
-    assert_eq!(view.default_ruling(), Ruling::ClientRight);
     assert_eq!(view.client_share_bps(), 7_000);
     assert!(!view.has_voted(1, ARB1()));
     assert_eq!(admin(suite.disputes).owner(), OWNER());

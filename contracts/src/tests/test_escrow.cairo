@@ -1020,6 +1020,8 @@ fn test_cancel_unknown_job() {
 // claim_timeout
 // ---------------------------------------------------------------------------------------------
 
+// A timeout's slash goes to the treasury, never to the client: a client that withholds a
+// job's inputs to make the worker miss its deadline gains nothing but its own refund.
 #[test]
 fn test_claim_timeout_refunds_and_slashes() {
     let suite = setup();
@@ -1035,10 +1037,10 @@ fn test_claim_timeout_refunds_and_slashes() {
     let mut expected = assigned_record();
     expected.state = JobState::Refunded;
     assert_eq!(suite.escrow_view().job(job_id), expected);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + slashed);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
     assert_eq!(balance(suite, suite.escrow), 0);
     assert_eq!(balance(suite, OTHER()), 0);
-    assert_eq!(balance(suite, TREASURY()), 0);
+    assert_eq!(balance(suite, TREASURY()), slashed);
     assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE);
     assert_eq!(balance(suite, suite.staking), STAKE - slashed);
     assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - slashed);
@@ -1106,7 +1108,7 @@ fn test_claim_timeout_twice() {
     set_contract_address(CLIENT());
     suite.escrow().claim_timeout(job_id);
     let slashed = COLLATERAL * 5_000 / 10_000;
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + slashed);
+    assert_eq!(balance(suite, TREASURY()), slashed);
     suite.escrow().claim_timeout(job_id);
 }
 
@@ -1380,7 +1382,7 @@ fn test_set_timeout_slash_bps_updates_and_emits() {
     let job_id = assigned_job(suite);
     set_block_timestamp(DEADLINE + 1);
     suite.escrow().claim_timeout(job_id);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + COLLATERAL * 2_500 / 10_000);
+    assert_eq!(balance(suite, TREASURY()), COLLATERAL * 2_500 / 10_000);
 }
 
 #[test]

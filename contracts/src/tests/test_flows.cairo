@@ -139,12 +139,13 @@ fn test_flow_timeout_refund_and_slash() {
 
     let slashed = bps(COLLATERAL, TIMEOUT_SLASH_BPS);
     assert_eq!(slashed, 30_000_000_000_000_000_000); // 50% of 60 CIRO
+    // The client gets its reward back, and not a share of the slash.
     assert_eq!(
         balances(suite),
         Balances {
-            client: INITIAL_BALANCE + slashed,
+            client: INITIAL_BALANCE,
             worker: INITIAL_BALANCE - STAKE,
-            treasury: 0,
+            treasury: slashed,
             escrow: 0,
             staking: STAKE - slashed,
         },
@@ -237,8 +238,11 @@ fn test_flow_dispute_worker_loses_exact_split() {
     assert_eq!(record.total_slashed, COLLATERAL);
 }
 
+// The silent default used to favour the client: one vote for the worker, below the quorum,
+// was overridden at the end of the voting period and the worker slashed. Now the votes cast
+// decide, and with no majority against it the worker is paid.
 #[test]
-fn test_flow_dispute_default_ruling_after_voting_period() {
+fn test_flow_dispute_timeout_follows_the_votes_cast() {
     let suite = setup();
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
@@ -256,19 +260,42 @@ fn test_flow_dispute_default_ruling_after_voting_period() {
     set_contract_address(OTHER());
     suite.disputes().resolve_timeout(dispute_id);
 
-    // The default ruling is ClientRight.
-    let to_client = bps(COLLATERAL, CLIENT_SHARE_BPS);
+    let fee = bps(REWARD, FEE_BPS);
     assert_eq!(
         balances(suite),
         Balances {
-            client: INITIAL_BALANCE + to_client,
-            worker: INITIAL_BALANCE - STAKE,
-            treasury: COLLATERAL - to_client,
+            client: INITIAL_BALANCE - REWARD,
+            worker: INITIAL_BALANCE - STAKE + REWARD - fee,
+            treasury: fee,
             escrow: 0,
-            staking: STAKE - COLLATERAL,
+            staking: STAKE,
         },
     );
-    assert_eq!(suite.disputes_view().dispute(dispute_id).ruling, Ruling::ClientRight);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).ruling, Ruling::WorkerRight);
+}
+
+// A client that disputes an honest result and starves the arbitrators of its inputs gets
+// no votes, and no votes pay the worker.
+#[test]
+fn test_flow_dispute_without_votes_pays_the_worker() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    let job_id = create_job(suite);
+    set_contract_address(CLIENT());
+    assign(suite, job_id, WORKER());
+    set_contract_address(WORKER());
+    suite.escrow().submit_result(job_id, RESULT);
+    set_contract_address(CLIENT());
+    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+
+    set_block_timestamp(START + VOTING_PERIOD + 1);
+    suite.disputes().resolve_timeout(dispute_id);
+
+    let fee = bps(REWARD, FEE_BPS);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + REWARD - fee);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).ruling, Ruling::WorkerRight);
 }
 
 #[test]

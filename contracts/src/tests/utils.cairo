@@ -30,7 +30,7 @@ use crate::token::interface::{
     IERC20Dispatcher, IERC20DispatcherTrait, IMintableDispatcher, IMintableDispatcherTrait,
 };
 use crate::token::token::CiroToken;
-use crate::types::{Ruling, roles};
+use crate::types::roles;
 use super::mock_account::MockAccount;
 
 // Named accounts.
@@ -236,8 +236,7 @@ pub fn deploy_escrow(
     deploy(JobEscrow::TEST_CLASS_HASH, calldata)
 }
 
-/// Deploys Disputes with the suite's quorum, period and split; the default ruling is
-/// `ClientRight`.
+/// Deploys Disputes with the suite's quorum, period and split.
 pub fn deploy_disputes(
     escrow: ContractAddress, staking: ContractAddress, reputation: ContractAddress,
 ) -> ContractAddress {
@@ -249,7 +248,6 @@ pub fn deploy_disputes(
     TREASURY().serialize(ref calldata);
     QUORUM.serialize(ref calldata);
     VOTING_PERIOD.serialize(ref calldata);
-    Ruling::ClientRight.serialize(ref calldata);
     CLIENT_SHARE_BPS.serialize(ref calldata);
     deploy(Disputes::TEST_CLASS_HASH, calldata)
 }

@@ -16,7 +16,6 @@ pub fn name(e: &Event) -> &'static str {
         Event::ArbitratorRemoved(_) => "ArbitratorRemoved",
         Event::QuorumUpdated(_) => "QuorumUpdated",
         Event::VotingPeriodUpdated(_) => "VotingPeriodUpdated",
-        Event::DefaultRulingUpdated(_) => "DefaultRulingUpdated",
         Event::ClientShareUpdated(_) => "ClientShareUpdated",
         Event::AdminEvent(_) => "Admin",
     }
