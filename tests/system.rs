@@ -226,19 +226,18 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
     assert_eq!(dispute.votes_client, 1);
     assert_eq!(dispute.worker.0, liar);
 
-    // The liar loses its whole collateral, exactly; half goes to the client, half to the
-    // treasury; the client gets the liar's reward back.
+    // The liar loses its whole collateral, exactly, to the treasury; the client gets the
+    // liar's reward and its dispute bond back, and no share of the slash.
     let status = net.owner.worker_status(liar).await.unwrap();
     assert_eq!(status.stake, 900 * ONE - COLLATERAL);
     assert_eq!(status.locked, 0);
-    let client_share = COLLATERAL / 2;
     assert_eq!(
         client_before - net.owner.balance(net.client_account).await.unwrap(),
-        2 * reward - client_share
+        2 * reward
     );
     assert_eq!(
         net.owner.balance(net.treasury).await.unwrap() - treasury_before,
-        2 * fee(reward) + (COLLATERAL - client_share)
+        2 * fee(reward) + COLLATERAL
     );
 
     // Its reputation falls below the prior, over HTTP.

@@ -144,11 +144,9 @@ async fn main() {
             .submit_result_getcall(&disputed, &Felt::TWO)]
     );
     step!(
-        "JobEscrow.dispute (opens a dispute)",
+        "JobEscrow.dispute (approves the bond, opens a dispute)",
         client,
-        vec![suite
-            .escrow(client)
-            .dispute_getcall(&disputed, &Felt::THREE)]
+        suite.dispute_calls(disputed)
     );
     step!(
         "Disputes.vote (quorum reached: slash and refund)",

@@ -405,6 +405,7 @@ fn salt_of(contract: Contract, salt: u64) -> Felt {
 fn plan(account: &Account, deployer: Felt, config: &DeployConfig) -> Result<Vec<Planned>> {
     let treasury = config.treasury.unwrap_or(deployer);
     let min_stake = units::parse_tokens(&config.min_stake)?;
+    let dispute_bond = units::parse_tokens(&config.dispute_bond)?;
     let owner = deployer; // the deployer owns everything until the last wiring step
     let mut planned: Vec<Planned> = Vec::new();
     let mut address_of = BTreeMap::new();
@@ -440,6 +441,9 @@ fn plan(account: &Account, deployer: Felt, config: &DeployConfig) -> Result<Vec<
                     Felt::from(config.fee_bps),
                     Felt::from(config.timeout_slash_bps),
                 ]);
+                calldata.extend(cainome::cairo_serde::U256::cairo_serialize(&units::u256(
+                    dispute_bond,
+                )));
             }
             Contract::Disputes => {
                 calldata.extend([
@@ -450,7 +454,6 @@ fn plan(account: &Account, deployer: Felt, config: &DeployConfig) -> Result<Vec<
                     treasury,
                     Felt::from(config.quorum),
                     Felt::from(config.voting_period_secs),
-                    Felt::from(config.client_share_bps),
                 ]);
             }
         }
@@ -623,6 +626,8 @@ fn wiring(
                 Box::pin(async move { Ok(!still.await?) })
             }),
         });
+        // Ownership moves in two steps: the deploy names the owner, which then takes each
+        // contract over with `accept_ownership` (`ciro contracts accept-ownership`).
         for (contract, at) in [
             (Contract::CiroToken, token_at),
             (Contract::Staking, staking_at),
@@ -636,12 +641,18 @@ fn wiring(
                     .transfer_ownership_getcall(&address(owner)),
                 done: Box::new(move |account| {
                     Box::pin(async move {
-                        let current = token::CiroTokenReader::new(at, account.provider())
+                        let reader = token::CiroTokenReader::new(at, account.provider());
+                        let current = reader
                             .owner()
                             .call()
                             .await
                             .map_err(|e| ChainError::from_error("owner", "", &e))?;
-                        Ok(current.0 == owner)
+                        let pending = reader
+                            .pending_owner()
+                            .call()
+                            .await
+                            .map_err(|e| ChainError::from_error("pending_owner", "", &e))?;
+                        Ok(current.0 == owner || pending.0 == owner)
                     })
                 }),
             });

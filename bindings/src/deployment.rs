@@ -13,6 +13,12 @@ use starknet::core::types::Felt;
 use crate::artifacts::Contract;
 use crate::error::{ChainError, Result};
 
+/// The highest protocol fee the escrow accepts, in basis points (its `MAX_FEE_BPS`).
+pub const MAX_FEE_BPS: u16 = 1_000;
+
+/// The longest unstake window and voting period the contracts accept: 30 days.
+pub const MAX_PERIOD_SECS: u64 = 30 * 24 * 3600;
+
 /// The settings the constructors and the wiring take. Every field has a documented default;
 /// a TOML file (`--config`) or flags override them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,24 +30,24 @@ pub struct DeployConfig {
     pub token_symbol: String,
     /// Owner of every contract. Default: the deploying account.
     pub owner: Option<Felt>,
-    /// Receives protocol fees and the treasury's share of slashes. Default: the deployer.
+    /// Receives protocol fees and every slash. Default: the deployer.
     pub treasury: Option<Felt>,
     /// Minimum stake for a worker to be active, in tokens. Default `100`.
     pub min_stake: String,
-    /// Seconds between an unstake intent and its withdrawal. Default 7 days.
+    /// Seconds between an unstake intent and its withdrawal, at most 30 days. Default 7 days.
     pub unstake_window_secs: u64,
-    /// Protocol fee on each paid reward, in basis points. Default 250 (2.5 %).
+    /// Protocol fee on each paid reward, in basis points, at most 1000. Default 250 (2.5 %).
     pub fee_bps: u16,
-    /// Share of the collateral slashed to the client on a timeout, in basis points.
+    /// Share of the collateral slashed to the treasury on a timeout, in basis points.
     /// Default 1000 (10 %).
     pub timeout_slash_bps: u16,
+    /// What a client pays to dispute a result, in tokens: paid to the worker if the client
+    /// loses, returned if it wins. Default `10`.
+    pub dispute_bond: String,
     /// Votes that decide a dispute. Default 1.
     pub quorum: u32,
-    /// Seconds arbitrators have to vote. Default 3 days.
+    /// Seconds arbitrators have to vote, at most 30 days. Default 3 days.
     pub voting_period_secs: u64,
-    /// Client's share of a slashed collateral after a lost dispute, in basis points; the
-    /// treasury gets the rest. Default 5000.
-    pub client_share_bps: u16,
     /// Arbitrator accounts. Default: the owner alone.
     pub arbitrators: Vec<Felt>,
     /// Mixed into every deployment salt, to deploy a second, separate suite from the same
@@ -60,9 +66,9 @@ impl Default for DeployConfig {
             unstake_window_secs: 7 * 24 * 3600,
             fee_bps: 250,
             timeout_slash_bps: 1000,
+            dispute_bond: "10".into(),
             quorum: 1,
             voting_period_secs: 3 * 24 * 3600,
-            client_share_bps: 5000,
             arbitrators: Vec::new(),
             salt: 0,
         }
@@ -90,18 +96,29 @@ impl DeployConfig {
                 Ok(())
             }
         };
-        bps("fee_bps", self.fee_bps)?;
         bps("timeout_slash_bps", self.timeout_slash_bps)?;
-        bps("client_share_bps", self.client_share_bps)?;
+        if self.fee_bps > MAX_FEE_BPS {
+            return Err(ChainError::Input(format!(
+                "fee_bps = {}: the escrow caps the protocol fee at {MAX_FEE_BPS} (10 %)",
+                self.fee_bps
+            )));
+        }
         if self.quorum == 0 {
             return Err(ChainError::Input("quorum must be at least 1".into()));
         }
-        if self.voting_period_secs == 0 {
-            return Err(ChainError::Input(
-                "voting_period_secs must be positive".into(),
-            ));
-        }
+        let period = |name: &str, value: u64| {
+            if value == 0 || value > MAX_PERIOD_SECS {
+                Err(ChainError::Input(format!(
+                    "{name} = {value}: it must be between 1 and {MAX_PERIOD_SECS} seconds (30 days)"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        period("voting_period_secs", self.voting_period_secs)?;
+        period("unstake_window_secs", self.unstake_window_secs)?;
         crate::units::parse_tokens(&self.min_stake)?;
+        crate::units::parse_tokens(&self.dispute_bond)?;
         let zero = |name: &str, value: Option<Felt>| {
             if value == Some(Felt::ZERO) {
                 Err(ChainError::Input(format!("{name} is the zero address")))
@@ -293,6 +310,28 @@ mod tests {
             ..DeployConfig::default()
         };
         assert!(bad.validate().unwrap_err().to_string().contains("fee_bps"));
+        let bad = DeployConfig {
+            fee_bps: MAX_FEE_BPS + 1,
+            ..DeployConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("caps"));
+        let bad = DeployConfig {
+            voting_period_secs: MAX_PERIOD_SECS + 1,
+            ..DeployConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("voting_period_secs"));
+        let bad = DeployConfig {
+            dispute_bond: "ten".into(),
+            ..DeployConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        // The client's share of slashes is gone; a config that still sets it is refused.
+        let old = toml::from_str::<DeployConfig>("client_share_bps = 5000").unwrap_err();
+        assert!(old.to_string().contains("client_share_bps"), "{old}");
         let bad = DeployConfig {
             quorum: 0,
             ..DeployConfig::default()

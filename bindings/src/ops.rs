@@ -157,6 +157,44 @@ impl Session {
         self.chain.error(action, e)
     }
 
+    /// Takes over every contract of the suite that names the signer as its next owner
+    /// (ownership moves in two steps: `transfer_ownership`, then this). Returns the contracts
+    /// taken over; none is an error that says who the current owners are.
+    pub async fn accept_ownership(&self) -> Result<(Vec<Contract>, Receipt)> {
+        let me = self.me();
+        let mut taken = Vec::new();
+        let mut calls = Vec::new();
+        let mut owners = Vec::new();
+        for contract in Contract::ALL {
+            let at = self.at(contract)?;
+            let reader = token::CiroTokenReader::new(at, self.chain.rpc());
+            let pending = reader
+                .pending_owner()
+                .call()
+                .await
+                .map_err(|e| self.view_error(&format!("{contract}.pending_owner"), e))?;
+            if pending.0 == me {
+                taken.push(contract);
+                calls.push(token::CiroToken::new(at, &self.account).accept_ownership_getcall());
+            } else {
+                let owner = reader
+                    .owner()
+                    .call()
+                    .await
+                    .map_err(|e| self.view_error(&format!("{contract}.owner"), e))?;
+                owners.push(format!("{contract} is owned by {:#x}", owner.0));
+            }
+        }
+        if calls.is_empty() {
+            return Err(ChainError::Input(format!(
+                "no contract names {me:#x} as its next owner ({})",
+                owners.join(", ")
+            )));
+        }
+        let receipt = self.send("accept_ownership", calls).await?;
+        Ok((taken, receipt))
+    }
+
     /// Sends `calls` as one transaction and waits for it.
     pub async fn send(&self, action: &str, calls: Vec<Call>) -> Result<Receipt> {
         let sent = self
@@ -550,10 +588,16 @@ impl Session {
         self.send("JobEscrow.accept", vec![call]).await
     }
 
-    /// Disputes the result (the client signs); returns the dispute id.
+    /// Disputes the result (the client signs), approving the job's dispute bond in the same
+    /// transaction; returns the dispute id. The bond goes to the worker if the client loses.
     pub async fn job_dispute(&self, job_id: u64, evidence_hash: Felt) -> Result<(u64, Receipt)> {
+        let job = self.job_status(job_id).await?;
+        let bond = units::from_u256(&job.dispute_bond)?;
         let call = self.escrow()?.dispute_getcall(&job_id, &evidence_hash);
-        let receipt = self.send("JobEscrow.dispute", vec![call]).await?;
+        let calls = self
+            .with_approval(self.at(Contract::JobEscrow)?, bond, bond > 0, call)
+            .await?;
+        let receipt = self.send("JobEscrow.dispute", calls).await?;
         let job = self.job_status(job_id).await?;
         Ok((job.dispute_id, receipt))
     }
@@ -637,7 +681,7 @@ pub fn describe_dispute(dispute_id: u64, dispute: &disputes::Dispute) -> String 
 /// A job as text.
 pub fn describe_job(job_id: u64, job: &escrow::Job) -> String {
     format!(
-        "job           {job_id}\nstate         {:?}\nclient        {:#x}\nworker        {:#x}\ncapability    {}\nreward        {} CIRO\ncollateral    {} CIRO\ndeadline      {} (unix)\nchallenge     {} s\nresult hash   {:#x}\nsubmitted at  {}\ndispute       {}",
+        "job           {job_id}\nstate         {:?}\nclient        {:#x}\nworker        {:#x}\ncapability    {}\nreward        {} CIRO\ncollateral    {} CIRO\ndeadline      {} (unix)\nchallenge     {} s\nresult hash   {:#x}\nsubmitted at  {}\ndispute       {}\nterms         fee {} bps, timeout slash {} bps, dispute bond {} CIRO",
         job.state,
         job.client.0,
         job.worker.0,
@@ -649,5 +693,8 @@ pub fn describe_job(job_id: u64, job: &escrow::Job) -> String {
         job.result_hash,
         job.submitted_at,
         job.dispute_id,
+        job.fee_bps,
+        job.timeout_slash_bps,
+        format_tokens(job.dispute_bond.low),
     )
 }

@@ -262,17 +262,27 @@ async fn disputed(suite: &Suite) -> (u64, u64) {
     suite.stake_worker().await;
     let job_id = suite.assigned_job(3600).await;
     suite.submit(job_id).await;
-    let dispute = suite
+    // Without the bond the dispute is refused.
+    let unbonded = suite
         .escrow(&suite.client)
         .dispute_getcall(&job_id, &Felt::from(0xe1_u32));
-    suite.send(&suite.client, vec![dispute]).await;
+    let refused = suite
+        .try_send(&suite.client, vec![unbonded])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ChainError::Reverted { message, .. } if message.contains("allowance")),
+        "{refused}"
+    );
+    suite.send(&suite.client, suite.dispute_calls(job_id)).await;
     let job = suite.job(job_id).await;
     assert_eq!(job.state, escrow::JobState::Disputed);
     (job_id, job.dispute_id)
 }
 
+// A client that disputes a right result pays the worker its bond.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dispute_won_by_the_worker_pays_it() {
+async fn a_dispute_won_by_the_worker_pays_it_and_the_clients_bond() {
     let suite = deploy_suite().await;
     let (job_id, dispute_id) = disputed(&suite).await;
     let vote = suite
@@ -283,7 +293,11 @@ async fn a_dispute_won_by_the_worker_pays_it() {
     assert_eq!(suite.job(job_id).await.state, escrow::JobState::Completed);
     assert_eq!(
         suite.balance(suite.worker.address()).await,
-        FUNDS - STAKE + REWARD - fee(REWARD)
+        FUNDS - STAKE + REWARD - fee(REWARD) + DISPUTE_BOND
+    );
+    assert_eq!(
+        suite.balance(suite.client.address()).await,
+        FUNDS - REWARD - DISPUTE_BOND
     );
     assert_eq!(suite.balance(suite.treasury).await, fee(REWARD));
     assert_eq!(suite.stake_of(suite.worker.address()).await, (STAKE, 0));
@@ -291,8 +305,10 @@ async fn a_dispute_won_by_the_worker_pays_it() {
     assert_eq!((record.disputes_won, record.disputes_lost), (1, 0));
 }
 
+// The slash goes to the treasury alone: the client gets back what it put in and no more, so
+// provoking a slash does not pay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dispute_lost_by_the_worker_slashes_its_collateral() {
+async fn a_dispute_lost_by_the_worker_slashes_its_collateral_to_the_treasury() {
     let suite = deploy_suite().await;
     let (job_id, dispute_id) = disputed(&suite).await;
 
@@ -311,13 +327,9 @@ async fn a_dispute_lost_by_the_worker_slashes_its_collateral() {
         .vote_getcall(&dispute_id, &disputes::Ruling::ClientRight);
     suite.send(&suite.arbitrator, vec![vote]).await;
 
-    let to_client = COLLATERAL * u128::from(CLIENT_SHARE_BPS) / 10_000;
     assert_eq!(suite.job(job_id).await.state, escrow::JobState::Refunded);
-    assert_eq!(
-        suite.balance(suite.client.address()).await,
-        FUNDS + to_client
-    );
-    assert_eq!(suite.balance(suite.treasury).await, COLLATERAL - to_client);
+    assert_eq!(suite.balance(suite.client.address()).await, FUNDS);
+    assert_eq!(suite.balance(suite.treasury).await, COLLATERAL);
     assert_eq!(suite.balance(suite.worker.address()).await, FUNDS - STAKE);
     assert_eq!(
         suite.stake_of(suite.worker.address()).await,
@@ -470,7 +482,7 @@ async fn emitted_events_decode_and_encode_back_to_the_same_felts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_configured_owner_ends_up_owning_everything_and_minting() {
+async fn a_configured_owner_accepts_and_ends_up_owning_everything_and_minting() {
     let devnet = tokio::task::spawn_blocking(ciro_devnet::Devnet::spawn_default)
         .await
         .unwrap()
@@ -495,10 +507,40 @@ async fn a_configured_owner_ends_up_owning_everything_and_minting() {
     .await
     .unwrap();
     let minter = starknet::core::utils::cairo_short_string_to_felt("MINTER").unwrap();
+    // Ownership moves in two steps: the deploy names the owner, which must accept.
+    for contract in Contract::ALL {
+        let at = report.deployment.address(contract).unwrap();
+        let reader = staking::StakingReader::new(at, chain.rpc());
+        assert_eq!(
+            reader.owner().call().await.unwrap().0,
+            deployer.address(),
+            "{contract}"
+        );
+        assert_eq!(reader.pending_owner().call().await.unwrap().0, owner);
+    }
+    // A stranger cannot take the contracts over.
+    let stranger = ciro_bindings::ops::Session::new(
+        chain.clone(),
+        report.deployment.clone(),
+        account_of(&chain, &devnet, 6),
+    );
+    let refused = stranger.accept_ownership().await.unwrap_err();
+    assert!(
+        refused.to_string().contains("no contract names"),
+        "{refused}"
+    );
+    let named = ciro_bindings::ops::Session::new(
+        chain.clone(),
+        report.deployment.clone(),
+        account_of(&chain, &devnet, 5),
+    );
+    let (taken, _) = named.accept_ownership().await.unwrap();
+    assert_eq!(taken, Contract::ALL.to_vec());
     for contract in Contract::ALL {
         let at = report.deployment.address(contract).unwrap();
         let reader = staking::StakingReader::new(at, chain.rpc());
         assert_eq!(reader.owner().call().await.unwrap().0, owner, "{contract}");
+        assert_eq!(reader.pending_owner().call().await.unwrap().0, Felt::ZERO);
     }
     let token_at = report.deployment.address(Contract::CiroToken).unwrap();
     let token = ciro_bindings::contracts::token::CiroTokenReader::new(token_at, chain.rpc());

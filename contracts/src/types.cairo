@@ -59,6 +59,14 @@ pub struct Job {
     pub submitted_at: u64,
     pub dispute_id: u64,
     pub state: JobState,
+    /// The protocol fee on the reward, as it was when the job was created: later changes by
+    /// the owner never touch a job in flight.
+    pub fee_bps: u16,
+    /// The share of the collateral slashed on a timeout, fixed at creation.
+    pub timeout_slash_bps: u16,
+    /// What the client pays to dispute this job, fixed at creation: paid to the worker if
+    /// the client loses, returned if it wins.
+    pub dispute_bond: u256,
 }
 
 /// An arbitrator's ruling on a dispute.
@@ -87,8 +95,15 @@ pub struct Dispute {
     pub client: starknet::ContractAddress,
     pub worker: starknet::ContractAddress,
     pub collateral: u256,
+    /// The client's bond, held by the escrow: to the worker if the client loses.
+    pub bond: u256,
     pub evidence_hash: felt252,
     pub opened_at: u64,
+    /// The last second votes are taken, fixed when the dispute opened.
+    pub voting_ends_at: u64,
+    /// The votes one ruling needs, fixed when the dispute opened (never more than the
+    /// arbitrators there were).
+    pub quorum: u32,
     pub votes_worker: u32,
     pub votes_client: u32,
     pub status: DisputeStatus,

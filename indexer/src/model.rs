@@ -333,10 +333,11 @@ pub struct Dispute {
     #[serde(serialize_with = "opt_amount")]
     #[schema(value_type = Option<String>)]
     pub payout: Option<u128>,
-    /// Slashed to the client, base units.
+    /// The client's dispute bond, base units: the worker's if the worker is right, the
+    /// client's back otherwise.
     #[serde(serialize_with = "opt_amount")]
     #[schema(value_type = Option<String>)]
-    pub slashed_to_client: Option<u128>,
+    pub bond: Option<u128>,
     /// Slashed to the treasury, base units.
     #[serde(serialize_with = "opt_amount")]
     #[schema(value_type = Option<String>)]

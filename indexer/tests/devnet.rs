@@ -51,10 +51,7 @@ fn expected_score(outcomes: &[(f64, f64, u64)]) -> f64 {
 
 async fn dispute(suite: &Suite, job_id: u64, ruling: Ruling) -> (u64, Receipt) {
     suite.submit(job_id).await;
-    let open = suite
-        .escrow(&suite.client)
-        .dispute_getcall(&job_id, &Felt::from(0xe1_u32));
-    suite.send(&suite.client, vec![open]).await;
+    suite.send(&suite.client, suite.dispute_calls(job_id)).await;
     let id = suite.job(job_id).await.dispute_id;
     let vote = suite.disputes(&suite.arbitrator).vote_getcall(&id, &ruling);
     (id, suite.send(&suite.arbitrator, vec![vote]).await)
@@ -187,8 +184,8 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
             "a won dispute also counts as a completed job, a lost one as a failed job"
         );
         assert_eq!(w["total_earned"], units(record.total_earned.low), "{label}");
-        // The timeout's slash, and the lost dispute's two (client share, treasury share).
-        assert_eq!(w["slashes"], 3, "{label}");
+        // The timeout's slash, and the lost dispute's (all of it to the treasury).
+        assert_eq!(w["slashes"], 2, "{label}");
         assert_eq!(
             w["total_slashed"],
             units(timeout_slash + COLLATERAL),
@@ -274,19 +271,18 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
         );
         assert_eq!(x["payout"], units(REWARD - fee(REWARD)), "{label}");
         let (_, x) = ix.get(&format!("/v1/disputes/{dd}")).await;
-        let half = COLLATERAL * u128::from(CLIENT_SHARE_BPS) / 10_000;
         assert_eq!(
             (
                 &x["ruling"],
                 &x["by_timeout"],
-                &x["slashed_to_client"],
+                &x["bond"],
                 &x["slashed_to_treasury"]
             ),
             (
                 &json!("client"),
                 &json!(false),
-                &units(half),
-                &units(COLLATERAL - half)
+                &units(DISPUTE_BOND),
+                &units(COLLATERAL)
             ),
             "{label}"
         );

@@ -103,5 +103,15 @@ pub async fn run(
     for (name, contract) in &report.deployment.contracts {
         println!("  {name:<11} {:#x}", contract.address);
     }
+    if let Some(owner) = report
+        .deployment
+        .config
+        .owner
+        .filter(|&owner| owner != report.deployment.deployer)
+    {
+        println!(
+            "ownership: {owner:#x} is named owner of every contract; it takes them over with `ciro contracts accept-ownership` (until then the deployer still owns them)"
+        );
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -314,7 +314,8 @@ enum JobAction {
         /// Job id.
         id: u64,
     },
-    /// Dispute the result (client).
+    /// Dispute the result (client). Approves and pays the job's dispute bond in the same
+    /// transaction: the worker gets it if the arbitrators find the result right.
     Dispute {
         /// Job id.
         id: u64,
@@ -372,6 +373,9 @@ enum ContractsAction {
     Test(TestArgs),
     /// Declare, deploy and wire the whole suite; resumes an interrupted deploy.
     Deploy(DeployArgs),
+    /// Take over every contract that names the signer as its next owner (a deploy with
+    /// `--owner` names it; ownership moves only when the new owner accepts).
+    AcceptOwnership,
 }
 
 /// Arguments of `ciro contracts deploy`. Flags override the TOML file, which overrides the
@@ -399,6 +403,10 @@ struct DeployArgs {
     /// Minimum stake in CIRO [default: 100].
     #[arg(long)]
     min_stake: Option<String>,
+    /// Bond a client pays to dispute a result, in CIRO; the worker gets it if the client
+    /// loses [default: 10].
+    #[arg(long)]
+    dispute_bond: Option<String>,
     /// Unstake window in seconds [default: 604800].
     #[arg(long)]
     unstake_window: Option<u64>,
@@ -422,6 +430,7 @@ impl DeployArgs {
             || self.fee_bps.is_some()
             || self.timeout_slash_bps.is_some()
             || self.min_stake.is_some()
+            || self.dispute_bond.is_some()
             || self.unstake_window.is_some()
             || self.quorum.is_some()
             || self.voting_period.is_some()
@@ -447,6 +456,9 @@ impl DeployArgs {
         }
         if let Some(v) = &self.min_stake {
             config.min_stake = v.clone();
+        }
+        if let Some(v) = &self.dispute_bond {
+            config.dispute_bond = v.clone();
         }
         if let Some(v) = self.unstake_window {
             config.unstake_window_secs = v;
@@ -621,6 +633,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.dry_run,
             ));
         }
+        Group::Contracts(ContractsAction::AcceptOwnership) => {
+            let root = root(cli.root.as_deref())?;
+            return runtime()?.block_on(async {
+                let session = cli.net.session(&root).await?;
+                let (taken, receipt) = session.accept_ownership().await?;
+                let names: Vec<_> = taken.iter().map(|c| c.name()).collect();
+                println!(
+                    "{}",
+                    tx_line(
+                        &format!("{:#x} now owns {}", session.me(), names.join(", ")),
+                        &receipt
+                    )
+                );
+                Ok(ExitCode::SUCCESS)
+            });
+        }
         Group::Contracts(_) => {}
     }
     let ws = Workspace::discover(cli.root.as_deref()).context("locating the repository")?;
@@ -655,7 +683,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ws.artifacts_dir.display()
             );
         }
-        Group::Contracts(ContractsAction::Deploy(_))
+        Group::Contracts(ContractsAction::Deploy(_) | ContractsAction::AcceptOwnership)
         | Group::Worker(_)
         | Group::Job(_)
         | Group::Dispute(_)

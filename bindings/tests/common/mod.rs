@@ -17,7 +17,7 @@ use starknet::signers::SigningKey;
 
 pub const FEE_BPS: u16 = 250;
 pub const TIMEOUT_SLASH_BPS: u16 = 1000;
-pub const CLIENT_SHARE_BPS: u16 = 5000;
+pub const DISPUTE_BOND: u128 = 5 * ONE;
 pub const REWARD: u128 = 40 * ONE;
 pub const COLLATERAL: u128 = 20 * ONE;
 pub const STAKE: u128 = 150 * ONE;
@@ -42,7 +42,7 @@ pub fn config(treasury: Felt, arbitrator: Felt) -> DeployConfig {
         treasury: Some(treasury),
         fee_bps: FEE_BPS,
         timeout_slash_bps: TIMEOUT_SLASH_BPS,
-        client_share_bps: CLIENT_SHARE_BPS,
+        dispute_bond: "5".into(),
         arbitrators: vec![arbitrator],
         ..DeployConfig::default()
     }
@@ -259,6 +259,18 @@ impl Suite {
             &signed.bid.into(),
             &signed.signature,
         )
+    }
+
+    /// The client's calls that approve the dispute bond and dispute `job_id`.
+    pub fn dispute_calls(&self, job_id: u64) -> Vec<Call> {
+        vec![
+            self.token(&self.client).approve_getcall(
+                &ContractAddress(self.at(Contract::JobEscrow)),
+                &u256(DISPUTE_BOND),
+            ),
+            self.escrow(&self.client)
+                .dispute_getcall(&job_id, &Felt::from(0xe1_u32)),
+        ]
     }
 
     pub async fn submit(&self, job_id: u64) {

@@ -1,4 +1,6 @@
 //! The admin component: owner, roles, pause and upgrade, embedded by every CIRO contract.
+//! Ownership moves in two steps (the owner names a successor, the successor accepts), so a
+//! typo in an address can never hand a contract to nobody.
 //! It never moves tokens and never decides what a pause stops; contracts do that by calling
 //! `assert_not_paused` where they want it.
 
@@ -16,6 +18,7 @@ pub mod AdminComponent {
     #[storage]
     pub struct Storage {
         pub Admin_owner: ContractAddress,
+        pub Admin_pending_owner: ContractAddress,
         pub Admin_roles: Map<(felt252, ContractAddress), bool>,
         pub Admin_paused: bool,
     }
@@ -24,6 +27,7 @@ pub mod AdminComponent {
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub enum Event {
         OwnershipTransferred: OwnershipTransferred,
+        OwnershipTransferStarted: OwnershipTransferStarted,
         RoleGranted: RoleGranted,
         RoleRevoked: RoleRevoked,
         Paused: Paused,
@@ -34,6 +38,15 @@ pub mod AdminComponent {
     /// The owner changed.
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub struct OwnershipTransferred {
+        #[key]
+        pub previous_owner: ContractAddress,
+        #[key]
+        pub new_owner: ContractAddress,
+    }
+
+    /// The owner named `new_owner` as its successor; nothing changes until it accepts.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct OwnershipTransferStarted {
         #[key]
         pub previous_owner: ContractAddress,
         #[key]
@@ -92,6 +105,10 @@ pub mod AdminComponent {
             self.Admin_roles.read((role, account))
         }
 
+        fn pending_owner(self: @ComponentState<TContractState>) -> ContractAddress {
+            self.Admin_pending_owner.read()
+        }
+
         fn is_paused(self: @ComponentState<TContractState>) -> bool {
             self.Admin_paused.read()
         }
@@ -101,8 +118,21 @@ pub mod AdminComponent {
         ) {
             self.assert_only_owner();
             assert(!is_zero_address(new_owner), errors::ZERO_ADDRESS);
+            self.Admin_pending_owner.write(new_owner);
+            self
+                .emit(
+                    OwnershipTransferStarted {
+                        previous_owner: self.Admin_owner.read(), new_owner,
+                    },
+                );
+        }
+
+        fn accept_ownership(ref self: ComponentState<TContractState>) {
+            let new_owner = get_caller_address();
+            assert(new_owner == self.Admin_pending_owner.read(), errors::NOT_PENDING_OWNER);
             let previous_owner = self.Admin_owner.read();
             self.Admin_owner.write(new_owner);
+            self.Admin_pending_owner.write(zero_address());
             self.emit(OwnershipTransferred { previous_owner, new_owner });
         }
 

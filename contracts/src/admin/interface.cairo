@@ -5,14 +5,20 @@ use starknet::{ClassHash, ContractAddress};
 pub trait IAdmin<TState> {
     /// The account allowed to administer the contract.
     fn owner(self: @TState) -> ContractAddress;
+    /// The successor the owner named, until it accepts; zero when there is none.
+    fn pending_owner(self: @TState) -> ContractAddress;
     /// Whether `account` holds `role`.
     fn has_role(self: @TState, role: felt252, account: ContractAddress) -> bool;
     /// Whether the contract is paused.
     fn is_paused(self: @TState) -> bool;
-    /// Hands the contract to `new_owner`.
+    /// Names `new_owner` as the successor (replacing any earlier one); the owner does not
+    /// change until `new_owner` calls `accept_ownership`.
     /// Requirements: caller is the owner; `new_owner` is not zero.
-    /// Emits `OwnershipTransferred`.
+    /// Emits `OwnershipTransferStarted`.
     fn transfer_ownership(ref self: TState, new_owner: ContractAddress);
+    /// Takes the contract over. Requirements: caller is the pending owner.
+    /// Emits `OwnershipTransferred`.
+    fn accept_ownership(ref self: TState);
     /// Grants `role` to `account`. Requirements: caller is the owner; `account` is not zero.
     /// Emits `RoleGranted` when the role was not held.
     fn grant_role(ref self: TState, role: felt252, account: ContractAddress);

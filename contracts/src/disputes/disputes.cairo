@@ -1,12 +1,15 @@
 /// Disputes: arbitrators vote `WorkerRight` or `ClientRight`; the first ruling to reach the
 /// quorum wins. After the voting period the votes cast decide: the ruling with more votes
 /// wins, and a tie (no votes included) pays the worker, so a client cannot win by keeping
-/// arbitrators in the dark. The quorum never counts more arbitrators than there are.
+/// arbitrators in the dark. The quorum never counts more arbitrators than there are. A
+/// dispute's voting period and quorum are fixed when it opens: the owner cannot change the
+/// rules of a dispute in progress.
 ///
-/// Worker right: the escrow pays the worker. Client right: the escrow refunds the client and
-/// this contract slashes the whole collateral, `client_share_bps` to the client and the rest
-/// to the treasury. Either way the reputation records the outcome. Pausing has no effect
-/// here: a dispute is a settlement, and settlements always go through.
+/// Worker right: the escrow pays the worker its reward and the client's bond. Client right:
+/// the escrow refunds the client its reward and bond, and this contract slashes the whole
+/// collateral to the treasury; never to the client, who would then profit from provoking
+/// it. Either way the reputation records the outcome. Pausing has no effect here: a dispute
+/// is a settlement, and settlements always go through.
 #[starknet::contract]
 pub mod Disputes {
     use starknet::storage::{
@@ -16,13 +19,15 @@ pub mod Disputes {
     use starknet::{ContractAddress, get_block_timestamp, get_caller_address};
     use crate::admin::component::AdminComponent;
     use crate::disputes::errors;
-    use crate::disputes::interface::{IDisputes, IDisputesConfig, IDisputesEscrow, IDisputesView};
+    use crate::disputes::interface::{
+        IDisputes, IDisputesConfig, IDisputesEscrow, IDisputesView, MAX_VOTING_PERIOD,
+    };
     use crate::escrow::interface::{IEscrowSettlementDispatcher, IEscrowSettlementDispatcherTrait};
     use crate::reputation::interface::{
         IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
     };
     use crate::staking::interface::{IStakingJobsDispatcher, IStakingJobsDispatcherTrait};
-    use crate::types::{BPS_DENOMINATOR, Dispute, DisputeStatus, Ruling, bps_of};
+    use crate::types::{Dispute, DisputeStatus, Ruling};
     use crate::types::is_zero_address;
 
     component!(path: AdminComponent, storage: admin, event: AdminEvent);
@@ -42,7 +47,6 @@ pub mod Disputes {
         treasury: ContractAddress,
         quorum: u32,
         voting_period: u64,
-        client_share_bps: u16,
         arbitrators: Map<ContractAddress, bool>,
         arbitrator_count: u32,
         dispute_count: u64,
@@ -62,7 +66,6 @@ pub mod Disputes {
         ArbitratorRemoved: ArbitratorRemoved,
         QuorumUpdated: QuorumUpdated,
         VotingPeriodUpdated: VotingPeriodUpdated,
-        ClientShareUpdated: ClientShareUpdated,
         #[flat]
         AdminEvent: AdminComponent::Event,
     }
@@ -78,6 +81,8 @@ pub mod Disputes {
         pub worker: ContractAddress,
         pub evidence_hash: felt252,
         pub voting_ends_at: u64,
+        /// The client's bond, held by the escrow until the ruling.
+        pub bond: u256,
     }
 
     /// An arbitrator voted; the tallies are after this vote.
@@ -92,8 +97,9 @@ pub mod Disputes {
         pub votes_client: u32,
     }
 
-    /// The dispute was settled. `payout` went to the worker (worker right); `slashed_to_client`
-    /// and `slashed_to_treasury` were taken from its stake (client right).
+    /// The dispute was settled. Worker right: `payout` and the client's `bond` went to the
+    /// worker. Client right: the `bond` went back to the client, and `slashed_to_treasury`
+    /// was taken from the worker's stake.
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub struct DisputeResolved {
         #[key]
@@ -103,7 +109,7 @@ pub mod Disputes {
         pub ruling: Ruling,
         pub by_timeout: bool,
         pub payout: u256,
-        pub slashed_to_client: u256,
+        pub bond: u256,
         pub slashed_to_treasury: u256,
     }
 
@@ -133,12 +139,6 @@ pub mod Disputes {
         pub new_period: u64,
     }
 
-    #[derive(Drop, PartialEq, Debug, starknet::Event)]
-    pub struct ClientShareUpdated {
-        pub old_bps: u16,
-        pub new_bps: u16,
-    }
-
     #[constructor]
     fn constructor(
         ref self: ContractState,
@@ -149,7 +149,6 @@ pub mod Disputes {
         treasury: ContractAddress,
         quorum: u32,
         voting_period: u64,
-        client_share_bps: u16,
     ) {
         assert(!is_zero_address(escrow), errors::ZERO_ADDRESS);
         assert(!is_zero_address(staking), errors::ZERO_ADDRESS);
@@ -157,7 +156,7 @@ pub mod Disputes {
         assert(!is_zero_address(treasury), errors::ZERO_ADDRESS);
         assert(quorum > 0, errors::ZERO_QUORUM);
         assert(voting_period > 0, errors::ZERO_PERIOD);
-        assert(client_share_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+        assert(voting_period <= MAX_VOTING_PERIOD, errors::PERIOD_TOO_LONG);
         self.admin.initializer(owner);
         self.escrow.write(escrow);
         self.staking.write(staking);
@@ -165,7 +164,6 @@ pub mod Disputes {
         self.treasury.write(treasury);
         self.quorum.write(quorum);
         self.voting_period.write(voting_period);
-        self.client_share_bps.write(client_share_bps);
     }
 
     #[abi(embed_v0)]
@@ -176,12 +174,14 @@ pub mod Disputes {
             client: ContractAddress,
             worker: ContractAddress,
             collateral: u256,
+            bond: u256,
             evidence_hash: felt252,
         ) -> u64 {
             assert(get_caller_address() == self.escrow.read(), errors::NOT_ESCROW);
             let dispute_id = self.dispute_count.read() + 1;
             self.dispute_count.write(dispute_id);
             let opened_at = get_block_timestamp();
+            let voting_ends_at = opened_at + self.voting_period.read();
             self
                 .disputes
                 .write(
@@ -191,8 +191,11 @@ pub mod Disputes {
                         client,
                         worker,
                         collateral,
+                        bond,
                         evidence_hash,
                         opened_at,
+                        voting_ends_at,
+                        quorum: self.effective_quorum(),
                         votes_worker: 0,
                         votes_client: 0,
                         status: DisputeStatus::Open,
@@ -207,7 +210,8 @@ pub mod Disputes {
                         client,
                         worker,
                         evidence_hash,
-                        voting_ends_at: opened_at + self.voting_period.read(),
+                        voting_ends_at,
+                        bond,
                     },
                 );
             dispute_id
@@ -221,10 +225,7 @@ pub mod Disputes {
             assert(self.arbitrators.read(arbitrator), errors::NOT_ARBITRATOR);
             let mut dispute = self.read_dispute(dispute_id);
             assert(dispute.status == DisputeStatus::Open, errors::NOT_OPEN);
-            assert(
-                get_block_timestamp() <= dispute.opened_at + self.voting_period.read(),
-                errors::VOTING_CLOSED,
-            );
+            assert(get_block_timestamp() <= dispute.voting_ends_at, errors::VOTING_CLOSED);
             assert(
                 arbitrator != dispute.client && arbitrator != dispute.worker,
                 errors::ARBITRATOR_IS_PARTY,
@@ -252,7 +253,7 @@ pub mod Disputes {
                         votes_client: dispute.votes_client,
                     },
                 );
-            if tally >= self.effective_quorum() {
+            if tally >= dispute.quorum {
                 self.resolve(dispute_id, dispute, ruling, false);
             }
         }
@@ -260,10 +261,7 @@ pub mod Disputes {
         fn resolve_timeout(ref self: ContractState, dispute_id: u64) {
             let dispute = self.read_dispute(dispute_id);
             assert(dispute.status == DisputeStatus::Open, errors::NOT_OPEN);
-            assert(
-                get_block_timestamp() > dispute.opened_at + self.voting_period.read(),
-                errors::VOTING_OPEN,
-            );
+            assert(get_block_timestamp() > dispute.voting_ends_at, errors::VOTING_OPEN);
             // The votes cast decide; a tie, none at all included, pays the worker.
             let ruling = if dispute.votes_client > dispute.votes_worker {
                 Ruling::ClientRight
@@ -303,10 +301,6 @@ pub mod Disputes {
         fn voting_period(self: @ContractState) -> u64 {
             self.voting_period.read()
         }
-
-        fn client_share_bps(self: @ContractState) -> u16 {
-            self.client_share_bps.read()
-        }
     }
 
     #[abi(embed_v0)]
@@ -343,28 +337,21 @@ pub mod Disputes {
         fn set_voting_period(ref self: ContractState, voting_period: u64) {
             self.admin.assert_only_owner();
             assert(voting_period > 0, errors::ZERO_PERIOD);
+            assert(voting_period <= MAX_VOTING_PERIOD, errors::PERIOD_TOO_LONG);
             let old_period = self.voting_period.read();
             self.voting_period.write(voting_period);
             self.emit(VotingPeriodUpdated { old_period, new_period: voting_period });
-        }
-
-        fn set_client_share_bps(ref self: ContractState, bps: u16) {
-            self.admin.assert_only_owner();
-            assert(bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
-            let old_bps = self.client_share_bps.read();
-            self.client_share_bps.write(bps);
-            self.emit(ClientShareUpdated { old_bps, new_bps: bps });
         }
     }
 
     #[generate_trait]
     impl InternalImpl of InternalTrait {
-        /// The votes that decide a dispute: the quorum, but never more than there are
-        /// arbitrators (the quorum is set before they are added).
+        /// The votes that decide a dispute opened now: the quorum, but never more than there
+        /// are arbitrators (the quorum is set before they are added), and never zero.
         fn effective_quorum(self: @ContractState) -> u32 {
             let quorum = self.quorum.read();
             let count = self.arbitrator_count.read();
-            if quorum < count {
+            if quorum < count || count == 0 {
                 quorum
             } else {
                 count
@@ -393,30 +380,21 @@ pub mod Disputes {
             let worker_right = ruling == Ruling::WorkerRight;
             let payout = IEscrowSettlementDispatcher { contract_address: self.escrow.read() }
                 .settle_dispute(dispute.job_id, worker_right);
-            let mut slashed_to_client = 0;
             let mut slashed_to_treasury = 0;
-            if !worker_right {
-                let client_part = bps_of(dispute.collateral, self.client_share_bps.read());
-                let treasury_part = dispute.collateral - client_part;
-                let staking = IStakingJobsDispatcher { contract_address: self.staking.read() };
-                if client_part != 0 {
-                    slashed_to_client = staking
-                        .slash(dispute.worker, client_part, DISPUTE_LOST_REASON, dispute.client);
-                }
-                if treasury_part != 0 {
-                    slashed_to_treasury = staking
-                        .slash(
-                            dispute.worker,
-                            treasury_part,
-                            DISPUTE_LOST_REASON,
-                            self.treasury.read(),
-                        );
-                }
+            if !worker_right && dispute.collateral != 0 {
+                slashed_to_treasury =
+                    IStakingJobsDispatcher { contract_address: self.staking.read() }
+                    .slash(
+                        dispute.worker,
+                        dispute.collateral,
+                        DISPUTE_LOST_REASON,
+                        self.treasury.read(),
+                    );
             }
             let amount = if worker_right {
                 payout
             } else {
-                slashed_to_client + slashed_to_treasury
+                slashed_to_treasury
             };
             IReputationWriterDispatcher { contract_address: self.reputation.read() }
                 .record_dispute(dispute.worker, worker_right, amount);
@@ -428,7 +406,7 @@ pub mod Disputes {
                         ruling,
                         by_timeout,
                         payout,
-                        slashed_to_client,
+                        bond: dispute.bond,
                         slashed_to_treasury,
                     },
                 );

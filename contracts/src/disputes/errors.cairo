@@ -9,6 +9,6 @@ pub const VOTING_CLOSED: felt252 = 'voting period over';
 pub const VOTING_OPEN: felt252 = 'voting period not over';
 pub const ZERO_QUORUM: felt252 = 'quorum is zero';
 pub const ZERO_PERIOD: felt252 = 'voting period is zero';
-pub const BPS_TOO_HIGH: felt252 = 'bps above 10000';
 pub const ZERO_ADDRESS: felt252 = 'address is zero';
 pub const QUORUM_ABOVE_ARBITRATORS: felt252 = 'quorum above arbitrators';
+pub const PERIOD_TOO_LONG: felt252 = 'voting period too long';

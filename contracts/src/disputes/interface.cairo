@@ -1,10 +1,15 @@
 use starknet::ContractAddress;
 use crate::types::{Dispute, Ruling};
 
+/// The longest voting period the owner may set: 30 days. It bounds how long a disputed
+/// job's reward, bond and collateral can be held.
+pub const MAX_VOTING_PERIOD: u64 = 2_592_000;
+
 /// Opening a dispute, for the escrow only.
 #[starknet::interface]
 pub trait IDisputesEscrow<TState> {
-    /// Opens a dispute over `job_id` and returns its id.
+    /// Opens a dispute over `job_id` and returns its id; the voting period and the quorum
+    /// are fixed now. `bond` is the client's, held by the escrow.
     /// Requirements: caller is the escrow. Emits `DisputeOpened`.
     fn open(
         ref self: TState,
@@ -12,6 +17,7 @@ pub trait IDisputesEscrow<TState> {
         client: ContractAddress,
         worker: ContractAddress,
         collateral: u256,
+        bond: u256,
         evidence_hash: felt252,
     ) -> u64;
 }
@@ -42,10 +48,8 @@ pub trait IDisputesView<TState> {
     fn is_arbitrator(self: @TState, account: ContractAddress) -> bool;
     fn arbitrator_count(self: @TState) -> u32;
     fn quorum(self: @TState) -> u32;
+    /// The voting period of disputes opened from now on.
     fn voting_period(self: @TState) -> u64;
-    /// Share of a lost dispute's slashed collateral that goes to the client; the rest goes to
-    /// the treasury.
-    fn client_share_bps(self: @TState) -> u16;
 }
 
 /// Owner-only administration.
@@ -60,9 +64,8 @@ pub trait IDisputesConfig<TState> {
     /// Requirements: caller is the owner; 0 < `quorum` <= the number of arbitrators.
     /// Emits `QuorumUpdated`.
     fn set_quorum(ref self: TState, quorum: u32);
-    /// Applies to disputes opened afterwards too: the period is read at vote time.
-    /// Requirements: caller is the owner; > 0. Emits `VotingPeriodUpdated`.
+    /// Applies to disputes opened afterwards; open ones keep their own end.
+    /// Requirements: caller is the owner; 0 < `voting_period` <= `MAX_VOTING_PERIOD`.
+    /// Emits `VotingPeriodUpdated`.
     fn set_voting_period(ref self: TState, voting_period: u64);
-    /// Requirements: caller is the owner; <= 10_000. Emits `ClientShareUpdated`.
-    fn set_client_share_bps(ref self: TState, bps: u16);
 }

@@ -32,3 +32,4 @@ pub const BID_DEADLINE_TOO_LATE: felt252 = 'bid deadline after job';
 pub const BID_EXPIRED: felt252 = 'bid expired';
 pub const BID_USED: felt252 = 'bid already used';
 pub const BAD_SIGNATURE: felt252 = 'invalid bid signature';
+pub const FEE_TOO_HIGH: felt252 = 'fee above cap';

@@ -4,6 +4,10 @@
 /// Assigned → Refunded (timeout) and Submitted → Disputed → Completed | Refunded. Every
 /// terminal state is written before any token moves, so nothing can be paid twice. Pausing
 /// stops `create_job` and `assign`; everything that settles a job always goes through.
+///
+/// A job's money terms (fee, timeout slash, dispute bond) are copied into it at creation, so
+/// no later change by the owner touches a job in flight. A dispute costs the client a bond,
+/// held here: it goes to the worker if the client loses and back to the client if it wins.
 #[starknet::contract]
 pub mod JobEscrow {
     use starknet::storage::{
@@ -22,7 +26,7 @@ pub mod JobEscrow {
     use crate::escrow::errors;
     use crate::escrow::interface::{
         IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow, MAX_CHALLENGE_WINDOW,
-        MAX_JOB_DURATION,
+        MAX_FEE_BPS, MAX_JOB_DURATION,
     };
     use crate::reputation::interface::{
         IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
@@ -53,6 +57,7 @@ pub mod JobEscrow {
         treasury: ContractAddress,
         fee_bps: u16,
         timeout_slash_bps: u16,
+        dispute_bond: u256,
         job_count: u64,
         jobs: Map<u64, Job>,
         /// Bids consumed, by (worker, nonce).
@@ -74,6 +79,7 @@ pub mod JobEscrow {
         JobRefunded: JobRefunded,
         FeeUpdated: FeeUpdated,
         TimeoutSlashUpdated: TimeoutSlashUpdated,
+        DisputeBondUpdated: DisputeBondUpdated,
         TreasuryUpdated: TreasuryUpdated,
         DisputesUpdated: DisputesUpdated,
         #[flat]
@@ -164,7 +170,7 @@ pub mod JobEscrow {
         pub slashed: u256,
     }
 
-    /// The client contested the result.
+    /// The client contested the result and paid `bond` into the escrow.
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub struct JobDisputed {
         #[key]
@@ -175,6 +181,7 @@ pub mod JobEscrow {
         pub worker: ContractAddress,
         pub dispute_id: u64,
         pub evidence_hash: felt252,
+        pub bond: u256,
     }
 
     /// The client won the dispute and got `refund` back.
@@ -193,6 +200,13 @@ pub mod JobEscrow {
     pub struct FeeUpdated {
         pub old_fee_bps: u16,
         pub new_fee_bps: u16,
+    }
+
+    /// The bond for disputes of jobs created from now on.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct DisputeBondUpdated {
+        pub old_bond: u256,
+        pub new_bond: u256,
     }
 
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
@@ -224,12 +238,13 @@ pub mod JobEscrow {
         treasury: ContractAddress,
         fee_bps: u16,
         timeout_slash_bps: u16,
+        dispute_bond: u256,
     ) {
         assert(!is_zero_address(token), errors::ZERO_ADDRESS);
         assert(!is_zero_address(staking), errors::ZERO_ADDRESS);
         assert(!is_zero_address(reputation), errors::ZERO_ADDRESS);
         assert(!is_zero_address(treasury), errors::ZERO_ADDRESS);
-        assert(fee_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+        assert(fee_bps <= MAX_FEE_BPS, errors::FEE_TOO_HIGH);
         assert(timeout_slash_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
         self.admin.initializer(owner);
         self.token.write(token);
@@ -238,6 +253,7 @@ pub mod JobEscrow {
         self.treasury.write(treasury);
         self.fee_bps.write(fee_bps);
         self.timeout_slash_bps.write(timeout_slash_bps);
+        self.dispute_bond.write(dispute_bond);
     }
 
     #[abi(embed_v0)]
@@ -281,6 +297,9 @@ pub mod JobEscrow {
                         submitted_at: 0,
                         dispute_id: 0,
                         state: JobState::Open,
+                        fee_bps: self.fee_bps.read(),
+                        timeout_slash_bps: self.timeout_slash_bps.read(),
+                        dispute_bond: self.dispute_bond.read(),
                     },
                 );
             self
@@ -422,7 +441,7 @@ pub mod JobEscrow {
             if job.collateral != 0 {
                 let staking = IStakingJobsDispatcher { contract_address: self.staking.read() };
                 staking.unlock(job.worker, job_id);
-                let share = bps_of(job.collateral, self.timeout_slash_bps.read());
+                let share = bps_of(job.collateral, job.timeout_slash_bps);
                 if share != 0 {
                     slashed = staking.slash(job.worker, share, TIMEOUT_REASON, self.treasury.read());
                 }
@@ -450,16 +469,25 @@ pub mod JobEscrow {
             assert(!is_zero_address(disputes), errors::DISPUTES_NOT_SET);
             job.state = JobState::Disputed;
             self.jobs.write(job_id, job);
+            let bond = job.dispute_bond;
             let dispute_id = IDisputesEscrowDispatcher { contract_address: disputes }
-                .open(job_id, job.client, job.worker, job.collateral, evidence_hash);
+                .open(job_id, job.client, job.worker, job.collateral, bond, evidence_hash);
             job.dispute_id = dispute_id;
             self.jobs.write(job_id, job);
             self
                 .emit(
                     JobDisputed {
-                        job_id, client: job.client, worker: job.worker, dispute_id, evidence_hash,
+                        job_id,
+                        client: job.client,
+                        worker: job.worker,
+                        dispute_id,
+                        evidence_hash,
+                        bond,
                     },
                 );
+            if bond != 0 {
+                self.token_dispatcher().transfer_from(job.client, get_contract_address(), bond);
+            }
             dispute_id
         }
     }
@@ -471,7 +499,12 @@ pub mod JobEscrow {
             assert(get_caller_address() == self.disputes.read(), errors::NOT_DISPUTES);
             assert(job.state == JobState::Disputed, errors::NOT_DISPUTED);
             if worker_right {
-                return self.pay_worker(job_id, job);
+                let payout = self.pay_worker(job_id, job);
+                // The client contested a right result: its bond goes to the worker.
+                if job.dispute_bond != 0 {
+                    self.token_dispatcher().transfer(job.worker, job.dispute_bond);
+                }
+                return payout;
             }
             job.state = JobState::Refunded;
             self.jobs.write(job_id, job);
@@ -485,7 +518,7 @@ pub mod JobEscrow {
                         job_id, client: job.client, worker: job.worker, refund: job.reward,
                     },
                 );
-            self.token_dispatcher().transfer(job.client, job.reward);
+            self.token_dispatcher().transfer(job.client, job.reward + job.dispute_bond);
             0
         }
     }
@@ -516,6 +549,10 @@ pub mod JobEscrow {
             self.timeout_slash_bps.read()
         }
 
+        fn dispute_bond(self: @ContractState) -> u256 {
+            self.dispute_bond.read()
+        }
+
         fn treasury(self: @ContractState) -> ContractAddress {
             self.treasury.read()
         }
@@ -541,7 +578,7 @@ pub mod JobEscrow {
     impl EscrowConfigImpl of IEscrowConfig<ContractState> {
         fn set_fee_bps(ref self: ContractState, fee_bps: u16) {
             self.admin.assert_only_owner();
-            assert(fee_bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
+            assert(fee_bps <= MAX_FEE_BPS, errors::FEE_TOO_HIGH);
             let old_fee_bps = self.fee_bps.read();
             self.fee_bps.write(fee_bps);
             self.emit(FeeUpdated { old_fee_bps, new_fee_bps: fee_bps });
@@ -553,6 +590,13 @@ pub mod JobEscrow {
             let old_bps = self.timeout_slash_bps.read();
             self.timeout_slash_bps.write(bps);
             self.emit(TimeoutSlashUpdated { old_bps, new_bps: bps });
+        }
+
+        fn set_dispute_bond(ref self: ContractState, bond: u256) {
+            self.admin.assert_only_owner();
+            let old_bond = self.dispute_bond.read();
+            self.dispute_bond.write(bond);
+            self.emit(DisputeBondUpdated { old_bond, new_bond: bond });
         }
 
         fn set_treasury(ref self: ContractState, treasury: ContractAddress) {
@@ -594,7 +638,7 @@ pub mod JobEscrow {
             let mut job = job;
             job.state = JobState::Completed;
             self.jobs.write(job_id, job);
-            let fee = bps_of(job.reward, self.fee_bps.read());
+            let fee = bps_of(job.reward, job.fee_bps);
             let payout = job.reward - fee;
             if job.collateral != 0 {
                 IStakingJobsDispatcher { contract_address: self.staking.read() }

@@ -10,6 +10,9 @@ pub const MAX_CHALLENGE_WINDOW: u64 = 2_592_000;
 /// worker's collateral can be locked by one job.
 pub const MAX_JOB_DURATION: u64 = 604_800;
 
+/// The highest protocol fee the owner may set: 1_000 bps (10 %).
+pub const MAX_FEE_BPS: u16 = 1_000;
+
 /// The job lifecycle, for clients, workers and anyone settling.
 #[starknet::interface]
 pub trait IJobEscrow<TState> {
@@ -64,7 +67,9 @@ pub trait IJobEscrow<TState> {
     /// gets the refund. Requirements: the job is Assigned; the deadline has passed.
     /// Emits `JobTimedOut`.
     fn claim_timeout(ref self: TState, job_id: u64);
-    /// Contests the result and opens a dispute. Returns the dispute id.
+    /// Contests the result and opens a dispute, pulling the job's dispute bond from the
+    /// client (approve it first): a client that disputes a right result loses the bond to the
+    /// worker. Returns the dispute id.
     /// Requirements: caller is the client; the job is Submitted; the challenge window is open;
     /// `evidence_hash` not zero. Emits `JobDisputed`.
     fn dispute(ref self: TState, job_id: u64, evidence_hash: felt252) -> u64;
@@ -73,8 +78,9 @@ pub trait IJobEscrow<TState> {
 /// The disputes contract's hook to settle a disputed job's funds.
 #[starknet::interface]
 pub trait IEscrowSettlement<TState> {
-    /// Releases the collateral and pays the worker (worker right, returns the payout) or
-    /// refunds the client (client right, returns 0). Slashing is the caller's.
+    /// Releases the collateral and pays the worker its reward and the client's bond (worker
+    /// right, returns the reward's payout) or refunds the client its reward and bond (client
+    /// right, returns 0). Slashing is the caller's.
     /// Requirements: caller is the disputes contract; the job is Disputed.
     /// Emits `JobCompleted` or `JobRefunded`.
     fn settle_dispute(ref self: TState, job_id: u64, worker_right: bool) -> u256;
@@ -93,6 +99,8 @@ pub trait IEscrowView<TState> {
     fn is_bid_used(self: @TState, worker: ContractAddress, nonce: felt252) -> bool;
     fn fee_bps(self: @TState) -> u16;
     fn timeout_slash_bps(self: @TState) -> u16;
+    /// The bond a client pays to dispute a job created now (each job keeps its own).
+    fn dispute_bond(self: @TState) -> u256;
     fn treasury(self: @TState) -> ContractAddress;
     fn token(self: @TState) -> ContractAddress;
     fn staking(self: @TState) -> ContractAddress;
@@ -103,10 +111,15 @@ pub trait IEscrowView<TState> {
 /// Owner-only configuration.
 #[starknet::interface]
 pub trait IEscrowConfig<TState> {
-    /// Requirements: caller is the owner; `fee_bps` <= 10_000. Emits `FeeUpdated`.
+    /// Applies to jobs created afterwards. Requirements: caller is the owner;
+    /// `fee_bps` <= `MAX_FEE_BPS`. Emits `FeeUpdated`.
     fn set_fee_bps(ref self: TState, fee_bps: u16);
-    /// Requirements: caller is the owner; `bps` <= 10_000. Emits `TimeoutSlashUpdated`.
+    /// Applies to jobs created afterwards. Requirements: caller is the owner;
+    /// `bps` <= 10_000. Emits `TimeoutSlashUpdated`.
     fn set_timeout_slash_bps(ref self: TState, bps: u16);
+    /// Applies to jobs created afterwards. Requirements: caller is the owner.
+    /// Emits `DisputeBondUpdated`.
+    fn set_dispute_bond(ref self: TState, bond: u256);
     /// Requirements: caller is the owner; not zero. Emits `TreasuryUpdated`.
     fn set_treasury(ref self: TState, treasury: ContractAddress);
     /// Wires the disputes contract (deployed after the escrow).

@@ -14,3 +14,4 @@ pub const ZERO_BENEFICIARY: felt252 = 'beneficiary is zero';
 pub const ZERO_WINDOW: felt252 = 'window is zero';
 pub const ZERO_ADDRESS: felt252 = 'address is zero';
 pub const TOO_MANY_EXITS: felt252 = 'too many pending exits';
+pub const WINDOW_TOO_LONG: felt252 = 'unstake window too long';

@@ -2,6 +2,9 @@ use starknet::ContractAddress;
 
 /// The exit window used when the constructor is given zero: 7 days.
 pub const DEFAULT_UNSTAKE_WINDOW: u64 = 604_800;
+/// The longest exit window the owner may set: 30 days, so no setting can hold a worker's
+/// stake forever.
+pub const MAX_UNSTAKE_WINDOW: u64 = 2_592_000;
 /// The most capability tags a worker may register.
 pub const MAX_CAPABILITIES: u32 = 32;
 /// The most exits a worker may have waiting at once; it bounds the work a slash does.
@@ -85,7 +88,7 @@ pub trait IStakingView<TState> {
 pub trait IStakingConfig<TState> {
     /// Requirements: caller is the owner. Emits `MinStakeUpdated`.
     fn set_min_stake(ref self: TState, min_stake: u256);
-    /// Applies to new intents only. Requirements: caller is the owner; `window` > 0.
-    /// Emits `UnstakeWindowUpdated`.
+    /// Applies to new intents only. Requirements: caller is the owner;
+    /// 0 < `window` <= `MAX_UNSTAKE_WINDOW`. Emits `UnstakeWindowUpdated`.
     fn set_unstake_window(ref self: TState, window: u64);
 }

@@ -15,7 +15,7 @@ pub mod Staking {
     use crate::staking::errors;
     use crate::staking::interface::{
         DEFAULT_UNSTAKE_WINDOW, IStakingConfig, IStakingJobs, IStakingView, IStakingWorker,
-        MAX_CAPABILITIES, MAX_PENDING_EXITS,
+        MAX_CAPABILITIES, MAX_PENDING_EXITS, MAX_UNSTAKE_WINDOW,
     };
     use crate::token::interface::{IERC20Dispatcher, IERC20DispatcherTrait};
     use crate::types::roles;
@@ -182,6 +182,7 @@ pub mod Staking {
         } else {
             unstake_window
         };
+        assert(window <= MAX_UNSTAKE_WINDOW, errors::WINDOW_TOO_LONG);
         self.unstake_window.write(window);
     }
 
@@ -434,6 +435,7 @@ pub mod Staking {
         fn set_unstake_window(ref self: ContractState, window: u64) {
             self.admin.assert_only_owner();
             assert(window > 0, errors::ZERO_WINDOW);
+            assert(window <= MAX_UNSTAKE_WINDOW, errors::WINDOW_TOO_LONG);
             let old_window = self.unstake_window.read();
             self.unstake_window.write(window);
             self.emit(UnstakeWindowUpdated { old_window, new_window: window });

@@ -9,7 +9,7 @@ use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::reputation::reputation::Reputation;
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::token::token::CiroToken;
-use super::utils::{OTHER, OWNER, Suite, SuiteTrait, ZERO, admin, setup};
+use super::utils::{CLIENT, OTHER, OWNER, Suite, SuiteTrait, ZERO, admin, setup};
 
 fn admin_event(event: AdminComponent::Event) -> Option<CiroToken::Event> {
     Option::Some(CiroToken::Event::AdminEvent(event))
@@ -43,11 +43,27 @@ fn test_pause_and_unpause_on_every_contract() {
 }
 
 #[test]
-fn test_transfer_ownership_hands_over_and_emits() {
+fn test_transfer_ownership_hands_over_on_acceptance_and_emits() {
     let suite = setup();
     set_contract_address(OWNER());
     admin(suite.token).transfer_ownership(OTHER());
+    // Naming a successor changes nothing yet.
+    assert_eq!(admin(suite.token).owner(), OWNER());
+    assert_eq!(admin(suite.token).pending_owner(), OTHER());
+    assert_eq!(
+        pop_log::<CiroToken::Event>(suite.token),
+        admin_event(
+            AdminComponent::Event::OwnershipTransferStarted(
+                AdminComponent::OwnershipTransferStarted {
+                    previous_owner: OWNER(), new_owner: OTHER(),
+                },
+            ),
+        ),
+    );
+    set_contract_address(OTHER());
+    admin(suite.token).accept_ownership();
     assert_eq!(admin(suite.token).owner(), OTHER());
+    assert_eq!(admin(suite.token).pending_owner(), ZERO());
     assert_eq!(
         pop_log::<CiroToken::Event>(suite.token),
         admin_event(
@@ -59,9 +75,42 @@ fn test_transfer_ownership_hands_over_and_emits() {
         ),
     );
     // The new owner administers; the old one no longer can.
-    set_contract_address(OTHER());
     admin(suite.token).pause();
     assert!(admin(suite.token).is_paused());
+}
+
+#[test]
+fn test_transfer_ownership_keeps_the_owner_until_accepted() {
+    // A typo in the successor's address leaves the contract with its owner, who can name
+    // the right one.
+    let suite = setup();
+    set_contract_address(OWNER());
+    admin(suite.token).transfer_ownership(OTHER());
+    admin(suite.token).pause();
+    assert!(admin(suite.token).is_paused());
+    admin(suite.token).transfer_ownership(CLIENT());
+    assert_eq!(admin(suite.token).pending_owner(), CLIENT());
+}
+
+#[test]
+#[should_panic(expected: ('caller is not pending owner', 'ENTRYPOINT_FAILED'))]
+fn test_accept_ownership_by_a_stranger_fails() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    admin(suite.token).transfer_ownership(OTHER());
+    set_contract_address(CLIENT());
+    admin(suite.token).accept_ownership();
+}
+
+#[test]
+#[should_panic(expected: ('caller is not pending owner', 'ENTRYPOINT_FAILED'))]
+fn test_accept_ownership_replaced_successor_fails() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    admin(suite.token).transfer_ownership(OTHER());
+    admin(suite.token).transfer_ownership(CLIENT());
+    set_contract_address(OTHER());
+    admin(suite.token).accept_ownership();
 }
 
 #[test]
@@ -70,6 +119,9 @@ fn test_transfer_ownership_old_owner_loses_rights() {
     let suite = setup();
     set_contract_address(OWNER());
     admin(suite.token).transfer_ownership(OTHER());
+    set_contract_address(OTHER());
+    admin(suite.token).accept_ownership();
+    set_contract_address(OWNER());
     admin(suite.token).pause();
 }
 

@@ -6,7 +6,7 @@ use crate::disputes::disputes::Disputes;
 use crate::disputes::interface::{
     IDisputesConfigDispatcher, IDisputesConfigDispatcherTrait, IDisputesDispatcher,
     IDisputesDispatcherTrait, IDisputesEscrowDispatcher, IDisputesEscrowDispatcherTrait,
-    IDisputesViewDispatcher, IDisputesViewDispatcherTrait,
+    IDisputesViewDispatcher, IDisputesViewDispatcherTrait, MAX_VOTING_PERIOD,
 };
 use crate::escrow::interface::IEscrowConfigDispatcherTrait;
 use crate::escrow::escrow::JobEscrow;
@@ -16,10 +16,10 @@ use crate::staking::interface::IStakingViewDispatcherTrait;
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{Dispute, DisputeStatus, JobState, ReputationRecord, Ruling, roles};
 use super::utils::{assign, 
-    ARB1, ARB2, ARB3, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, EVIDENCE, INITIAL_BALANCE,
-    ONE, OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite, SuiteTrait, TREASURY,
-    VOTING_PERIOD, WASM, WORKER, ZERO, admin, balance, disputed_job, drop_all_events, drop_events,
-    stake_worker, setup, submitted_job,
+    ARB1, ARB2, ARB3, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, DISPUTE_BOND, EVIDENCE,
+    INITIAL_BALANCE, ONE, OTHER, OWNER, QUORUM, RESULT, REWARD, SPEC, STAKE, START, Suite,
+    SuiteTrait, TREASURY, VOTING_PERIOD, WASM, WORKER, ZERO, admin, balance, create_job, dispute,
+    disputed_job, drop_all_events, drop_events, stake_worker, setup, submitted_job,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -33,8 +33,11 @@ fn open_dispute(job_id: u64, opened_at: u64) -> Dispute {
         client: CLIENT(),
         worker: WORKER(),
         collateral: COLLATERAL,
+        bond: DISPUTE_BOND,
         evidence_hash: EVIDENCE,
         opened_at,
+        voting_ends_at: opened_at + VOTING_PERIOD,
+        quorum: QUORUM,
         votes_worker: 0,
         votes_client: 0,
         status: DisputeStatus::Open,
@@ -92,9 +95,11 @@ fn test_open_via_escrow_stores_dispute_and_emits() {
     drop_all_events(suite);
     let now = START + 100;
     set_block_timestamp(now);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
     assert_eq!(dispute_id, 1);
+    // The client paid the bond into the escrow.
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD - DISPUTE_BOND);
+    assert_eq!(balance(suite, suite.escrow), REWARD + DISPUTE_BOND);
     assert_eq!(suite.disputes_view().dispute_count(), 1);
     assert_eq!(suite.disputes_view().dispute(dispute_id), open_dispute(job_id, now));
     assert!(!suite.disputes_view().has_voted(dispute_id, ARB1()));
@@ -109,6 +114,7 @@ fn test_open_via_escrow_stores_dispute_and_emits() {
                     worker: WORKER(),
                     evidence_hash: EVIDENCE,
                     voting_ends_at: now + VOTING_PERIOD,
+                    bond: DISPUTE_BOND,
                 },
             ),
         ),
@@ -121,8 +127,8 @@ fn test_open_by_escrow_address_returns_next_id() {
     let suite = setup();
     set_contract_address(suite.escrow);
     let opener = IDisputesEscrowDispatcher { contract_address: suite.disputes };
-    let first = opener.open(7, CLIENT(), WORKER(), 5 * ONE, 'ev-1');
-    let second = opener.open(8, CLIENT(), WORKER(), 0, 'ev-2');
+    let first = opener.open(7, CLIENT(), WORKER(), 5 * ONE, ONE, 'ev-1');
+    let second = opener.open(8, CLIENT(), WORKER(), 0, 0, 'ev-2');
     assert_eq!(first, 1);
     assert_eq!(second, 2);
     assert_eq!(suite.disputes_view().dispute_count(), 2);
@@ -133,8 +139,11 @@ fn test_open_by_escrow_address_returns_next_id() {
             client: CLIENT(),
             worker: WORKER(),
             collateral: 0,
+            bond: 0,
             evidence_hash: 'ev-2',
             opened_at: START,
+            voting_ends_at: START + VOTING_PERIOD,
+            quorum: QUORUM,
             votes_worker: 0,
             votes_client: 0,
             status: DisputeStatus::Open,
@@ -149,7 +158,7 @@ fn test_open_not_escrow() {
     let suite = setup();
     set_contract_address(CLIENT());
     IDisputesEscrowDispatcher { contract_address: suite.disputes }
-        .open(1, CLIENT(), WORKER(), COLLATERAL, EVIDENCE);
+        .open(1, CLIENT(), WORKER(), COLLATERAL, DISPUTE_BOND, EVIDENCE);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,7 +183,7 @@ fn test_vote_records_tally_and_emits() {
     assert_eq!(pop_log::<Disputes::Event>(suite.disputes), Option::None);
     // Below the quorum nothing settles.
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Disputed);
-    assert_eq!(balance(suite, suite.escrow), REWARD);
+    assert_eq!(balance(suite, suite.escrow), REWARD + DISPUTE_BOND);
 }
 
 #[test]
@@ -226,9 +235,10 @@ fn test_vote_quorum_worker_right_pays_worker() {
     expected.ruling = Ruling::WorkerRight;
     assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
-    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout);
+    // The client disputed a right result: its bond went to the worker.
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout + DISPUTE_BOND);
     assert_eq!(balance(suite, TREASURY()), fee);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD - DISPUTE_BOND);
     assert_eq!(balance(suite, suite.escrow), 0);
     assert_eq!(balance(suite, suite.staking), STAKE);
     assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
@@ -250,7 +260,7 @@ fn test_vote_quorum_worker_right_pays_worker() {
                     ruling: Ruling::WorkerRight,
                     by_timeout: false,
                     payout,
-                    slashed_to_client: 0,
+                    bond: DISPUTE_BOND,
                     slashed_to_treasury: 0,
                 },
             ),
@@ -269,8 +279,11 @@ fn test_vote_quorum_worker_right_pays_worker() {
     );
 }
 
+// A lost dispute used to pay the client 70 % of the slashed collateral: a client gained by
+// provoking a slash. Now the whole slash goes to the treasury and the client gets back
+// exactly what it put in, reward and bond.
 #[test]
-fn test_vote_quorum_client_right_refunds_and_slashes() {
+fn test_vote_quorum_client_right_refunds_and_slashes_to_the_treasury() {
     let suite = setup();
     let (job_id, dispute_id) = disputed_job(suite);
     vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
@@ -279,18 +292,14 @@ fn test_vote_quorum_client_right_refunds_and_slashes() {
     set_block_timestamp(now);
     vote(suite, ARB3(), dispute_id, Ruling::ClientRight);
 
-    let to_client = COLLATERAL * 7_000 / 10_000;
-    let to_treasury = COLLATERAL - to_client;
-    assert_eq!(to_client, 42 * ONE);
-    assert_eq!(to_treasury, 18 * ONE);
     let mut expected = open_dispute(job_id, START);
     expected.votes_client = 2;
     expected.status = DisputeStatus::Resolved;
     expected.ruling = Ruling::ClientRight;
     assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + to_client);
-    assert_eq!(balance(suite, TREASURY()), to_treasury);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
+    assert_eq!(balance(suite, TREASURY()), COLLATERAL);
     assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE);
     assert_eq!(balance(suite, suite.escrow), 0);
     assert_eq!(balance(suite, suite.staking), STAKE - COLLATERAL);
@@ -313,8 +322,8 @@ fn test_vote_quorum_client_right_refunds_and_slashes() {
                     ruling: Ruling::ClientRight,
                     by_timeout: false,
                     payout: 0,
-                    slashed_to_client: to_client,
-                    slashed_to_treasury: to_treasury,
+                    bond: DISPUTE_BOND,
+                    slashed_to_treasury: COLLATERAL,
                 },
             ),
         ),
@@ -332,17 +341,42 @@ fn test_vote_quorum_client_right_refunds_and_slashes() {
     );
 }
 
+// The owner used to set the client's share of a lost dispute's slash (up to all of it).
+// That power is gone: the entry points no longer exist.
 #[test]
-fn test_vote_client_right_zero_client_share() {
+fn test_the_owner_can_no_longer_give_the_client_a_share_of_slashes() {
     let suite = setup();
     set_contract_address(OWNER());
-    suite.disputes_config().set_client_share_bps(0);
+    let answer = call_contract_syscall(
+        suite.disputes, selector!("set_client_share_bps"), array![10_000].span(),
+    );
+    assert!(answer.is_err());
+    let answer = call_contract_syscall(
+        suite.disputes, selector!("client_share_bps"), array![].span(),
+    );
+    assert!(answer.is_err());
+}
+
+// A client that disputes a right result to hold up the payment now pays for it: the bond
+// goes to the worker, on a vote as on a timeout.
+#[test]
+fn test_a_frivolous_dispute_costs_the_client_its_bond() {
+    let suite = setup();
     let (_, dispute_id) = disputed_job(suite);
-    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
-    vote(suite, ARB2(), dispute_id, Ruling::ClientRight);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
-    assert_eq!(balance(suite, TREASURY()), COLLATERAL);
-    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - COLLATERAL);
+    let client_before = balance(suite, CLIENT());
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    assert_eq!(balance(suite, CLIENT()), client_before);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD - DISPUTE_BOND);
+}
+
+#[test]
+#[should_panic(expected: ('insufficient allowance', 'ENTRYPOINT_FAILED', 'ENTRYPOINT_FAILED'))]
+fn test_a_dispute_without_the_bond_approved_fails() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    set_contract_address(CLIENT());
+    suite.escrow().dispute(job_id, EVIDENCE);
 }
 
 #[test]
@@ -355,8 +389,7 @@ fn test_vote_client_right_zero_collateral_slashes_nothing() {
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
     drop_events(suite.disputes);
     vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
     vote(suite, ARB2(), dispute_id, Ruling::ClientRight);
@@ -486,16 +519,14 @@ fn test_resolve_timeout_a_client_majority_below_quorum_refunds() {
     set_contract_address(OTHER());
     suite.disputes().resolve_timeout(dispute_id);
 
-    let to_client = COLLATERAL * 7_000 / 10_000;
-    let to_treasury = COLLATERAL - to_client;
     let mut expected = open_dispute(job_id, START);
     expected.votes_client = 1;
     expected.status = DisputeStatus::Resolved;
     expected.ruling = Ruling::ClientRight;
     assert_eq!(suite.disputes_view().dispute(dispute_id), expected);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE + to_client);
-    assert_eq!(balance(suite, TREASURY()), to_treasury);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
+    assert_eq!(balance(suite, TREASURY()), COLLATERAL);
     assert_eq!(balance(suite, OTHER()), 0);
     assert_eq!(balance(suite, suite.escrow), 0);
     assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - COLLATERAL);
@@ -513,8 +544,8 @@ fn test_resolve_timeout_a_client_majority_below_quorum_refunds() {
                     ruling: Ruling::ClientRight,
                     by_timeout: true,
                     payout: 0,
-                    slashed_to_client: to_client,
-                    slashed_to_treasury: to_treasury,
+                    bond: DISPUTE_BOND,
+                    slashed_to_treasury: COLLATERAL,
                 },
             ),
         ),
@@ -535,8 +566,8 @@ fn assert_timeout_pays_the_worker(suite: Suite, job_id: u64, dispute_id: u64) {
     assert_eq!(dispute.status, DisputeStatus::Resolved);
     assert_eq!(dispute.ruling, Ruling::WorkerRight);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
-    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout + DISPUTE_BOND);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD - DISPUTE_BOND);
     assert_eq!(balance(suite, TREASURY()), fee);
     assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
     assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
@@ -553,7 +584,7 @@ fn assert_timeout_pays_the_worker(suite: Suite, job_id: u64, dispute_id: u64) {
                     ruling: Ruling::WorkerRight,
                     by_timeout: true,
                     payout,
-                    slashed_to_client: 0,
+                    bond: DISPUTE_BOND,
                     slashed_to_treasury: 0,
                 },
             ),
@@ -762,10 +793,50 @@ fn test_set_voting_period_updates_and_emits() {
             ),
         ),
     );
-    // The period is read at vote time, so the open dispute gets the longer period too.
+    // The open dispute keeps the period it opened with; a new one gets the new period.
+    assert_eq!(suite.disputes_view().dispute(dispute_id).voting_ends_at, START + VOTING_PERIOD);
+    let job_id = create_job(suite);
+    assign(suite, job_id, WORKER());
+    set_contract_address(WORKER());
+    suite.escrow().submit_result(job_id, RESULT);
+    let second = dispute(suite, job_id);
+    assert_eq!(
+        suite.disputes_view().dispute(second).voting_ends_at, START + 2 * VOTING_PERIOD,
+    );
+}
+
+// The voting period used to be read at vote time, so the owner could stretch (or cut short)
+// a dispute already open, after seeing how it went. An open dispute now keeps its own end.
+#[test]
+#[should_panic(expected: ('voting period over', 'ENTRYPOINT_FAILED'))]
+fn test_set_voting_period_does_not_reopen_an_open_dispute() {
+    let suite = setup();
+    let (_, dispute_id) = disputed_job(suite);
+    set_contract_address(OWNER());
+    suite.disputes_config().set_voting_period(2 * VOTING_PERIOD);
     set_block_timestamp(START + VOTING_PERIOD + 1);
     vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
-    assert_eq!(suite.disputes_view().dispute(dispute_id).votes_client, 1);
+}
+
+// Likewise the quorum: raising it after a dispute opened does not change what decides it.
+#[test]
+fn test_set_quorum_does_not_touch_an_open_dispute() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    set_contract_address(OWNER());
+    suite.disputes_config().set_quorum(3);
+    vote(suite, ARB1(), dispute_id, Ruling::WorkerRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).status, DisputeStatus::Resolved);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
+}
+
+#[test]
+#[should_panic(expected: ('voting period too long', 'ENTRYPOINT_FAILED'))]
+fn test_set_voting_period_above_the_cap() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.disputes_config().set_voting_period(MAX_VOTING_PERIOD + 1);
 }
 
 #[test]
@@ -829,7 +900,6 @@ fn test_a_quorum_set_before_the_arbitrators_counts_only_those_there_are() {
     TREASURY().serialize(ref calldata);
     5_u32.serialize(ref calldata);
     VOTING_PERIOD.serialize(ref calldata);
-    7_000_u16.serialize(ref calldata);
     let class_hash: ClassHash = Disputes::TEST_CLASS_HASH.try_into().unwrap();
     let (disputes, _) = deploy_syscall(class_hash, 'five', calldata.span(), false).unwrap();
     set_contract_address(OWNER());
@@ -838,45 +908,12 @@ fn test_a_quorum_set_before_the_arbitrators_counts_only_those_there_are() {
     admin(suite.reputation).grant_role(roles::REPUTATION_WRITER, disputes);
     IDisputesConfigDispatcher { contract_address: disputes }.add_arbitrator(ARB1());
     let job_id = submitted_job(suite);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
     set_contract_address(ARB1());
     IDisputesDispatcher { contract_address: disputes }.vote(dispute_id, Ruling::WorkerRight);
     let dispute = IDisputesViewDispatcher { contract_address: disputes }.dispute(dispute_id);
     assert_eq!(dispute.status, DisputeStatus::Resolved);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
-}
-
-#[test]
-fn test_set_client_share_bps_updates_and_emits() {
-    let suite = setup();
-    set_contract_address(OWNER());
-    suite.disputes_config().set_client_share_bps(10_000);
-    assert_eq!(suite.disputes_view().client_share_bps(), 10_000);
-    assert_eq!(
-        pop_log::<Disputes::Event>(suite.disputes),
-        Option::Some(
-            Disputes::Event::ClientShareUpdated(
-                Disputes::ClientShareUpdated { old_bps: 7_000, new_bps: 10_000 },
-            ),
-        ),
-    );
-}
-
-#[test]
-#[should_panic(expected: ('bps above 10000', 'ENTRYPOINT_FAILED'))]
-fn test_set_client_share_bps_too_high() {
-    let suite = setup();
-    set_contract_address(OWNER());
-    suite.disputes_config().set_client_share_bps(10_001);
-}
-
-#[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
-fn test_set_client_share_bps_unauthorized() {
-    let suite = setup();
-    set_contract_address(WORKER());
-    suite.disputes_config().set_client_share_bps(0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -895,7 +932,6 @@ fn test_views_after_setup() {
     assert!(!view.is_arbitrator(CLIENT()));
     assert_eq!(view.quorum(), 2);
     assert_eq!(view.voting_period(), VOTING_PERIOD);
-    assert_eq!(view.client_share_bps(), 7_000);
     assert!(!view.has_voted(1, ARB1()));
     assert_eq!(admin(suite.disputes).owner(), OWNER());
 }

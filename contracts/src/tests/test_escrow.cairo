@@ -7,7 +7,7 @@ use crate::escrow::escrow::JobEscrow;
 use crate::escrow::interface::{
     IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcherTrait, IEscrowViewDispatcher,
     IEscrowViewDispatcherTrait, IJobEscrowDispatcher, IJobEscrowDispatcherTrait,
-    IJobEscrowSafeDispatcher, IJobEscrowSafeDispatcherTrait, MAX_CHALLENGE_WINDOW,
+    IJobEscrowSafeDispatcher, IJobEscrowSafeDispatcherTrait, MAX_CHALLENGE_WINDOW, MAX_FEE_BPS,
     MAX_JOB_DURATION,
 };
 use crate::reputation::interface::IReputationViewDispatcherTrait;
@@ -16,10 +16,11 @@ use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{Dispute, DisputeStatus, Job, JobState, ReputationRecord, Ruling, roles};
 use super::mock_account::MockAccount;
 use super::utils::{WORKER_SECRET, assign, assign_at, bid_for, sign_bid, 
-    CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, EVIDENCE, INITIAL_BALANCE, MIN_STAKE, ONE,
-    OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite, SuiteTrait, TREASURY, WASM, WORKER,
-    WORKER2, ZERO, admin, assigned_job, balance, create_job, deploy_escrow, disputed_job,
-    drop_events, stake_worker, submitted_job, setup,
+    CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, DISPUTE_BOND, EVIDENCE, FEE_BPS,
+    INITIAL_BALANCE, MIN_STAKE, ONE, OTHER, OWNER, QUORUM, RESULT, REWARD, SPEC, STAKE, START,
+    Suite, SuiteTrait, TIMEOUT_SLASH_BPS, TREASURY, VOTING_PERIOD, WASM, WORKER, WORKER2, ZERO,
+    admin, assigned_job, balance, create_job, deploy_escrow, dispute, disputed_job, drop_events,
+    stake_worker, submitted_job, setup,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -41,6 +42,9 @@ fn open_job() -> Job {
         submitted_at: 0,
         dispute_id: 0,
         state: JobState::Open,
+        fee_bps: FEE_BPS,
+        timeout_slash_bps: TIMEOUT_SLASH_BPS,
+        dispute_bond: DISPUTE_BOND,
     }
 }
 
@@ -790,28 +794,71 @@ fn test_accept_pays_worker_and_fee() {
     assert_eq!(pop_log::<JobEscrow::Event>(suite.escrow), Option::None);
 }
 
+// The owner could set a fee of 100 %, taking every reward. The fee is now capped at 10 %.
 #[test]
-fn test_accept_full_fee_pays_treasury_only() {
+fn test_accept_at_the_fee_cap_still_pays_the_worker() {
     let suite = setup();
     set_contract_address(OWNER());
-    suite.escrow_config().set_fee_bps(10_000);
+    suite.escrow_config().set_fee_bps(MAX_FEE_BPS);
     let job_id = submitted_job(suite);
     drop_events(suite.escrow);
     set_contract_address(CLIENT());
     suite.escrow().accept(job_id);
-    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE);
-    assert_eq!(balance(suite, TREASURY()), REWARD);
+    let fee = REWARD / 10;
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + REWARD - fee);
+    assert_eq!(balance(suite, TREASURY()), fee);
     assert_eq!(balance(suite, suite.escrow), 0);
     assert_eq!(
         pop_log::<JobEscrow::Event>(suite.escrow),
         Option::Some(
             JobEscrow::Event::JobCompleted(
                 JobEscrow::JobCompleted {
-                    job_id, client: CLIENT(), worker: WORKER(), payout: 0, fee: REWARD,
+                    job_id, client: CLIENT(), worker: WORKER(), payout: REWARD - fee, fee,
                 },
             ),
         ),
     );
+}
+
+// The fee, the timeout slash and the dispute bond used to be read when a job settled, so the
+// owner could raise them on jobs already agreed. Each job now keeps the terms it was
+// created with.
+#[test]
+fn test_owner_changes_do_not_touch_a_job_in_flight() {
+    let suite = setup();
+    let accepted = submitted_job(suite);
+    set_contract_address(CLIENT());
+    let timed_out = create_job(suite);
+    assign(suite, timed_out, WORKER());
+    let disputed = create_job(suite);
+    assign(suite, disputed, WORKER());
+    set_contract_address(WORKER());
+    suite.escrow().submit_result(disputed, RESULT);
+    set_contract_address(OWNER());
+    suite.escrow_config().set_fee_bps(MAX_FEE_BPS);
+    suite.escrow_config().set_timeout_slash_bps(10_000);
+    suite.escrow_config().set_dispute_bond(1_000 * ONE);
+
+    // Accepted at the old fee.
+    set_contract_address(CLIENT());
+    suite.escrow().accept(accepted);
+    let fee = REWARD * FEE_BPS.into() / 10_000;
+    assert_eq!(balance(suite, TREASURY()), fee);
+    // Disputed for the old bond: the client approved only that much.
+    let client_before = balance(suite, CLIENT());
+    dispute(suite, disputed);
+    assert_eq!(balance(suite, CLIENT()), client_before - DISPUTE_BOND);
+    // A job created now gets the new terms.
+    let next = create_job(suite);
+    let job = suite.escrow_view().job(next);
+    assert_eq!(job.fee_bps, MAX_FEE_BPS);
+    assert_eq!(job.timeout_slash_bps, 10_000);
+    assert_eq!(job.dispute_bond, 1_000 * ONE);
+    // Timed out at the old share.
+    set_block_timestamp(DEADLINE + 1);
+    suite.escrow().claim_timeout(timed_out);
+    let slash = COLLATERAL * TIMEOUT_SLASH_BPS.into() / 10_000;
+    assert_eq!(balance(suite, TREASURY()), fee + slash);
 }
 
 #[test]
@@ -1132,8 +1179,7 @@ fn test_dispute_opens_dispute_and_emits() {
     drop_events(suite.escrow);
     let now = START + CHALLENGE_WINDOW;
     set_block_timestamp(now);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
     assert_eq!(dispute_id, 1);
     let mut expected = submitted_record();
     expected.state = JobState::Disputed;
@@ -1147,16 +1193,20 @@ fn test_dispute_opens_dispute_and_emits() {
             client: CLIENT(),
             worker: WORKER(),
             collateral: COLLATERAL,
+            bond: DISPUTE_BOND,
             evidence_hash: EVIDENCE,
             opened_at: now,
+            voting_ends_at: now + VOTING_PERIOD,
+            quorum: QUORUM,
             votes_worker: 0,
             votes_client: 0,
             status: DisputeStatus::Open,
             ruling: Ruling::WorkerRight,
         },
     );
-    // Funds stay where they are until the ruling.
-    assert_eq!(balance(suite, suite.escrow), REWARD);
+    // Funds stay where they are until the ruling; the escrow holds the bond too.
+    assert_eq!(balance(suite, suite.escrow), REWARD + DISPUTE_BOND);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD - DISPUTE_BOND);
     assert_eq!(suite.staking_view().locked_of(WORKER()), COLLATERAL);
     assert_eq!(
         pop_log::<JobEscrow::Event>(suite.escrow),
@@ -1168,6 +1218,7 @@ fn test_dispute_opens_dispute_and_emits() {
                     worker: WORKER(),
                     dispute_id,
                     evidence_hash: EVIDENCE,
+                    bond: DISPUTE_BOND,
                 },
             ),
         ),
@@ -1221,6 +1272,18 @@ fn test_dispute_unknown_job() {
 }
 
 #[test]
+fn test_dispute_with_no_bond_set_pulls_nothing() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.escrow_config().set_dispute_bond(0);
+    let job_id = submitted_job(suite);
+    set_contract_address(CLIENT());
+    suite.escrow().dispute(job_id, EVIDENCE);
+    assert_eq!(balance(suite, suite.escrow), REWARD);
+    assert_eq!(suite.disputes_view().dispute(1).bond, 0);
+}
+
+#[test]
 #[should_panic(expected: ('disputes not set', 'ENTRYPOINT_FAILED'))]
 fn test_dispute_disputes_not_set() {
     let suite = setup();
@@ -1256,7 +1319,10 @@ fn test_settle_dispute_worker_right_pays_worker() {
     let fee = REWARD * 250 / 10_000;
     assert_eq!(payout, REWARD - fee);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Completed);
-    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + REWARD - fee);
+    // The worker gets the reward and the client's bond.
+    assert_eq!(
+        balance(suite, WORKER()), INITIAL_BALANCE - STAKE + REWARD - fee + DISPUTE_BOND,
+    );
     assert_eq!(balance(suite, TREASURY()), fee);
     assert_eq!(balance(suite, suite.escrow), 0);
     assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
@@ -1336,16 +1402,40 @@ fn test_settle_dispute_unknown_job() {
 fn test_set_fee_bps_updates_and_emits() {
     let suite = setup();
     set_contract_address(OWNER());
-    suite.escrow_config().set_fee_bps(10_000);
-    assert_eq!(suite.escrow_view().fee_bps(), 10_000);
+    suite.escrow_config().set_fee_bps(MAX_FEE_BPS);
+    assert_eq!(suite.escrow_view().fee_bps(), MAX_FEE_BPS);
     assert_eq!(
         pop_log::<JobEscrow::Event>(suite.escrow),
         Option::Some(
             JobEscrow::Event::FeeUpdated(
-                JobEscrow::FeeUpdated { old_fee_bps: 250, new_fee_bps: 10_000 },
+                JobEscrow::FeeUpdated { old_fee_bps: 250, new_fee_bps: MAX_FEE_BPS },
             ),
         ),
     );
+}
+
+#[test]
+fn test_set_dispute_bond_updates_and_emits() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.escrow_config().set_dispute_bond(7 * ONE);
+    assert_eq!(suite.escrow_view().dispute_bond(), 7 * ONE);
+    assert_eq!(
+        pop_log::<JobEscrow::Event>(suite.escrow),
+        Option::Some(
+            JobEscrow::Event::DisputeBondUpdated(
+                JobEscrow::DisputeBondUpdated { old_bond: DISPUTE_BOND, new_bond: 7 * ONE },
+            ),
+        ),
+    );
+}
+
+#[test]
+#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+fn test_set_dispute_bond_unauthorized() {
+    let suite = setup();
+    set_contract_address(CLIENT());
+    suite.escrow_config().set_dispute_bond(0);
 }
 
 #[test]
@@ -1357,11 +1447,11 @@ fn test_set_fee_bps_unauthorized() {
 }
 
 #[test]
-#[should_panic(expected: ('bps above 10000', 'ENTRYPOINT_FAILED'))]
-fn test_set_fee_bps_too_high() {
+#[should_panic(expected: ('fee above cap', 'ENTRYPOINT_FAILED'))]
+fn test_set_fee_bps_above_the_cap() {
     let suite = setup();
     set_contract_address(OWNER());
-    suite.escrow_config().set_fee_bps(10_001);
+    suite.escrow_config().set_fee_bps(MAX_FEE_BPS + 1);
 }
 
 #[test]

@@ -10,10 +10,10 @@ use crate::staking::interface::{IStakingViewDispatcherTrait, IStakingWorkerDispa
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{DisputeStatus, JobState, ReputationRecord, Ruling};
 use super::utils::{assign, 
-    ARB1, ARB2, CHALLENGE_WINDOW, CLIENT, CLIENT_SHARE_BPS, COLLATERAL, DEADLINE, EVIDENCE,
+    ARB1, ARB2, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, DISPUTE_BOND,
     FEE_BPS, INITIAL_BALANCE, OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite,
     SuiteTrait, TIMEOUT_SLASH_BPS, TREASURY, UNSTAKE_WINDOW, VOTING_PERIOD, WASM, WORKER, admin,
-    balance, create_job, setup, stake_worker,
+    balance, create_job, dispute, setup, stake_worker,
 };
 
 /// Token balances of every party at one moment.
@@ -167,8 +167,7 @@ fn test_flow_dispute_worker_wins() {
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
 
     set_contract_address(ARB1());
     suite.disputes().vote(dispute_id, Ruling::WorkerRight);
@@ -176,12 +175,13 @@ fn test_flow_dispute_worker_wins() {
     set_contract_address(ARB2());
     suite.disputes().vote(dispute_id, Ruling::WorkerRight);
 
+    // The client disputed a right result: its bond went to the worker.
     let fee = bps(REWARD, FEE_BPS);
     assert_eq!(
         balances(suite),
         Balances {
-            client: INITIAL_BALANCE - REWARD,
-            worker: INITIAL_BALANCE - STAKE + REWARD - fee,
+            client: INITIAL_BALANCE - REWARD - DISPUTE_BOND,
+            worker: INITIAL_BALANCE - STAKE + REWARD - fee + DISPUTE_BOND,
             treasury: fee,
             escrow: 0,
             staking: STAKE,
@@ -198,8 +198,11 @@ fn test_flow_dispute_worker_wins() {
     assert_eq!(record.total_earned, REWARD - fee);
 }
 
+// A lost dispute used to pay the client 70 % of the worker's slashed collateral, so a
+// client profited from provoking one. The slash now goes to the treasury alone, and the
+// client ends exactly where it started.
 #[test]
-fn test_flow_dispute_worker_loses_exact_split() {
+fn test_flow_dispute_worker_loses_slash_to_treasury() {
     let suite = setup();
     stake_worker(suite, WORKER(), STAKE);
     let job_id = create_job(suite);
@@ -207,24 +210,19 @@ fn test_flow_dispute_worker_loses_exact_split() {
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
 
     set_contract_address(ARB1());
     suite.disputes().vote(dispute_id, Ruling::ClientRight);
     set_contract_address(ARB2());
     suite.disputes().vote(dispute_id, Ruling::ClientRight);
 
-    let to_client = bps(COLLATERAL, CLIENT_SHARE_BPS);
-    let to_treasury = COLLATERAL - to_client;
-    assert_eq!(to_client, 42_000_000_000_000_000_000); // 70% of 60 CIRO
-    assert_eq!(to_treasury, 18_000_000_000_000_000_000);
     assert_eq!(
         balances(suite),
         Balances {
-            client: INITIAL_BALANCE + to_client,
+            client: INITIAL_BALANCE,
             worker: INITIAL_BALANCE - STAKE,
-            treasury: to_treasury,
+            treasury: COLLATERAL,
             escrow: 0,
             staking: STAKE - COLLATERAL,
         },
@@ -250,8 +248,7 @@ fn test_flow_dispute_timeout_follows_the_votes_cast() {
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
     // One vote is below the quorum of two.
     set_contract_address(ARB1());
     suite.disputes().vote(dispute_id, Ruling::WorkerRight);
@@ -260,12 +257,13 @@ fn test_flow_dispute_timeout_follows_the_votes_cast() {
     set_contract_address(OTHER());
     suite.disputes().resolve_timeout(dispute_id);
 
+    // The client disputed a right result: its bond went to the worker.
     let fee = bps(REWARD, FEE_BPS);
     assert_eq!(
         balances(suite),
         Balances {
-            client: INITIAL_BALANCE - REWARD,
-            worker: INITIAL_BALANCE - STAKE + REWARD - fee,
+            client: INITIAL_BALANCE - REWARD - DISPUTE_BOND,
+            worker: INITIAL_BALANCE - STAKE + REWARD - fee + DISPUTE_BOND,
             treasury: fee,
             escrow: 0,
             staking: STAKE,
@@ -285,15 +283,14 @@ fn test_flow_dispute_without_votes_pays_the_worker() {
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
     suite.escrow().submit_result(job_id, RESULT);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
 
     set_block_timestamp(START + VOTING_PERIOD + 1);
     suite.disputes().resolve_timeout(dispute_id);
 
     let fee = bps(REWARD, FEE_BPS);
-    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
-    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + REWARD - fee);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD - DISPUTE_BOND);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + REWARD - fee + DISPUTE_BOND);
     assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
     assert_eq!(suite.disputes_view().dispute(dispute_id).ruling, Ruling::WorkerRight);
 }

@@ -5,7 +5,7 @@ use crate::admin::interface::IAdminDispatcherTrait;
 use crate::staking::interface::{
     DEFAULT_UNSTAKE_WINDOW, IStakingConfigDispatcherTrait, IStakingJobsDispatcherTrait,
     IStakingViewDispatcher, IStakingViewDispatcherTrait, IStakingWorkerDispatcherTrait,
-    MAX_PENDING_EXITS,
+    MAX_PENDING_EXITS, MAX_UNSTAKE_WINDOW,
 };
 use crate::staking::staking::Staking;
 use crate::token::interface::IERC20DispatcherTrait;
@@ -1196,4 +1196,22 @@ fn test_set_unstake_window_zero() {
     let suite = setup();
     set_contract_address(OWNER());
     suite.staking_config().set_unstake_window(0);
+}
+
+// The owner could set an exit window of u64::MAX and hold every new exit forever. The
+// window is now capped at 30 days.
+#[test]
+#[should_panic(expected: ('unstake window too long', 'ENTRYPOINT_FAILED'))]
+fn test_set_unstake_window_above_the_cap() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.staking_config().set_unstake_window(MAX_UNSTAKE_WINDOW + 1);
+}
+
+#[test]
+fn test_set_unstake_window_at_the_cap() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.staking_config().set_unstake_window(MAX_UNSTAKE_WINDOW);
+    assert_eq!(suite.staking_view().unstake_window(), MAX_UNSTAKE_WINDOW);
 }

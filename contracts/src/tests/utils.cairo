@@ -75,7 +75,7 @@ pub const MIN_STAKE: u256 = 100_000_000_000_000_000_000; // 100 CIRO
 pub const UNSTAKE_WINDOW: u64 = 604_800;
 pub const FEE_BPS: u16 = 250; // 2.5%
 pub const TIMEOUT_SLASH_BPS: u16 = 5_000; // 50% of the collateral
-pub const CLIENT_SHARE_BPS: u16 = 7_000; // 70% of a lost dispute's slash goes to the client
+pub const DISPUTE_BOND: u256 = 5_000_000_000_000_000_000; // 5 CIRO
 pub const QUORUM: u32 = 2;
 pub const VOTING_PERIOD: u64 = 86_400;
 pub const INITIAL_BALANCE: u256 = 10_000_000_000_000_000_000_000; // 10_000 CIRO
@@ -233,10 +233,11 @@ pub fn deploy_escrow(
     TREASURY().serialize(ref calldata);
     FEE_BPS.serialize(ref calldata);
     TIMEOUT_SLASH_BPS.serialize(ref calldata);
+    DISPUTE_BOND.serialize(ref calldata);
     deploy(JobEscrow::TEST_CLASS_HASH, calldata)
 }
 
-/// Deploys Disputes with the suite's quorum, period and split.
+/// Deploys Disputes with the suite's quorum and period.
 pub fn deploy_disputes(
     escrow: ContractAddress, staking: ContractAddress, reputation: ContractAddress,
 ) -> ContractAddress {
@@ -248,7 +249,6 @@ pub fn deploy_disputes(
     TREASURY().serialize(ref calldata);
     QUORUM.serialize(ref calldata);
     VOTING_PERIOD.serialize(ref calldata);
-    CLIENT_SHARE_BPS.serialize(ref calldata);
     deploy(Disputes::TEST_CLASS_HASH, calldata)
 }
 
@@ -376,9 +376,15 @@ pub fn submitted_job(suite: Suite) -> u64 {
 /// A default job disputed by the client; returns (job id, dispute id).
 pub fn disputed_job(suite: Suite) -> (u64, u64) {
     let job_id = submitted_job(suite);
-    set_contract_address(CLIENT());
-    let dispute_id = suite.escrow().dispute(job_id, EVIDENCE);
+    let dispute_id = dispute(suite, job_id);
     (job_id, dispute_id)
+}
+
+/// The client approves the bond and disputes `job_id`; returns the dispute id.
+pub fn dispute(suite: Suite, job_id: u64) -> u64 {
+    set_contract_address(CLIENT());
+    suite.erc20().approve(suite.escrow, DISPUTE_BOND);
+    suite.escrow().dispute(job_id, EVIDENCE)
 }
 
 /// Balance of `account` in the suite's token.

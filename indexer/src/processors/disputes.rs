@@ -16,7 +16,6 @@ pub fn name(e: &Event) -> &'static str {
         Event::ArbitratorRemoved(_) => "ArbitratorRemoved",
         Event::QuorumUpdated(_) => "QuorumUpdated",
         Event::VotingPeriodUpdated(_) => "VotingPeriodUpdated",
-        Event::ClientShareUpdated(_) => "ClientShareUpdated",
         Event::AdminEvent(_) => "Admin",
     }
 }
@@ -61,6 +60,7 @@ pub fn apply_dispute(d: &mut Dispute, e: &Event, at: &Location) -> Result<()> {
                 worker: hex(e.worker.0),
                 evidence_hash: hex(e.evidence_hash),
                 voting_ends_at: e.voting_ends_at,
+                bond: Some(units(&e.bond)?),
                 status: DisputeStatus::Open,
                 opened_at: at.timestamp,
                 opened_block: at.block_number,
@@ -78,7 +78,6 @@ pub fn apply_dispute(d: &mut Dispute, e: &Event, at: &Location) -> Result<()> {
             d.ruling = Some(ruling_name(&e.ruling).to_owned());
             d.by_timeout = Some(e.by_timeout);
             d.payout = Some(units(&e.payout)?);
-            d.slashed_to_client = Some(units(&e.slashed_to_client)?);
             d.slashed_to_treasury = Some(units(&e.slashed_to_treasury)?);
             d.resolved_at = Some(at.timestamp);
         }

@@ -20,6 +20,7 @@ pub fn name(e: &Event) -> &'static str {
         Event::JobRefunded(_) => "JobRefunded",
         Event::FeeUpdated(_) => "FeeUpdated",
         Event::TimeoutSlashUpdated(_) => "TimeoutSlashUpdated",
+        Event::DisputeBondUpdated(_) => "DisputeBondUpdated",
         Event::TreasuryUpdated(_) => "TreasuryUpdated",
         Event::DisputesUpdated(_) => "DisputesUpdated",
         Event::AdminEvent(_) => "Admin",
@@ -47,6 +48,7 @@ pub fn refs(e: &Event) -> Refs {
         Event::JobRefunded(e) => job(e.job_id, &e.worker),
         Event::FeeUpdated(_)
         | Event::TimeoutSlashUpdated(_)
+        | Event::DisputeBondUpdated(_)
         | Event::TreasuryUpdated(_)
         | Event::DisputesUpdated(_)
         | Event::AdminEvent(_) => Refs::default(),
@@ -126,6 +128,7 @@ pub fn apply_job(job: &mut Job, e: &Event, at: &Location) -> Result<()> {
         }
         Event::FeeUpdated(_)
         | Event::TimeoutSlashUpdated(_)
+        | Event::DisputeBondUpdated(_)
         | Event::TreasuryUpdated(_)
         | Event::DisputesUpdated(_)
         | Event::AdminEvent(_) => return Ok(()),

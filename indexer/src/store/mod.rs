@@ -45,6 +45,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "20261201090000_worker_capabilities_by_worker.sql",
         include_str!("../../migrations/sqlite/20261201090000_worker_capabilities_by_worker.sql"),
     ),
+    (
+        "20261202090000_dispute_bond.sql",
+        include_str!("../../migrations/sqlite/20261202090000_dispute_bond.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -54,6 +58,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "20261201090000_worker_capabilities_by_worker.sql",
         include_str!("../../migrations/postgres/20261201090000_worker_capabilities_by_worker.sql"),
+    ),
+    (
+        "20261202090000_dispute_bond.sql",
+        include_str!("../../migrations/postgres/20261202090000_dispute_bond.sql"),
     ),
 ];
 

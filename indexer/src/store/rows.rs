@@ -11,7 +11,7 @@ use crate::score::ScoreState;
 
 pub(crate) const WORKER_COLUMNS: &str = "address, status, stake, locked, pending_unstake, unlock_at, capabilities, jobs_assigned, jobs_completed, jobs_failed, disputes_won, disputes_lost, slashes, total_earned, total_slashed, score_success, score_failure, score_at, score_ppm, slashed_since_stake, first_block, last_block, updated_at";
 pub(crate) const JOB_COLUMNS: &str = "job_id, client, worker, state, spec_hash, capability, reward, collateral, deadline, challenge_window, result_hash, challenge_ends_at, dispute_id, payout, fee, refund, slashed, created_at, updated_at, created_block, updated_block, created_tx";
-pub(crate) const DISPUTE_COLUMNS: &str = "dispute_id, job_id, client, worker, evidence_hash, voting_ends_at, votes_worker, votes_client, status, ruling, by_timeout, payout, slashed_to_client, slashed_to_treasury, opened_at, resolved_at, opened_block, updated_block";
+pub(crate) const DISPUTE_COLUMNS: &str = "dispute_id, job_id, client, worker, evidence_hash, voting_ends_at, votes_worker, votes_client, status, ruling, by_timeout, payout, bond, slashed_to_treasury, opened_at, resolved_at, opened_block, updated_block";
 
 /// `INSERT ... ON CONFLICT (key) DO UPDATE SET every other column`, valid on both backends.
 fn upsert(table: &str, columns: &str) -> String {
@@ -245,7 +245,7 @@ pub(crate) fn dispute_from(row: &AnyRow) -> Result<Dispute> {
         ruling: row.try_get("ruling")?,
         by_timeout: row.try_get::<Option<i64>, _>("by_timeout")?.map(|b| b != 0),
         payout: opt_amount(row.try_get("payout")?, "payout")?,
-        slashed_to_client: opt_amount(row.try_get("slashed_to_client")?, "slashed_to_client")?,
+        bond: opt_amount(row.try_get("bond")?, "bond")?,
         slashed_to_treasury: opt_amount(
             row.try_get("slashed_to_treasury")?,
             "slashed_to_treasury",
@@ -282,7 +282,7 @@ pub(crate) async fn save_dispute(conn: &mut AnyConnection, d: &Dispute) -> Resul
         .bind(d.ruling.clone())
         .bind(d.by_timeout.map(i64::from))
         .bind(text(d.payout))
-        .bind(text(d.slashed_to_client))
+        .bind(text(d.bond))
         .bind(text(d.slashed_to_treasury))
         .bind(i(d.opened_at))
         .bind(d.resolved_at.map(i))
