@@ -550,16 +550,25 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
     net.stop().await.unwrap();
 }
 
+/// The dispute bond of the default deploy settings.
+const DISPUTE_BOND: u128 = 10 * ONE;
+
+// Two workers who disagree, and no third: no k results agree. This test used to show the
+// client leaving both slots to finalize after the window, which paid the liar exactly what
+// it paid the honest worker. Now the client disputes both slots; the arbitrator re-runs
+// the job, pays the honest worker (with the client's bond) and slashes the liar.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn workers_finalize_and_are_paid_when_the_client_lets_the_window_pass() {
+async fn without_agreement_every_slot_is_disputed_and_only_the_honest_worker_is_paid() {
+    use ciro_bindings::contracts::disputes::{DisputeStatus, Ruling};
     let dir = tempfile::tempdir().unwrap();
-    // Two workers who disagree, and no third: the job cannot reach agreement, so the
-    // client has no result to accept or dispute by, and settles neither slot.
     let net = started(UpSettings {
         conduct: vec![ciro_node::WorkerConduct::Lie],
         ..settings(&dir, 2)
     })
     .await;
+    let (liar, honest) = (net.workers[0].account, net.workers[1].account);
+    let client_before = net.owner.balance(net.client_account).await.unwrap();
+    let treasury_before = net.owner.balance(net.treasury).await.unwrap();
     let reward = ONE;
     let job = net
         .submit_sample(0, 2, reward, Duration::from_secs(8))
@@ -575,31 +584,44 @@ async fn workers_finalize_and_are_paid_when_the_client_lets_the_window_pass() {
     );
     let slots = &settled[&job];
     assert_eq!(slots.len(), 2, "{slots:?}");
-    assert!(slots.iter().all(|s| s.state == "submitted"), "{slots:?}");
-    for worker in &net.workers {
-        assert_eq!(net.owner.balance(worker.account).await.unwrap(), 0);
-    }
+    assert!(slots.iter().all(|s| s.state == "disputed"), "{slots:?}");
 
-    // After the challenge window, each worker finalizes its own slot.
-    net.devnet.increase_time(3601).await.unwrap();
-    for slot in slots {
-        eventually(
-            "the worker's finalization",
-            Duration::from_secs(30),
-            || async {
-                (net.owner.job_status(slot.escrow_id).await.unwrap().state
-                    == ciro_bindings::contracts::escrow::JobState::Completed)
-                    .then_some(())
-            },
-        )
+    // The arbitrator re-runs the job and rules on each slot.
+    let disputes = eventually("both disputes", Duration::from_secs(10), || async {
+        let d = net.job(&job).unwrap().disputes;
+        (d.len() == 2).then_some(d)
+    })
+    .await;
+    for dispute_id in disputes {
+        let dispute = eventually("the ruling", Duration::from_secs(60), || async {
+            let d = net.owner.dispute_status(dispute_id).await.unwrap();
+            (d.status == DisputeStatus::Resolved).then_some(d)
+        })
         .await;
+        let expected = if dispute.worker.0 == liar {
+            Ruling::ClientRight
+        } else {
+            Ruling::WorkerRight
+        };
+        assert_eq!(dispute.ruling, expected, "dispute {dispute_id}");
     }
-    for worker in &net.workers {
-        assert_eq!(
-            net.owner.balance(worker.account).await.unwrap(),
-            reward - fee(reward)
-        );
-    }
+    // The honest worker gets its reward and the client's bond; the liar nothing, and it
+    // loses its collateral to the treasury.
+    assert_eq!(
+        net.owner.balance(honest).await.unwrap(),
+        reward - fee(reward) + DISPUTE_BOND
+    );
+    assert_eq!(net.owner.balance(liar).await.unwrap(), 0);
+    let status = net.owner.worker_status(liar).await.unwrap();
+    assert_eq!(status.stake, 200 * ONE - COLLATERAL);
+    assert_eq!(
+        client_before - net.owner.balance(net.client_account).await.unwrap(),
+        reward + DISPUTE_BOND
+    );
+    assert_eq!(
+        net.owner.balance(net.treasury).await.unwrap() - treasury_before,
+        fee(reward) + COLLATERAL
+    );
     net.stop().await.unwrap();
 }
 

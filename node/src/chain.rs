@@ -11,8 +11,10 @@
 //!   the job is submitted (the rewards are held from the start), one more for each extra or
 //!   replacement worker; each slot is assigned on chain to its worker, and settled once the
 //!   job ends: accepted when the worker's on-chain hash is the agreed result, disputed with
-//!   the verification failure's hash as evidence when it is not, refunded by
-//!   `claim_timeout` when the worker never submitted, cancelled when it was never used;
+//!   the verification failure's hash as evidence when it is not (and every submitted slot
+//!   is disputed when no k workers agreed: an unconfirmed hash is never left to finalize),
+//!   refunded by `claim_timeout` when the worker never submitted, cancelled when it was
+//!   never used (the decision is [`slot_step`], a pure function);
 //! - for a worker, submits its committed result hash to its slot, and keeps its own
 //!   standing (active, capabilities) fresh so it bids only while staked;
 //! - publishes what those transactions did to reputation (their `ReputationUpdated`
@@ -1120,33 +1122,22 @@ impl Settler {
                 }
             };
             // What to send now, if anything; `None` waits for the chain to move.
-            let action: Option<(&str, Action)> = match slot.state {
-                JobState::Open => Some(("JobEscrow.cancel", Action::Cancel)),
-                JobState::Assigned => {
-                    let now = self.chain_now().await;
-                    (now > slot.deadline).then_some(("JobEscrow.claim_timeout", Action::Timeout))
-                }
-                JobState::Submitted => match (&verdict, expected) {
-                    (_, Some(agreed)) if slot.result_hash == felt_of(&agreed) => {
-                        Some(("JobEscrow.accept", Action::Accept))
-                    }
-                    (Verdict::Wrong { evidence }, _) => {
-                        Some(("JobEscrow.dispute", Action::Dispute(felt_of(evidence))))
-                    }
-                    (_, Some(agreed)) => {
-                        // A hash on chain that is not the one the worker committed to us,
-                        // or a result we never received: the evidence is the agreed result.
-                        Some(("JobEscrow.dispute", Action::Dispute(felt_of(&agreed))))
-                    }
-                    // No agreed result to judge by: the window runs out and anyone
-                    // finalizes.
-                    (_, None) => return report("submitted", tx_hash),
-                },
-                JobState::Disputed => return report("disputed", tx_hash),
-                JobState::Completed => return report("completed", tx_hash),
-                JobState::Refunded => return report("refunded", tx_hash),
-                JobState::Cancelled => return report("cancelled", tx_hash),
-                JobState::None => return report("unknown", tx_hash),
+            let deadline_passed = match slot.state {
+                JobState::Assigned => self.chain_now().await > slot.deadline,
+                _ => false,
+            };
+            let unconfirmed = worker.map(|worker| no_agreement_evidence(&job, worker));
+            let action = match slot_step(
+                slot.state.clone(),
+                deadline_passed,
+                slot.result_hash,
+                &verdict,
+                expected,
+                unconfirmed,
+            ) {
+                SlotStep::Send(what, action) => Some((what, action)),
+                SlotStep::Wait => None,
+                SlotStep::Done(state) => return report(state, tx_hash),
             };
             let Some((what, action)) = action else {
                 tokio::time::sleep(self.settings.poll).await;
@@ -1205,7 +1196,7 @@ impl Settler {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Action {
     Cancel,
     Timeout,
@@ -1213,9 +1204,205 @@ enum Action {
     Dispute(Felt),
 }
 
+/// The client's next step for one slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotStep {
+    /// Send this transaction.
+    Send(&'static str, Action),
+    /// Wait for the chain to move (the deadline has not passed yet).
+    Wait,
+    /// Nothing more to send: the slot ends in this state.
+    Done(&'static str),
+}
+
+/// The evidence hash for a slot whose worker delivered nothing the client could confirm:
+/// the record names the worker with no claimed and no accepted result.
+fn no_agreement_evidence(job: &JobId, worker: PeerId) -> Felt {
+    let record = crate::job::VerificationFailure {
+        worker,
+        claimed: None,
+        accepted: None,
+        reason: String::new(),
+        at_ms: 0,
+    };
+    felt_of(&record.evidence_hash(job))
+}
+
+/// Decides a client's next step for a slot from its state on chain and the job's verdict.
+///
+/// - Open: cancel (the reward comes back). Assigned: claim the timeout once the deadline
+///   passed.
+/// - Submitted with an agreed result: accept when the hash on chain is it; otherwise
+///   dispute, naming the verification failure when there is one, else the agreed result.
+/// - Submitted with no agreed result (no k workers agreed): dispute with the worker's
+///   failure record, or `unconfirmed` (a record of no result) when it delivered nothing.
+///   Letting such a slot finalize would pay whatever hash the worker put on chain.
+/// - Any other state is the end.
+fn slot_step(
+    state: JobState,
+    deadline_passed: bool,
+    on_chain: Felt,
+    verdict: &Verdict,
+    expected: Option<Hash>,
+    unconfirmed: Option<Felt>,
+) -> SlotStep {
+    const DISPUTE: &str = "JobEscrow.dispute";
+    match state {
+        JobState::Open => SlotStep::Send("JobEscrow.cancel", Action::Cancel),
+        JobState::Assigned if deadline_passed => {
+            SlotStep::Send("JobEscrow.claim_timeout", Action::Timeout)
+        }
+        JobState::Assigned => SlotStep::Wait,
+        JobState::Submitted => match (verdict, expected) {
+            (_, Some(agreed)) if on_chain == felt_of(&agreed) => {
+                SlotStep::Send("JobEscrow.accept", Action::Accept)
+            }
+            (Verdict::Wrong { evidence }, _) => {
+                SlotStep::Send(DISPUTE, Action::Dispute(felt_of(evidence)))
+            }
+            // A hash on chain that is not the one the worker committed to us, or a result
+            // we never received: the evidence is the agreed result.
+            (_, Some(agreed)) => SlotStep::Send(DISPUTE, Action::Dispute(felt_of(&agreed))),
+            (_, None) => match unconfirmed {
+                Some(evidence) => SlotStep::Send(DISPUTE, Action::Dispute(evidence)),
+                // A slot recovered after a restart, with no record of its job: the window
+                // runs out and the worker finalizes.
+                None => SlotStep::Done("submitted"),
+            },
+        },
+        JobState::Disputed => SlotStep::Done("disputed"),
+        JobState::Completed => SlotStep::Done("completed"),
+        JobState::Refunded => SlotStep::Done("refunded"),
+        JobState::Cancelled => SlotStep::Done("cancelled"),
+        JobState::None => SlotStep::Done("unknown"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_is_accepted_only_for_the_agreed_hash_and_disputed_otherwise() {
+        let agreed = Hash::of(b"agreed");
+        let wrong = Felt::from(99u8);
+        let evidence = Hash::of(b"failure record");
+        let step = |on_chain, verdict: &Verdict, expected| {
+            slot_step(
+                JobState::Submitted,
+                false,
+                on_chain,
+                verdict,
+                expected,
+                Some(Felt::ONE),
+            )
+        };
+        assert_eq!(
+            step(felt_of(&agreed), &Verdict::Agreed(agreed), Some(agreed)),
+            SlotStep::Send("JobEscrow.accept", Action::Accept)
+        );
+        // A copied or swapped hash on chain: disputed, naming the agreed result.
+        assert_eq!(
+            step(wrong, &Verdict::Agreed(agreed), Some(agreed)),
+            SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&agreed)))
+        );
+        assert_eq!(
+            step(wrong, &Verdict::Wrong { evidence }, Some(agreed)),
+            SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&evidence)))
+        );
+    }
+
+    // No k workers agreed. Such a slot used to be left to finalize after the window, which
+    // paid whatever hash the worker had put on chain, a liar's included. Now every
+    // submitted slot is disputed: with its failure record, or a record of no result.
+    #[test]
+    fn without_agreement_every_submitted_slot_is_disputed() {
+        let evidence = Hash::of(b"failure record");
+        let no_result = Felt::from(7u8);
+        assert_eq!(
+            slot_step(
+                JobState::Submitted,
+                false,
+                Felt::from(5u8),
+                &Verdict::Wrong { evidence },
+                None,
+                Some(no_result)
+            ),
+            SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&evidence)))
+        );
+        assert_eq!(
+            slot_step(
+                JobState::Submitted,
+                false,
+                Felt::from(5u8),
+                &Verdict::NoResult,
+                None,
+                Some(no_result)
+            ),
+            SlotStep::Send("JobEscrow.dispute", Action::Dispute(no_result))
+        );
+        // A slot recovered after a restart has no job record to name: it is left.
+        assert_eq!(
+            slot_step(
+                JobState::Submitted,
+                false,
+                Felt::from(5u8),
+                &Verdict::NoResult,
+                None,
+                None
+            ),
+            SlotStep::Done("submitted")
+        );
+    }
+
+    #[test]
+    fn open_slots_are_cancelled_and_missed_deadlines_claimed() {
+        let v = Verdict::NoResult;
+        assert_eq!(
+            slot_step(JobState::Open, false, Felt::ZERO, &v, None, None),
+            SlotStep::Send("JobEscrow.cancel", Action::Cancel)
+        );
+        assert_eq!(
+            slot_step(JobState::Assigned, false, Felt::ZERO, &v, None, None),
+            SlotStep::Wait
+        );
+        assert_eq!(
+            slot_step(JobState::Assigned, true, Felt::ZERO, &v, None, None),
+            SlotStep::Send("JobEscrow.claim_timeout", Action::Timeout)
+        );
+        for (state, name) in [
+            (JobState::Disputed, "disputed"),
+            (JobState::Completed, "completed"),
+            (JobState::Refunded, "refunded"),
+            (JobState::Cancelled, "cancelled"),
+        ] {
+            assert_eq!(
+                slot_step(state, true, Felt::ZERO, &v, None, None),
+                SlotStep::Done(name)
+            );
+        }
+    }
+
+    #[test]
+    fn the_no_result_evidence_is_the_record_an_arbitrator_rebuilds() {
+        let job = Hash::of(b"job");
+        let worker = PeerId::random();
+        let record = crate::job::VerificationFailure {
+            worker,
+            claimed: None,
+            accepted: None,
+            reason: "anything".into(),
+            at_ms: 12,
+        };
+        assert_eq!(
+            no_agreement_evidence(&job, worker),
+            felt_of(&record.evidence_hash(&job))
+        );
+        assert_ne!(
+            no_agreement_evidence(&job, worker),
+            no_agreement_evidence(&job, PeerId::random())
+        );
+    }
 
     #[test]
     fn felts_of_hashes_are_in_the_field_and_distinct() {

@@ -425,10 +425,35 @@ impl ClientJob {
         changed
     }
 
+    /// Ends the job without a result. Every worker that committed to a result nobody
+    /// agreed with gets a verification-failure record, so its slot is disputed: with no k
+    /// agreeing results, a hash on chain is unconfirmed, and letting it finalize would pay
+    /// a liar.
     fn fail(&mut self, reason: &str, now_ms: u64) {
         self.status = JobStatus::Failed;
         self.error = Some(reason.into());
         self.completed_ms = Some(now_ms);
+        let k = self.redundancy;
+        let unconfirmed: Vec<(PeerId, Hash)> = self
+            .assignments
+            .iter()
+            .filter_map(|a| a.commit.map(|commit| (a.worker, commit)))
+            .filter(|(worker, _)| {
+                !self
+                    .verification_failures
+                    .iter()
+                    .any(|f| f.worker == *worker)
+            })
+            .collect();
+        for (worker, claimed) in unconfirmed {
+            self.verification_failures.push(VerificationFailure {
+                worker,
+                claimed: Some(claimed),
+                accepted: None,
+                reason: format!("no {k} workers agreed with this result"),
+                at_ms: now_ms,
+            });
+        }
     }
 
     /// k-of-n: settles the job once `redundancy` delivered results share a hash.
@@ -632,6 +657,46 @@ mod tests {
         assert_eq!(failure.worker, first[1]);
         assert_eq!(failure.claimed, Some(Hash::of(b"wrong")));
         assert_eq!(failure.accepted, Some(Hash::of(b"right")));
+    }
+
+    // With no k agreeing results, every committed result is unconfirmed. It used to leave
+    // no record, so the client let those slots finalize and paid whoever lied; now each
+    // committed worker has a failure record, and its slot is disputed.
+    #[test]
+    fn a_job_without_agreement_records_every_committed_worker() {
+        let mut job = job(2);
+        let w: Vec<PeerId> = (0..5).map(|_| PeerId::random()).collect();
+        for x in &w {
+            job.add_bid(*x, &bid(1), 1.0, 1).unwrap();
+        }
+        let mut ran = Vec::new();
+        let mut t = 2;
+        while job.is_open() && job.wanted() > 0 {
+            for worker in job.select(t, 1000) {
+                let output = format!("answer {}", ran.len());
+                run(&mut job, worker, output.as_bytes()).unwrap();
+                ran.push((worker, Hash::of(output.as_bytes())));
+            }
+            t += 1;
+        }
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(ran.len(), 4, "up to 2k workers ran");
+        assert_eq!(job.verification_failures.len(), ran.len());
+        for (worker, hash) in &ran {
+            let failure = job
+                .verification_failures
+                .iter()
+                .find(|f| f.worker == *worker)
+                .expect("every committed worker is recorded");
+            assert_eq!(failure.claimed, Some(*hash));
+            assert_eq!(failure.accepted, None);
+        }
+        // A worker that never committed has nothing to be disputed over.
+        let idle = w
+            .iter()
+            .find(|x| !ran.iter().any(|(r, _)| r == *x))
+            .unwrap();
+        assert!(job.verification_failures.iter().all(|f| f.worker != *idle));
     }
 
     #[test]

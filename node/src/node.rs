@@ -1366,11 +1366,11 @@ impl Node {
         }
         // On chain, the bid carries this worker's signed consent: its price, all its free
         // stake as the most collateral, and its result due a margin after the job's deadline.
-        let consent = match self
+        let link_and_standing = self
             .chain
             .as_ref()
-            .zip(self.chain.as_ref().and_then(|l| l.own.as_ref()))
-        {
+            .and_then(|link| link.own.as_ref().map(|own| (link, own)));
+        let consent = match link_and_standing {
             Some((link, own)) => match link.bidder.consent(
                 &job.job_id,
                 self.config.min_price,
