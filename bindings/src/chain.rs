@@ -112,6 +112,27 @@ impl Chain {
         self.chain_id
     }
 
+    /// Whether the endpoint is a starknet-devnet: it answers `devnet_getPredeployedAccounts`,
+    /// which no public network serves. A devnet's chain id is often `SN_SEPOLIA`, so the id
+    /// cannot tell. Anything but a devnet's answer, an unreachable RPC included, is `false`.
+    pub async fn is_devnet(&self) -> bool {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "devnet_getPredeployedAccounts", "params": {}
+        });
+        let Ok(response) = http_client()
+            .post(self.url.clone())
+            .json(&body)
+            .send()
+            .await
+        else {
+            return false;
+        };
+        response
+            .json::<serde_json::Value>()
+            .await
+            .is_ok_and(|v| v.get("result").is_some_and(|r| r.is_array()))
+    }
+
     /// The chain id as text (`SN_SEPOLIA`), or hex.
     pub fn chain_name(&self) -> String {
         parse_cairo_short_string(&self.chain_id).unwrap_or_else(|_| format!("{:#x}", self.chain_id))
@@ -239,6 +260,49 @@ impl ChainError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JSON-RPC endpoint that is not a devnet: it knows its chain id and nothing of
+    /// `devnet_*`, as a public node answers. Serves `requests` requests, then stops.
+    async fn public_like_rpc(requests: usize) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            for _ in 0..requests {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // One small request per connection: read until the JSON body closes.
+                while !request.ends_with(b"}") {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let text = String::from_utf8_lossy(&request);
+                let body = if text.contains("starknet_chainId") {
+                    r#"{"jsonrpc":"2.0","id":1,"result":"0x534e5f5345504f4c4941"}"#
+                } else {
+                    r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_without_devnet_methods_is_not_a_devnet() {
+        let url = public_like_rpc(2).await;
+        let chain = Chain::connect(&url).await.unwrap();
+        assert_eq!(chain.chain_name(), "SN_SEPOLIA");
+        assert!(!chain.is_devnet().await);
+    }
 
     #[test]
     fn urls_are_printed_without_their_secrets() {

@@ -175,6 +175,14 @@ impl Deploy<'_> {
             (None, None) => DeployConfig::default(),
         };
         config.validate()?;
+        if let Some(why) = config.one_person_court(deployer) {
+            if !chain.is_devnet().await {
+                return Err(ChainError::Input(format!(
+                    "refusing to deploy a one-person dispute court on {}: {why}. Name independent arbitrators (`arbitrators`, `--arbitrator`) and a quorum they must reach without the owner; only a devnet accepts this, for local testing",
+                    chain.chain_name()
+                )));
+            }
+        }
 
         let mut deployment = existing.unwrap_or_else(|| Deployment {
             network: self.network.clone(),

@@ -147,6 +147,40 @@ impl DeployConfig {
     }
 }
 
+impl DeployConfig {
+    /// Why the dispute court these settings build is one person's, or `None` when it is
+    /// not. One person's court is one whose every arbitrator is the owner or the treasury
+    /// (`deployer` stands for an unset owner or treasury, and an empty arbitrator list
+    /// means the owner alone), or a quorum of 1 with the owner among the arbitrators:
+    /// whoever holds that key decides every dispute, and the treasury it may hold gains
+    /// from every slash. `Deploy` refuses such settings on any network but a devnet.
+    pub fn one_person_court(&self, deployer: Felt) -> Option<String> {
+        let owner = self.owner.unwrap_or(deployer);
+        let treasury = self.treasury.unwrap_or(deployer);
+        let arbitrators = if self.arbitrators.is_empty() {
+            vec![owner]
+        } else {
+            self.arbitrators.clone()
+        };
+        if arbitrators.iter().all(|a| *a == owner || *a == treasury) {
+            let who = if owner == treasury {
+                format!("the owner and treasury {owner:#x}")
+            } else {
+                format!("the owner {owner:#x} or the treasury {treasury:#x}")
+            };
+            return Some(format!(
+                "every arbitrator is {who}: one key would decide every dispute, and the slashes go to the treasury"
+            ));
+        }
+        if self.quorum == 1 && arbitrators.contains(&owner) {
+            return Some(format!(
+                "the quorum is 1 and the owner {owner:#x} is an arbitrator: its one vote decides any dispute"
+            ));
+        }
+        None
+    }
+}
+
 /// One contract's record in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployedContract {
@@ -299,6 +333,52 @@ mod tests {
         assert_eq!(config.fee_bps, 100);
         assert_eq!(config.quorum, 1, "unset keys keep their defaults");
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_one_person_court_is_named() {
+        let (deployer, a, b, c) = (
+            Felt::from(1u8),
+            Felt::from(2u8),
+            Felt::from(3u8),
+            Felt::from(4u8),
+        );
+        // The defaults: the deployer is owner, treasury and the only arbitrator.
+        let why = DeployConfig::default().one_person_court(deployer).unwrap();
+        assert!(why.contains("owner and treasury"), "{why}");
+        // Arbitrators who are only the owner and the treasury.
+        let config = DeployConfig {
+            treasury: Some(a),
+            arbitrators: vec![deployer, a],
+            quorum: 2,
+            ..DeployConfig::default()
+        };
+        assert!(config.one_person_court(deployer).is_some());
+        // The owner among others, but deciding alone with a quorum of 1.
+        let config = DeployConfig {
+            arbitrators: vec![deployer, b, c],
+            quorum: 1,
+            ..DeployConfig::default()
+        };
+        let why = config.one_person_court(deployer).unwrap();
+        assert!(why.contains("quorum is 1"), "{why}");
+        // Independent arbitrators: fine, with any quorum.
+        for quorum in [1, 2] {
+            let config = DeployConfig {
+                treasury: Some(a),
+                arbitrators: vec![b, c],
+                quorum,
+                ..DeployConfig::default()
+            };
+            assert_eq!(config.one_person_court(deployer), None, "quorum {quorum}");
+        }
+        // The owner with independent arbitrators and a quorum of 2 cannot decide alone.
+        let config = DeployConfig {
+            arbitrators: vec![deployer, b, c],
+            quorum: 2,
+            ..DeployConfig::default()
+        };
+        assert_eq!(config.one_person_court(deployer), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use ciro_bindings::deploy::{Deploy, Progress};
 use ciro_bindings::units::format_tokens;
 use ciro_bindings::{Chain, DeployConfig};
 use indicatif::{ProgressBar, ProgressStyle};
+use starknet::accounts::Account as _;
 
 use crate::net::NetworkArgs;
 
@@ -30,6 +31,22 @@ pub async fn run(
         chain.chain_name(),
         manifest.display()
     );
+
+    // Deploy refuses a one-person court on any other network; a devnet keeps the
+    // convenient defaults, said out loud.
+    let effective = config
+        .clone()
+        .or_else(|| {
+            ciro_bindings::Deployment::load(&manifest, &network.name)
+                .ok()
+                .map(|d| d.config)
+        })
+        .unwrap_or_default();
+    if let Some(why) = effective.one_person_court(account.address()) {
+        if chain.is_devnet().await {
+            println!("devnet only: {why}; a deploy to any other network refuses this");
+        }
+    }
 
     let bar = ProgressBar::new(0);
     bar.set_style(

@@ -95,6 +95,11 @@ fn every_subcommand_runs_through_the_binary() {
         &["contracts", "deploy", "--min-stake", "100"],
     );
     assert!(first.contains("transactions sent"), "{first}");
+    // The default court (the deployer alone) is said to be a devnet convenience.
+    assert!(
+        first.contains("devnet only: every arbitrator is"),
+        "{first}"
+    );
     let again = ok(root, &devnet, owner, &["contracts", "deploy"]);
     assert!(again.contains("0 transactions sent"), "{again}");
     let manifests: Vec<_> = std::fs::read_dir(root.join("deployments"))
