@@ -550,6 +550,43 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
     net.stop().await.unwrap();
 }
 
+// A worker's consent names the most collateral it lets a job lock. With a cap below what
+// the client asks, the worker that selection would otherwise pick first (it stakes the
+// most) gets no consent accepted, and the job goes to the other worker; the capped
+// worker's stake is never locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_is_never_assigned_more_collateral_than_its_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = started(UpSettings {
+        stakes: vec![900 * ONE],
+        max_collateral: vec![COLLATERAL - 1],
+        ..settings(&dir, 2)
+    })
+    .await;
+    let (capped, other) = (&net.workers[0], &net.workers[1]);
+    let jobs = net.submit_samples(1, 1, ONE).await.unwrap();
+    let settled = net
+        .wait_settled(&jobs, Duration::from_secs(60), |_| {})
+        .await
+        .unwrap();
+    let slots = &settled[&jobs[0]];
+    assert_eq!(slots.len(), 1, "{slots:?}");
+    assert_eq!(slots[0].state, "completed", "{slots:?}");
+    assert_eq!(slots[0].worker, Some(other.node.peer_id()), "{slots:?}");
+    let record = net.job(&jobs[0]).unwrap();
+    assert!(
+        record
+            .bids
+            .iter()
+            .all(|b| b.worker != capped.node.peer_id()),
+        "the capped worker's bid was refused: {:?}",
+        record.bids
+    );
+    let status = net.owner.worker_status(capped.account).await.unwrap();
+    assert_eq!((status.stake, status.locked), (900 * ONE, 0));
+    net.stop().await.unwrap();
+}
+
 /// The dispute bond of the default deploy settings.
 const DISPUTE_BOND: u128 = 10 * ONE;
 

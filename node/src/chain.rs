@@ -78,6 +78,9 @@ pub struct ChainSettings {
     /// Act as an arbitrator: re-run disputed jobs from the evidence clients publish and
     /// vote (the account must be one of the disputes contract's arbitrators).
     pub arbitrate: bool,
+    /// The most collateral this worker consents to lock for one job, base units; `None`
+    /// offers all its free stake. A job asking more gets no consent from it.
+    pub max_collateral: Option<u128>,
 }
 
 impl std::fmt::Debug for ChainSettings {
@@ -106,6 +109,7 @@ impl ChainSettings {
             standing_refresh: Duration::from_secs(10),
             max_backoff: Duration::from_secs(10),
             arbitrate: false,
+            max_collateral: None,
         }
     }
 }
@@ -207,6 +211,11 @@ impl Bidder {
             signature: signed.signature.iter().map(Felt::to_bytes_be).collect(),
         })
     }
+}
+
+/// The collateral a worker's consent offers: its free stake, capped by its own limit.
+pub fn offered_collateral(free: u128, max: Option<u128>) -> u128 {
+    max.map_or(free, |max| max.min(free))
 }
 
 /// The signed bid a client sends to the escrow for `worker`'s `consent` to `job`.
@@ -1281,6 +1290,15 @@ fn slot_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_offers_its_free_stake_up_to_its_own_cap() {
+        assert_eq!(offered_collateral(500, None), 500);
+        assert_eq!(offered_collateral(500, Some(20)), 20);
+        // The cap never offers stake the worker does not have free.
+        assert_eq!(offered_collateral(10, Some(20)), 10);
+        assert_eq!(offered_collateral(500, Some(0)), 0);
+    }
 
     #[test]
     fn a_slot_is_accepted_only_for_the_agreed_hash_and_disputed_otherwise() {

@@ -172,6 +172,10 @@ pub struct NodeArgs {
     /// Collateral each worker must lock per job this node submits, in CIRO.
     #[arg(long, default_value = "0", requires = "settle")]
     pub collateral: String,
+    /// As a worker, the most CIRO this node consents to lock as collateral for one job
+    /// [default: all its free stake].
+    #[arg(long, value_name = "CIRO", requires = "settle")]
+    pub max_collateral: Option<String>,
     /// Seconds after a submission in which this client may dispute.
     #[arg(long, default_value_t = 3600, requires = "settle")]
     pub challenge_window: u64,

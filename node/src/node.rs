@@ -343,6 +343,8 @@ struct ChainLink {
     /// The consents of the bids this client holds, until their job settles.
     consents: HashMap<(JobId, PeerId), Consent>,
     collateral: u128,
+    /// The most collateral this node consents to lock as a worker.
+    max_collateral: Option<u128>,
     backers: HashMap<PeerId, Backed>,
     verifying: HashSet<PeerId>,
     parked_bids: HashMap<PeerId, Vec<Bid>>,
@@ -527,6 +529,7 @@ impl Node {
                     bidder,
                     consents: HashMap::new(),
                     collateral: settings.collateral,
+                    max_collateral: settings.max_collateral,
                     backers: HashMap::new(),
                     verifying: HashSet::new(),
                     parked_bids: HashMap::new(),
@@ -1364,8 +1367,9 @@ impl Node {
         if !bidding {
             return;
         }
-        // On chain, the bid carries this worker's signed consent: its price, all its free
-        // stake as the most collateral, and its result due a margin after the job's deadline.
+        // On chain, the bid carries this worker's signed consent: its price, its free stake
+        // (capped by `--max-collateral`) as the most collateral, and its result due a margin
+        // after the job's deadline.
         let link_and_standing = self
             .chain
             .as_ref()
@@ -1374,7 +1378,7 @@ impl Node {
             Some((link, own)) => match link.bidder.consent(
                 &job.job_id,
                 self.config.min_price,
-                own.free,
+                crate::chain::offered_collateral(own.free, link.max_collateral),
                 job.deadline_ms,
                 now_ms() / 1000,
             ) {

@@ -723,8 +723,15 @@ async fn node_config(
     let (address, key) = net.signing_key(&chain).await?;
     let collateral =
         ciro_bindings::units::parse_tokens(&args.collateral).context("--collateral")?;
+    let max_collateral = args
+        .max_collateral
+        .as_deref()
+        .map(ciro_bindings::units::parse_tokens)
+        .transpose()
+        .context("--max-collateral")?;
     let settings = ChainSettings {
         collateral,
+        max_collateral,
         challenge_window_secs: args.challenge_window,
         arbitrate: args.arbitrate,
         ..ChainSettings::new(

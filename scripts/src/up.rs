@@ -63,6 +63,9 @@ pub struct UpSettings {
     pub collateral: u128,
     /// How each worker behaves, by index; missing ones are honest.
     pub conduct: Vec<WorkerConduct>,
+    /// The most collateral particular workers consent to lock per job, by index; missing
+    /// ones offer all their free stake.
+    pub max_collateral: Vec<u128>,
     /// The client's share of CIRO, base units.
     pub client_funds: u128,
     /// Seconds the escrow deadline lies beyond a job's own.
@@ -85,6 +88,7 @@ impl Default for UpSettings {
             stakes: Vec::new(),
             collateral: 5 * TOKEN,
             conduct: Vec::new(),
+            max_collateral: Vec::new(),
             client_funds: 10_000 * TOKEN,
             settle_margin_secs: 60,
             rpc_proxy: false,
@@ -317,7 +321,10 @@ impl LocalNetwork {
                 bootstrap: bootstrap.clone(),
                 capabilities: vec!["wasm".into()],
                 conduct: settings.conduct.get(i).copied().unwrap_or_default(),
-                chain: Some(chain_settings(FIRST_WORKER + i)),
+                chain: Some(ChainSettings {
+                    max_collateral: settings.max_collateral.get(i).copied(),
+                    ..chain_settings(FIRST_WORKER + i)
+                }),
                 ..NodeConfig::default()
             })
             .await
