@@ -6,8 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backoff::backoff::Backoff;
-use backoff::ExponentialBackoff;
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -49,13 +48,13 @@ pub struct Engine {
     status: Arc<Status>,
 }
 
+/// Waits that double from 100 ms up to `max`, for as many retries as it takes.
 fn backoff(max: Duration) -> ExponentialBackoff {
-    ExponentialBackoff {
-        initial_interval: Duration::from_millis(100),
-        max_interval: max,
-        max_elapsed_time: None,
-        ..ExponentialBackoff::default()
-    }
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(max)
+        .without_max_times()
+        .build()
 }
 
 impl Engine {
@@ -210,8 +209,8 @@ impl Engine {
                 _ = shutdown.changed() => break,
                 step = self.step() => match step {
                     Ok(Step::Indexed { from, to, events }) => {
-                        fetch_backoff.reset();
-                        db_backoff.reset();
+                        fetch_backoff = backoff(max);
+                        db_backoff = backoff(max);
                         window.add(to - from + 1, events);
                         if let Some(line) = window.report() {
                             let head = self.metrics.head.get();
@@ -227,8 +226,8 @@ impl Engine {
                     }
                     Ok(Step::Reorg { .. }) => None,
                     Ok(Step::CaughtUp) => {
-                        fetch_backoff.reset();
-                        db_backoff.reset();
+                        fetch_backoff = backoff(max);
+                        db_backoff = backoff(max);
                         Some(self.config.poll())
                     }
                     Err(e) if !e.is_retryable() => return Err(e),
@@ -240,7 +239,7 @@ impl Engine {
                         };
                         self.metrics.errors.with_label_values(&[kind]).inc();
                         self.status.failed(e.to_string());
-                        let wait = b.next_backoff().unwrap_or(max);
+                        let wait = b.next().unwrap_or(max);
                         tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "step failed");
                         Some(wait)
                     }

@@ -26,7 +26,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use backoff::{backoff::Backoff, ExponentialBackoff};
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use ciro_bindings::{
     bid,
     chain::Chain,
@@ -597,13 +597,13 @@ impl Settler {
         }
     }
 
+    /// Waits that double from 100 ms up to `max_backoff`, for as many retries as it takes.
     fn backoff(&self) -> ExponentialBackoff {
-        ExponentialBackoff {
-            initial_interval: Duration::from_millis(100),
-            max_interval: self.settings.max_backoff,
-            max_elapsed_time: None,
-            ..ExponentialBackoff::default()
-        }
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(self.settings.max_backoff)
+            .without_max_times()
+            .build()
     }
 
     /// Runs `step` until it succeeds or fails in a way no retry can fix (a revert, bad
@@ -618,7 +618,7 @@ impl Settler {
             match step().await {
                 Ok(value) => return Ok(value),
                 Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc { .. })) => {
-                    let wait = backoff.next_backoff().unwrap_or(self.settings.max_backoff);
+                    let wait = backoff.next().unwrap_or(self.settings.max_backoff);
                     tracing::warn!("{what}: {e}; retrying in {wait:?}");
                     tokio::time::sleep(wait).await;
                 }
@@ -961,7 +961,7 @@ impl Settler {
             match self.session.job_create_many(terms, count, true).await {
                 Ok((ids, _)) => return Ok(ids),
                 Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc { .. })) => {
-                    let wait = backoff.next_backoff().unwrap_or(self.settings.max_backoff);
+                    let wait = backoff.next().unwrap_or(self.settings.max_backoff);
                     tracing::warn!(%job, "creating the escrow: {e}; retrying in {wait:?}");
                     tokio::time::sleep(wait).await;
                     if let Ok(ids) = self.created_since(before, job).await {
