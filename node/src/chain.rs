@@ -825,15 +825,14 @@ impl Settler {
             return Err("the escrow job is not the evidence's job".into());
         }
         let worker = PeerId::from_bytes(&evidence.worker).map_err(|e| e.to_string())?;
-        let record = crate::job::VerificationFailure {
-            worker,
-            claimed: evidence.claimed,
-            accepted: evidence.accepted,
-            reason: String::new(),
-            at_ms: 0,
-        };
+        let record = crate::job::evidence_hash(
+            &evidence.job_id,
+            &worker,
+            evidence.claimed,
+            evidence.accepted,
+        );
         let named = [
-            Some(felt_of(&record.evidence_hash(&evidence.job_id))),
+            Some(felt_of(&record)),
             evidence.accepted.as_ref().map(felt_of),
         ];
         if !named.contains(&Some(dispute.evidence_hash)) {
@@ -1227,14 +1226,7 @@ enum SlotStep {
 /// The evidence hash for a slot whose worker delivered nothing the client could confirm:
 /// the record names the worker with no claimed and no accepted result.
 fn no_agreement_evidence(job: &JobId, worker: PeerId) -> Felt {
-    let record = crate::job::VerificationFailure {
-        worker,
-        claimed: None,
-        accepted: None,
-        reason: String::new(),
-        at_ms: 0,
-    };
-    felt_of(&record.evidence_hash(job))
+    felt_of(&crate::job::evidence_hash(job, &worker, None, None))
 }
 
 /// Decides a client's next step for a slot from its state on chain and the job's verdict.
@@ -1337,40 +1329,26 @@ mod tests {
     fn without_agreement_every_submitted_slot_is_disputed() {
         let evidence = Hash::of(b"failure record");
         let no_result = Felt::from(7u8);
-        assert_eq!(
+        let step = |verdict: &Verdict, unconfirmed| {
             slot_step(
                 JobState::Submitted,
                 false,
                 Felt::from(5u8),
-                &Verdict::Wrong { evidence },
+                verdict,
                 None,
-                Some(no_result)
-            ),
+                unconfirmed,
+            )
+        };
+        assert_eq!(
+            step(&Verdict::Wrong { evidence }, Some(no_result)),
             SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&evidence)))
         );
         assert_eq!(
-            slot_step(
-                JobState::Submitted,
-                false,
-                Felt::from(5u8),
-                &Verdict::NoResult,
-                None,
-                Some(no_result)
-            ),
+            step(&Verdict::NoResult, Some(no_result)),
             SlotStep::Send("JobEscrow.dispute", Action::Dispute(no_result))
         );
         // A slot recovered after a restart has no job record to name: it is left.
-        assert_eq!(
-            slot_step(
-                JobState::Submitted,
-                false,
-                Felt::from(5u8),
-                &Verdict::NoResult,
-                None,
-                None
-            ),
-            SlotStep::Done("submitted")
-        );
+        assert_eq!(step(&Verdict::NoResult, None), SlotStep::Done("submitted"));
     }
 
     #[test]

@@ -99,21 +99,32 @@ pub struct VerificationFailure {
 }
 
 impl VerificationFailure {
-    /// The hash a dispute names as its evidence: the job, the worker, what it claimed and
-    /// what was accepted, so an arbitrator handed the record can check it.
+    /// The hash a dispute names as its evidence (see [`evidence_hash`]).
     pub fn evidence_hash(&self, job: &JobId) -> Hash {
-        let none = [0u8; 32];
-        Hash::of(
-            &[
-                b"ciro/evidence/1\0".as_slice(),
-                &job.0,
-                &self.worker.to_bytes(),
-                &self.claimed.map_or(none, |h| h.0),
-                &self.accepted.map_or(none, |h| h.0),
-            ]
-            .concat(),
-        )
+        evidence_hash(job, &self.worker, self.claimed, self.accepted)
     }
+}
+
+/// The hash a dispute names as its evidence: the job, the worker, what it claimed and what
+/// was accepted, so an arbitrator handed the record can check it. `None` for both is the
+/// record of a worker that delivered nothing the client could confirm.
+pub fn evidence_hash(
+    job: &JobId,
+    worker: &PeerId,
+    claimed: Option<Hash>,
+    accepted: Option<Hash>,
+) -> Hash {
+    let none = [0u8; 32];
+    Hash::of(
+        &[
+            b"ciro/evidence/1\0".as_slice(),
+            &job.0,
+            &worker.to_bytes(),
+            &claimed.map_or(none, |h| h.0),
+            &accepted.map_or(none, |h| h.0),
+        ]
+        .concat(),
+    )
 }
 
 #[derive(Clone, Debug, Serialize)]
