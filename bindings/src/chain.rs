@@ -112,25 +112,52 @@ impl Chain {
         self.chain_id
     }
 
-    /// Whether the endpoint is a starknet-devnet: it answers `devnet_getPredeployedAccounts`,
-    /// which no public network serves. A devnet's chain id is often `SN_SEPOLIA`, so the id
-    /// cannot tell. Anything but a devnet's answer, an unreachable RPC included, is `false`.
-    pub async fn is_devnet(&self) -> bool {
-        let body = serde_json::json!({
-            "jsonrpc": "2.0", "id": 1, "method": "devnet_getPredeployedAccounts", "params": {}
-        });
-        let Ok(response) = http_client()
+    /// The predeployed accounts, as `(address, private key)`, when the endpoint is a
+    /// starknet-devnet (`devnet_getPredeployedAccounts`, which no public network serves);
+    /// `None` when it answers without them.
+    pub async fn devnet_accounts(&self) -> Result<Option<Vec<(Felt, Felt)>>> {
+        #[derive(serde::Deserialize)]
+        struct Predeployed {
+            address: Felt,
+            private_key: Felt,
+        }
+        const METHOD: &str = "devnet_getPredeployedAccounts";
+        let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": METHOD, "params": {} });
+        let response = http_client()
             .post(self.url.clone())
             .json(&body)
             .send()
             .await
-        else {
-            return false;
+            .map_err(|e| ChainError::Unreachable {
+                url: redact(&self.url),
+                detail: e.to_string(),
+            })?;
+        let rpc = |e: serde_json::Error| ChainError::Rpc {
+            action: METHOD.into(),
+            detail: e.to_string(),
         };
-        response
-            .json::<serde_json::Value>()
-            .await
-            .is_ok_and(|v| v.get("result").is_some_and(|r| r.is_array()))
+        let value: serde_json::Value = response.json().await.map_err(|e| ChainError::Rpc {
+            action: METHOD.into(),
+            detail: e.to_string(),
+        })?;
+        // A JSON-RPC error (method not found) is the answer of anything but a devnet.
+        let Some(result) = value.get("result").cloned() else {
+            return Ok(None);
+        };
+        let accounts: Vec<Predeployed> = serde_json::from_value(result).map_err(rpc)?;
+        Ok(Some(
+            accounts
+                .into_iter()
+                .map(|a| (a.address, a.private_key))
+                .collect(),
+        ))
+    }
+
+    /// Whether the endpoint is a starknet-devnet (see [`Chain::devnet_accounts`]). A
+    /// devnet's chain id is often `SN_SEPOLIA`, so the id cannot tell. Anything but a
+    /// devnet's answer, an unreachable RPC included, is `false`.
+    pub async fn is_devnet(&self) -> bool {
+        matches!(self.devnet_accounts().await, Ok(Some(_)))
     }
 
     /// The chain id as text (`SN_SEPOLIA`), or hex.
@@ -302,6 +329,29 @@ mod tests {
         let chain = Chain::connect(&url).await.unwrap();
         assert_eq!(chain.chain_name(), "SN_SEPOLIA");
         assert!(!chain.is_devnet().await);
+    }
+
+    #[tokio::test]
+    async fn a_one_person_court_is_refused_before_anything_is_sent_off_a_devnet() {
+        let url = public_like_rpc(2).await;
+        let chain = Chain::connect(&url).await.unwrap();
+        let account = chain.account(Felt::from(7u8), SigningKey::from_secret_scalar(Felt::ONE));
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("sepolia.json");
+        let refused = crate::deploy::Deploy {
+            chain: &chain,
+            account: &account,
+            network: "sepolia".into(),
+            config: None,
+            dry_run: true,
+        }
+        .run(&manifest, |_| {})
+        .await
+        .unwrap_err();
+        let text = refused.to_string();
+        assert!(text.contains("one-person dispute court"), "{text}");
+        assert!(text.contains("independent arbitrators"), "{text}");
+        assert!(!manifest.exists(), "nothing is written");
     }
 
     #[test]

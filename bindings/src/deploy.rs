@@ -82,6 +82,9 @@ pub struct Report {
     pub sent: Vec<(String, Receipt)>,
     /// Dry run only: each pending step with its estimated fee.
     pub estimates: Vec<(String, std::result::Result<u128, String>)>,
+    /// On a devnet, why the settings build a one-person dispute court (which any other
+    /// network refuses), to say out loud.
+    pub devnet_only: Option<String>,
 }
 
 impl Report {
@@ -175,7 +178,8 @@ impl Deploy<'_> {
             (None, None) => DeployConfig::default(),
         };
         config.validate()?;
-        if let Some(why) = config.one_person_court(deployer) {
+        let devnet_only = config.one_person_court(deployer);
+        if let Some(why) = &devnet_only {
             if !chain.is_devnet().await {
                 return Err(ChainError::Input(format!(
                     "refusing to deploy a one-person dispute court on {}: {why}. Name independent arbitrators (`arbitrators`, `--arbitrator`) and a quorum they must reach without the owner; only a devnet accepts this, for local testing",
@@ -222,6 +226,7 @@ impl Deploy<'_> {
             deployment: deployment.clone(),
             sent: Vec::new(),
             estimates: Vec::new(),
+            devnet_only,
         };
 
         // 1. Declare.

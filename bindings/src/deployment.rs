@@ -145,9 +145,7 @@ impl DeployConfig {
         }
         Ok(())
     }
-}
 
-impl DeployConfig {
     /// Why the dispute court these settings build is one person's, or `None` when it is
     /// not. One person's court is one whose every arbitrator is the owner or the treasury
     /// (`deployer` stands for an unset owner or treasury, and an empty arbitrator list

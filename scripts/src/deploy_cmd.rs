@@ -7,7 +7,6 @@ use ciro_bindings::deploy::{Deploy, Progress};
 use ciro_bindings::units::format_tokens;
 use ciro_bindings::{Chain, DeployConfig};
 use indicatif::{ProgressBar, ProgressStyle};
-use starknet::accounts::Account as _;
 
 use crate::net::NetworkArgs;
 
@@ -31,22 +30,6 @@ pub async fn run(
         chain.chain_name(),
         manifest.display()
     );
-
-    // Deploy refuses a one-person court on any other network; a devnet keeps the
-    // convenient defaults, said out loud.
-    let effective = config
-        .clone()
-        .or_else(|| {
-            ciro_bindings::Deployment::load(&manifest, &network.name)
-                .ok()
-                .map(|d| d.config)
-        })
-        .unwrap_or_default();
-    if let Some(why) = effective.one_person_court(account.address()) {
-        if chain.is_devnet().await {
-            println!("devnet only: {why}; a deploy to any other network refuses this");
-        }
-    }
 
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -97,6 +80,11 @@ pub async fn run(
         println!("{line}");
     }
     let report = report?;
+    // Deploy refuses a one-person court on any other network; a devnet keeps the
+    // convenient defaults, said out loud.
+    if let Some(why) = &report.devnet_only {
+        println!("devnet only: {why}; a deploy to any other network refuses this");
+    }
     if dry_run {
         let known: u128 = report
             .estimates

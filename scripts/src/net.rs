@@ -236,55 +236,20 @@ pub fn starkli_account_address(path: &Path) -> Result<Felt> {
     }
 }
 
-#[derive(Deserialize)]
-struct PredeployedAccount {
-    address: Felt,
-    private_key: Felt,
-}
-
 /// Predeployed account `index` of the devnet behind `chain`, from `devnet_getPredeployedAccounts`.
 pub async fn devnet_account(chain: &Chain, index: usize) -> Result<(Felt, Felt)> {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "devnet_getPredeployedAccounts", "params": {}
-    });
-    let response = ciro_bindings::chain::http_client()
-        .post(chain.url().clone())
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| ChainError::Unreachable {
-            url: ciro_bindings::chain::redact(chain.url()),
-            detail: e.to_string(),
-        })?;
-    let value: serde_json::Value = response.json().await.map_err(|e| ChainError::Rpc {
-        action: "devnet_getPredeployedAccounts".into(),
-        detail: e.to_string(),
+    let accounts = chain.devnet_accounts().await?.ok_or_else(|| {
+        ChainError::Account(format!(
+            "{} is not a devnet (no devnet_getPredeployedAccounts); pass an account",
+            ciro_bindings::chain::redact(chain.url())
+        ))
     })?;
-    let accounts: Vec<PredeployedAccount> = value
-        .get("result")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| ChainError::Rpc {
-            action: "devnet_getPredeployedAccounts".into(),
-            detail: e.to_string(),
-        })?
-        .ok_or_else(|| {
-            ChainError::Account(format!(
-                "{} is not a devnet (no devnet_getPredeployedAccounts); pass an account",
-                ciro_bindings::chain::redact(chain.url())
-            ))
-        })?;
     let count = accounts.len();
-    accounts
-        .into_iter()
-        .nth(index)
-        .map(|a| (a.address, a.private_key))
-        .ok_or_else(|| {
-            ChainError::Account(format!(
-                "--devnet-account {index}: the devnet has {count} predeployed accounts"
-            ))
-        })
+    accounts.into_iter().nth(index).ok_or_else(|| {
+        ChainError::Account(format!(
+            "--devnet-account {index}: the devnet has {count} predeployed accounts"
+        ))
+    })
 }
 
 #[cfg(test)]
