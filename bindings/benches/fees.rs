@@ -16,6 +16,7 @@ use ciro_bindings::contracts::disputes;
 use ciro_bindings::units::{capability, format_tokens, u256, ONE};
 use ciro_bindings::{Contract, Receipt};
 use common::*;
+use starknet::accounts::Account as _;
 use starknet::core::types::Felt;
 
 struct Row {
@@ -86,7 +87,7 @@ async fn main() {
     };
     // Three jobs: accepted, timed out, disputed.
     let mut jobs = Vec::new();
-    for deadline_in in [3600u64, 60, 3600] {
+    for deadline_in in [3600u64, 60, 3600, 3600] {
         let now = suite.now().await;
         step!(
             "CiroToken.approve (escrow)",
@@ -123,7 +124,7 @@ async fn main() {
         );
         jobs.push(id);
     }
-    let (accepted, timed_out, disputed) = (jobs[0], jobs[1], jobs[2]);
+    let (accepted, timed_out, disputed, finalized) = (jobs[0], jobs[1], jobs[2], jobs[3]);
     step!(
         "JobEscrow.submit_result",
         worker,
@@ -160,6 +161,25 @@ async fn main() {
         "JobEscrow.claim_timeout (refund and slash)",
         client,
         vec![suite.escrow(client).claim_timeout_getcall(&timed_out)]
+    );
+    step!(
+        "JobEscrow.submit_result (a commitment)",
+        worker,
+        vec![suite
+            .escrow(worker)
+            .submit_result_getcall(&finalized, &OPENING.commitment(worker.address()))]
+    );
+    // The client stays silent for the whole 600 s challenge window.
+    suite.devnet.increase_time(601).await.unwrap();
+    step!(
+        "JobEscrow.reveal + finalize (one transaction, after a silent client)",
+        worker,
+        vec![
+            suite
+                .escrow(worker)
+                .reveal_getcall(&finalized, &OPENING.result_hash, &OPENING.salt),
+            suite.escrow(worker).finalize_getcall(&finalized)
+        ]
     );
     step!(
         "Staking.unstake_intent",

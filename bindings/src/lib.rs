@@ -7,12 +7,14 @@
 //! - [`deploy`]: the idempotent deploy of the whole suite;
 //! - [`units`]: token amounts and capability names;
 //! - [`bid`]: a worker's signed consent to a job (SNIP-12), as the escrow checks it;
+//! - [`commitment`]: a worker's committed result and its opening;
 //! - [`ops`]: a signing [`ops::Session`] and what it does: stake, create and settle jobs, vote;
 //! - [`error`]: errors, with reverts decoded to the contract's own message.
 
 pub mod artifacts;
 pub mod bid;
 pub mod chain;
+pub mod commitment;
 pub mod contracts;
 pub mod deploy;
 pub mod deployment;

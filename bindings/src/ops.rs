@@ -14,6 +14,7 @@ use starknet::signers::SigningKey;
 
 use crate::bid::{Bid, SignedBid};
 use crate::chain::{Account, Chain, Receipt};
+use crate::commitment::Opening;
 use crate::contracts::{disputes, escrow, reputation, staking, token};
 use crate::error::{ChainError, Result};
 use crate::units::{self, format_tokens};
@@ -576,10 +577,24 @@ impl Session {
         )
     }
 
-    /// Submits the result hash (the worker signs).
-    pub async fn job_submit(&self, job_id: u64, result_hash: Felt) -> Result<Receipt> {
-        let call = self.escrow()?.submit_result_getcall(&job_id, &result_hash);
+    /// Commits this account's result (the worker signs): the chain sees only
+    /// `opening.commitment(me)`; the client gets the opening off chain.
+    pub async fn job_submit(&self, job_id: u64, opening: &Opening) -> Result<Receipt> {
+        let commitment = opening.commitment(self.me());
+        let call = self.escrow()?.submit_result_getcall(&job_id, &commitment);
         self.send("JobEscrow.submit_result", vec![call]).await
+    }
+
+    /// Opens the job's commitment on chain (anyone holding the opening signs).
+    pub async fn job_reveal(&self, job_id: u64, opening: &Opening) -> Result<Receipt> {
+        let call = self.reveal_call(job_id, opening)?;
+        self.send("JobEscrow.reveal", vec![call]).await
+    }
+
+    fn reveal_call(&self, job_id: u64, opening: &Opening) -> Result<Call> {
+        Ok(self
+            .escrow()?
+            .reveal_getcall(&job_id, &opening.result_hash, &opening.salt))
     }
 
     /// Accepts the result and pays the worker (the client signs).
@@ -602,10 +617,15 @@ impl Session {
         Ok((job.dispute_id, receipt))
     }
 
-    /// Pays the worker once the challenge window has passed (anyone signs).
-    pub async fn job_finalize(&self, job_id: u64) -> Result<Receipt> {
-        let call = self.escrow()?.finalize_getcall(&job_id);
-        self.send("JobEscrow.finalize", vec![call]).await
+    /// Pays the worker once the challenge window has passed (anyone signs). The result must
+    /// be revealed: pass its `opening` to reveal it in the same transaction.
+    pub async fn job_finalize(&self, job_id: u64, opening: Option<&Opening>) -> Result<Receipt> {
+        let mut calls = Vec::new();
+        if let Some(opening) = opening {
+            calls.push(self.reveal_call(job_id, opening)?);
+        }
+        calls.push(self.escrow()?.finalize_getcall(&job_id));
+        self.send("JobEscrow.finalize", calls).await
     }
 
     // --- dispute -----------------------------------------------------------------------
@@ -644,8 +664,9 @@ impl Session {
         self.send("Disputes.vote", vec![call]).await
     }
 
-    /// Resolves by the votes cast after the voting period: more votes win, a tie or none
-    /// pays the worker (anyone signs).
+    /// Resolves by the votes cast after the voting period: more votes win; a tie or none
+    /// pays the worker if its result was revealed, and refunds the client if not (anyone
+    /// signs).
     pub async fn dispute_resolve_timeout(&self, dispute_id: u64) -> Result<Receipt> {
         let call = self.disputes()?.resolve_timeout_getcall(&dispute_id);
         self.send("Disputes.resolve_timeout", vec![call]).await
@@ -681,7 +702,7 @@ pub fn describe_dispute(dispute_id: u64, dispute: &disputes::Dispute) -> String 
 /// A job as text.
 pub fn describe_job(job_id: u64, job: &escrow::Job) -> String {
     format!(
-        "job           {job_id}\nstate         {:?}\nclient        {:#x}\nworker        {:#x}\ncapability    {}\nreward        {} CIRO\ncollateral    {} CIRO\ndeadline      {} (unix)\nchallenge     {} s\nresult hash   {:#x}\nsubmitted at  {}\ndispute       {}\nterms         fee {} bps, timeout slash {} bps, dispute bond {} CIRO",
+        "job           {job_id}\nstate         {:?}\nclient        {:#x}\nworker        {:#x}\ncapability    {}\nreward        {} CIRO\ncollateral    {} CIRO\ndeadline      {} (unix)\nchallenge     {} s\ncommitment    {:#x}\nresult hash   {}\nsubmitted at  {}\ndispute       {}\nterms         fee {} bps, timeout slash {} bps, dispute bond {} CIRO",
         job.state,
         job.client.0,
         job.worker.0,
@@ -690,7 +711,12 @@ pub fn describe_job(job_id: u64, job: &escrow::Job) -> String {
         format_tokens(job.collateral.low),
         job.deadline,
         job.challenge_window,
-        job.result_hash,
+        job.commitment,
+        if job.result_hash == Felt::ZERO {
+            "not revealed".to_owned()
+        } else {
+            format!("{:#x}", job.result_hash)
+        },
         job.submitted_at,
         job.dispute_id,
         job.fee_bps,

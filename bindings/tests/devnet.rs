@@ -280,6 +280,65 @@ async fn disputed(suite: &Suite) -> (u64, u64) {
     (job_id, job.dispute_id)
 }
 
+// The commitment a worker computes off chain is the one the escrow checks, and only its
+// opening reveals it; a revealed result lets the worker finalize after a silent client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_result_is_revealed_by_its_opening_and_then_finalized() {
+    let suite = deploy_suite().await;
+    let worker = suite.worker.address();
+    let view = escrow::JobEscrowReader::new(suite.at(Contract::JobEscrow), suite.chain.rpc())
+        .result_commitment(
+            &OPENING.result_hash,
+            &ContractAddress(worker),
+            &OPENING.salt,
+        )
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(view, OPENING.commitment(worker));
+
+    suite.stake_worker().await;
+    let job_id = suite.assigned_job(3600).await;
+    suite.submit(job_id).await;
+    let job = suite.job(job_id).await;
+    assert!(OPENING.opens(job.commitment, worker));
+    assert_eq!(job.result_hash, Felt::ZERO);
+    // The suite's jobs have a 600 s challenge window.
+    suite.devnet.increase_time(601).await.unwrap();
+    let finalize = suite.escrow(&suite.worker).finalize_getcall(&job_id);
+    let unrevealed = suite
+        .try_send(&suite.worker, vec![finalize.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&unrevealed, ChainError::Reverted { message, .. } if message.contains("result not revealed")),
+        "{unrevealed}"
+    );
+    let forged =
+        suite
+            .escrow(&suite.worker)
+            .reveal_getcall(&job_id, &Felt::from(0xbad_u32), &OPENING.salt);
+    let refused = suite
+        .try_send(&suite.worker, vec![forged])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ChainError::Reverted { message, .. } if message.contains("reveal does not match")),
+        "{refused}"
+    );
+    suite.reveal(job_id).await;
+    suite.send(&suite.worker, vec![finalize]).await;
+    let job = suite.job(job_id).await;
+    assert_eq!(
+        (job.state, job.result_hash),
+        (escrow::JobState::Completed, OPENING.result_hash)
+    );
+    assert_eq!(
+        suite.balance(worker).await,
+        FUNDS - STAKE + REWARD - fee(REWARD)
+    );
+}
+
 // A client that disputes a right result pays the worker its bond.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispute_won_by_the_worker_pays_it_and_the_clients_bond() {

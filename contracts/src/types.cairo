@@ -55,6 +55,10 @@ pub struct Job {
     pub deadline: u64,
     /// Seconds after submission during which the client may dispute.
     pub challenge_window: u64,
+    /// What the worker submitted: `result_commitment(result_hash, worker, salt)`. It hides
+    /// the result, so no other worker can copy it, and binds it to this worker.
+    pub commitment: felt252,
+    /// The result hash, once anyone revealed the commitment's opening; zero until then.
     pub result_hash: felt252,
     pub submitted_at: u64,
     pub dispute_id: u64,

@@ -259,7 +259,11 @@ pub struct Job {
     pub deadline: u64,
     /// Seconds the client has to contest a result.
     pub challenge_window: u64,
-    /// The submitted result's hash.
+    /// The worker's commitment to its result (`result_commitment(result_hash, worker,
+    /// salt)`), once submitted.
+    pub commitment: Option<String>,
+    /// The result's hash, once the commitment is revealed (a client that accepts does not
+    /// reveal it).
     pub result_hash: Option<String>,
     /// When the challenge window ends (Unix seconds).
     pub challenge_ends_at: Option<u64>,

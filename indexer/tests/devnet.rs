@@ -52,6 +52,8 @@ fn expected_score(outcomes: &[(f64, f64, u64)]) -> f64 {
 async fn dispute(suite: &Suite, job_id: u64, ruling: Ruling) -> (u64, Receipt) {
     suite.submit(job_id).await;
     suite.send(&suite.client, suite.dispute_calls(job_id)).await;
+    // The disputed worker opens its commitment for the arbitrators.
+    suite.reveal(job_id).await;
     let id = suite.job(job_id).await.dispute_id;
     let vote = suite.disputes(&suite.arbitrator).vote_getcall(&id, &ruling);
     (id, suite.send(&suite.arbitrator, vec![vote]).await)
@@ -223,6 +225,15 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
         assert_eq!(j["reward"], units(REWARD), "{label}");
         assert_eq!(j["collateral"], units(COLLATERAL), "{label}");
         assert_eq!(j["payout"], units(REWARD - fee(REWARD)), "{label}");
+        // Accepted without a reveal: the commitment is known, the result hash is not.
+        assert_eq!(
+            (&j["commitment"], &j["result_hash"]),
+            (
+                &json!(hex(OPENING.commitment(suite.worker.address()))),
+                &Value::Null
+            ),
+            "{label}"
+        );
         assert_eq!(j["fee"], units(fee(REWARD)), "{label}");
         let states: Vec<&str> = j["history"]
             .as_array()
@@ -249,8 +260,12 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
         );
         let (_, j) = ix.get(&format!("/v1/jobs/{c}")).await;
         assert_eq!(
-            (&j["state"], &j["dispute_id"]),
-            (&json!("completed"), &json!(dc))
+            (&j["state"], &j["dispute_id"], &j["result_hash"]),
+            (
+                &json!("completed"),
+                &json!(dc),
+                &json!(hex(OPENING.result_hash))
+            )
         );
         let (_, j) = ix.get(&format!("/v1/jobs/{d}")).await;
         assert_eq!(

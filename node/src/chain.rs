@@ -10,13 +10,18 @@
 //! - for a client, holds one escrow job per assigned worker ("slot"): `k` are created when
 //!   the job is submitted (the rewards are held from the start), one more for each extra or
 //!   replacement worker; each slot is assigned on chain to its worker, and settled once the
-//!   job ends: accepted when the worker's on-chain hash is the agreed result, disputed with
+//!   job ends: accepted when the worker's result is the agreed one and its on-chain
+//!   commitment opens to it with the salt the worker sent off chain, disputed with
 //!   the verification failure's hash as evidence when it is not (and every submitted slot
 //!   is disputed when no k workers agreed: an unconfirmed hash is never left to finalize),
 //!   refunded by `claim_timeout` when the worker never submitted, cancelled when it was
 //!   never used (the decision is [`slot_step`], a pure function);
-//! - for a worker, submits its committed result hash to its slot, and keeps its own
-//!   standing (active, capabilities) fresh so it bids only while staked;
+//! - for a worker, submits a commitment to its result to its slot (`ciro_bindings::commitment`:
+//!   it hides the result and names the worker, so no other worker can copy it), reveals it
+//!   when disputed or to finalize after a silent client, and keeps its own standing
+//!   (active, capabilities) fresh so it bids only while staked;
+//! - for an arbitrator, waits for the disputed worker to reveal its result before judging
+//!   it: a result never revealed is judged wrong;
 //! - publishes what those transactions did to reputation (their `ReputationUpdated`
 //!   events), naming the transaction.
 //!
@@ -30,6 +35,7 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use ciro_bindings::{
     bid,
     chain::Chain,
+    commitment::Opening,
     contracts::escrow::{self, JobState},
     error::ChainError,
     ops::{JobTerms, Session},
@@ -262,8 +268,8 @@ fn felt_hex<S: serde::Serializer>(felt: &Felt, s: S) -> Result<S::Ok, S::Error> 
 /// How a worker stands against the client's verdict on its work.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Its result is the agreed one.
-    Agreed(Hash),
+    /// Its result is the agreed one; `salt` opens its on-chain commitment to it.
+    Agreed { result: Hash, salt: [u8; 32] },
     /// Its result disagreed; `evidence` is the hash of the verification-failure record.
     Wrong { evidence: Hash },
     /// It delivered nothing the client could use (dropped, timed out, never ran).
@@ -294,11 +300,12 @@ pub enum ToChain {
         expected: Option<Hash>,
         verdicts: Vec<(PeerId, Verdict)>,
     },
-    /// A worker's committed result for its slot.
+    /// A worker's committed result for its slot, and the salt it commits with.
     Submit {
         job: JobId,
         escrow_id: u64,
         result: Hash,
+        salt: [u8; 32],
     },
     /// Check whether the chain backs `peer`.
     Verify { peer: PeerId, backing: Backing },
@@ -386,6 +393,9 @@ pub struct Settler {
     settings: ChainSettings,
     /// One transaction at a time from this account, so nonces never race.
     sending: Mutex<()>,
+    /// Disputes whose evidence is being checked (which can wait for the worker's reveal):
+    /// the evidence's later publications are not checked again meanwhile.
+    checking: std::sync::Mutex<std::collections::HashSet<u64>>,
     out: mpsc::UnboundedSender<FromChain>,
 }
 
@@ -437,6 +447,7 @@ impl Settler {
             session,
             settings,
             sending: Mutex::new(()),
+            checking: Default::default(),
             out,
         });
         // What this account left unsettled in an earlier run: every escrow job up to now.
@@ -452,8 +463,9 @@ impl Settler {
 
     /// Resumes the settlement an earlier run of this account left: as a client, its open
     /// slots are cancelled and its assigned ones claimed once their deadline passes; as a
-    /// worker, its submitted slots are finalized once their window passes. A slot whose
-    /// result this run cannot judge (submitted to a client) is left to the window.
+    /// worker, its submitted slots are finalized once their window passes, if their result
+    /// was revealed (this run does not know an earlier run's openings). A slot whose result
+    /// this run cannot judge (submitted to a client) is left to the window.
     async fn recover(self: Arc<Self>, existing: u64) {
         let me = self.session.me();
         let first = existing.saturating_sub(Self::RECOVERY_WINDOW) + 1;
@@ -482,7 +494,9 @@ impl Settler {
                         .await;
                     let _ = settler.out.send(FromChain::Recovered(report));
                 } else {
-                    settler.finalize_when_due(JobId::default(), escrow_id).await;
+                    settler
+                        .finalize_when_due(JobId::default(), escrow_id, None)
+                        .await;
                 }
             }
         });
@@ -542,9 +556,14 @@ impl Settler {
                     job,
                     escrow_id,
                     result,
+                    salt,
                 } => {
                     let settler = self.clone();
-                    tasks.spawn(async move { settler.submit(job, escrow_id, result).await });
+                    let opening = Opening {
+                        result_hash: felt_of(&result),
+                        salt: Felt::from_bytes_be(&salt),
+                    };
+                    tasks.spawn(async move { settler.submit(job, escrow_id, opening).await });
                 }
                 ToChain::Verify { peer, backing } => {
                     let settler = self.clone();
@@ -558,9 +577,15 @@ impl Settler {
                     });
                 }
                 ToChain::Arbitrate { client, evidence } => {
+                    let dispute_id = evidence.dispute_id;
+                    if !self.checking.lock().expect("lock").insert(dispute_id) {
+                        continue;
+                    }
                     let settler = self.clone();
                     tasks.spawn(async move {
-                        match settler.check_evidence(&evidence).await {
+                        let checked = settler.check_evidence(&evidence).await;
+                        settler.checking.lock().expect("lock").remove(&dispute_id);
+                        match checked {
                             Ok(worker_result) => {
                                 let _ = settler.out.send(FromChain::Rerun {
                                     client,
@@ -780,7 +805,9 @@ impl Settler {
 
     /// Checks `evidence` against the chain: the dispute is open and names this escrow job,
     /// this arbitrator has not voted, the escrow job is the evidence's job, and the
-    /// dispute's evidence hash is this record's. Returns the worker's submitted hash.
+    /// dispute's evidence hash is this record's. Returns the worker's result hash once it
+    /// is revealed, or zero (judged wrong) if it is not within the first half of the
+    /// voting period.
     async fn check_evidence(&self, evidence: &Evidence) -> Result<Felt, String> {
         let reader = disputes::DisputesReader::new(
             self.session
@@ -838,6 +865,16 @@ impl Settler {
         if !named.contains(&Some(dispute.evidence_hash)) {
             return Err("the dispute's evidence hash is not this record's".into());
         }
+        let reveal_by =
+            dispute.opened_at + dispute.voting_ends_at.saturating_sub(dispute.opened_at) / 2;
+        let mut slot = slot;
+        while slot.result_hash == Felt::ZERO && self.chain_now().await <= reveal_by {
+            tokio::time::sleep(self.settings.poll).await;
+            slot = self
+                .slot(evidence.escrow_id)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         Ok(slot.result_hash)
     }
 
@@ -866,9 +903,8 @@ impl Settler {
 
     // ----- a worker's side ------------------------------------------------------------
 
-    async fn submit(&self, job: JobId, escrow_id: u64, result: Hash) {
+    async fn submit(&self, job: JobId, escrow_id: u64, opening: Opening) {
         let me = self.session.me();
-        let result_felt = felt_of(&result);
         let slot = match self.slot(escrow_id).await {
             Ok(slot) => slot,
             Err(e) => {
@@ -886,7 +922,7 @@ impl Settler {
                     "JobEscrow.submit_result",
                     escrow_id,
                     JobState::Assigned,
-                    || self.session.job_submit(escrow_id, result_felt),
+                    || self.session.job_submit(escrow_id, &opening),
                 )
                 .await;
             if let Err(e) = sent {
@@ -894,14 +930,17 @@ impl Settler {
                 return;
             }
         }
-        tracing::info!(%job, escrow_id, "result submitted on chain");
+        tracing::info!(%job, escrow_id, "result committed on chain");
         let _ = self.out.send(FromChain::Submitted { job, escrow_id });
-        self.finalize_when_due(job, escrow_id).await;
+        self.finalize_when_due(job, escrow_id, Some(opening)).await;
     }
 
-    /// Watches a submitted slot: if the client neither accepts nor disputes within the
-    /// challenge window, the worker finalizes it and is paid.
-    async fn finalize_when_due(&self, job: JobId, escrow_id: u64) {
+    /// Watches a submitted slot: if the client disputes it, the worker reveals its result
+    /// for the arbitrators at once; if the client neither accepts nor disputes within the
+    /// challenge window, the worker reveals and finalizes it in one transaction and is paid.
+    /// Without the `opening` (a slot an earlier run submitted), only a revealed slot can
+    /// be finalized.
+    async fn finalize_when_due(&self, job: JobId, escrow_id: u64, opening: Option<Opening>) {
         loop {
             let slot = match self.slot(escrow_id).await {
                 Ok(slot) => slot,
@@ -910,14 +949,32 @@ impl Settler {
                     return;
                 }
             };
+            let revealed = slot.result_hash != Felt::ZERO;
+            if slot.state == JobState::Disputed && !revealed {
+                if let Some(opening) = &opening {
+                    self.reveal_disputed(job, escrow_id, opening).await;
+                }
+            }
             if slot.state != JobState::Submitted {
                 return;
             }
+            // Finalizing reveals the result in the same transaction, unless it is already.
+            let opening = match (revealed, &opening) {
+                (true, _) => None,
+                (false, Some(opening)) => Some(opening),
+                (false, None) => {
+                    tracing::warn!(
+                        escrow_id,
+                        "an earlier run committed this slot's result: without its opening it cannot be revealed"
+                    );
+                    return;
+                }
+            };
             let due = slot.submitted_at.saturating_add(slot.challenge_window);
             if self.chain_now().await > due {
                 let sent = self
                     .send_while("JobEscrow.finalize", escrow_id, JobState::Submitted, || {
-                        self.session.job_finalize(escrow_id)
+                        self.session.job_finalize(escrow_id, opening)
                     })
                     .await;
                 match sent {
@@ -937,6 +994,24 @@ impl Settler {
                 }
             }
             tokio::time::sleep(self.settings.poll).await;
+        }
+    }
+
+    /// Reveals a disputed slot's result for the arbitrators, if nobody did yet.
+    async fn reveal_disputed(&self, job: JobId, escrow_id: u64, opening: &Opening) {
+        let sent = self
+            .send("JobEscrow.reveal", || async {
+                let slot = self.session.job_status(escrow_id).await?;
+                if slot.state != JobState::Disputed || slot.result_hash != Felt::ZERO {
+                    return Ok(None);
+                }
+                self.session.job_reveal(escrow_id, opening).await.map(Some)
+            })
+            .await;
+        match sent {
+            Ok(Some(_)) => tracing::info!(%job, escrow_id, "revealed the disputed result"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(escrow_id, "revealing the disputed result: {e}"),
         }
     }
 
@@ -1135,10 +1210,14 @@ impl Settler {
                 _ => false,
             };
             let unconfirmed = worker.map(|worker| no_agreement_evidence(&job, worker));
+            let committed = Committed {
+                commitment: slot.commitment,
+                worker: slot.worker.0,
+            };
             let action = match slot_step(
                 slot.state.clone(),
                 deadline_passed,
-                slot.result_hash,
+                committed,
                 &verdict,
                 expected,
                 unconfirmed,
@@ -1229,12 +1308,22 @@ fn no_agreement_evidence(job: &JobId, worker: PeerId) -> Felt {
     felt_of(&crate::job::evidence_hash(job, &worker, None, None))
 }
 
+/// What a slot's worker committed to on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Committed {
+    commitment: Felt,
+    worker: Felt,
+}
+
 /// Decides a client's next step for a slot from its state on chain and the job's verdict.
 ///
 /// - Open: cancel (the reward comes back). Assigned: claim the timeout once the deadline
 ///   passed.
-/// - Submitted with an agreed result: accept when the hash on chain is it; otherwise
-///   dispute, naming the verification failure when there is one, else the agreed result.
+/// - Submitted, its worker's result the agreed one: accept when the commitment on chain
+///   opens to it with the salt the worker sent. Otherwise dispute, naming the verification
+///   failure when there is one, else the agreed result: a worker that delivered nothing
+///   (or something else) is never paid for a commitment, even one that opens to the agreed
+///   result because it copied it.
 /// - Submitted with no agreed result (no k workers agreed): dispute with the worker's
 ///   failure record, or `unconfirmed` (a record of no result) when it delivered nothing.
 ///   Letting such a slot finalize would pay whatever hash the worker put on chain.
@@ -1242,12 +1331,19 @@ fn no_agreement_evidence(job: &JobId, worker: PeerId) -> Felt {
 fn slot_step(
     state: JobState,
     deadline_passed: bool,
-    on_chain: Felt,
+    committed: Committed,
     verdict: &Verdict,
     expected: Option<Hash>,
     unconfirmed: Option<Felt>,
 ) -> SlotStep {
     const DISPUTE: &str = "JobEscrow.dispute";
+    let opens_to_agreed = |result: &Hash, salt: &[u8; 32]| {
+        let opening = Opening {
+            result_hash: felt_of(result),
+            salt: Felt::from_bytes_be(salt),
+        };
+        expected == Some(*result) && opening.opens(committed.commitment, committed.worker)
+    };
     match state {
         JobState::Open => SlotStep::Send("JobEscrow.cancel", Action::Cancel),
         JobState::Assigned if deadline_passed => {
@@ -1255,7 +1351,7 @@ fn slot_step(
         }
         JobState::Assigned => SlotStep::Wait,
         JobState::Submitted => match (verdict, expected) {
-            (_, Some(agreed)) if on_chain == felt_of(&agreed) => {
+            (Verdict::Agreed { result, salt }, _) if opens_to_agreed(result, salt) => {
                 SlotStep::Send("JobEscrow.accept", Action::Accept)
             }
             (Verdict::Wrong { evidence }, _) => {
@@ -1283,6 +1379,11 @@ fn slot_step(
 mod tests {
     use super::*;
 
+    const NOTHING: Committed = Committed {
+        commitment: Felt::ZERO,
+        worker: Felt::ZERO,
+    };
+
     #[test]
     fn a_worker_offers_its_free_stake_up_to_its_own_cap() {
         assert_eq!(offered_collateral(500, None), 500);
@@ -1295,30 +1396,104 @@ mod tests {
     #[test]
     fn a_slot_is_accepted_only_for_the_agreed_hash_and_disputed_otherwise() {
         let agreed = Hash::of(b"agreed");
-        let wrong = Felt::from(99u8);
+        let salt = [7u8; 32];
+        let worker = Felt::from(0xaaa_u32);
+        let opening = Opening {
+            result_hash: felt_of(&agreed),
+            salt: Felt::from_bytes_be(&salt),
+        };
+        let honest = Committed {
+            commitment: opening.commitment(worker),
+            worker,
+        };
+        let wrong = Committed {
+            commitment: Felt::from(99u8),
+            worker,
+        };
         let evidence = Hash::of(b"failure record");
-        let step = |on_chain, verdict: &Verdict, expected| {
+        let step = |committed, verdict: &Verdict, expected| {
             slot_step(
                 JobState::Submitted,
                 false,
-                on_chain,
+                committed,
                 verdict,
                 expected,
                 Some(Felt::ONE),
             )
         };
+        let agreeing = Verdict::Agreed {
+            result: agreed,
+            salt,
+        };
         assert_eq!(
-            step(felt_of(&agreed), &Verdict::Agreed(agreed), Some(agreed)),
+            step(honest, &agreeing, Some(agreed)),
             SlotStep::Send("JobEscrow.accept", Action::Accept)
         );
-        // A copied or swapped hash on chain: disputed, naming the agreed result.
+        // A commitment to something else, or one the salt the worker sent does not open:
+        // disputed, naming the agreed result.
         assert_eq!(
-            step(wrong, &Verdict::Agreed(agreed), Some(agreed)),
+            step(wrong, &agreeing, Some(agreed)),
+            SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&agreed)))
+        );
+        let other_salt = Verdict::Agreed {
+            result: agreed,
+            salt: [8u8; 32],
+        };
+        assert_eq!(
+            step(honest, &other_salt, Some(agreed)),
             SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&agreed)))
         );
         assert_eq!(
             step(wrong, &Verdict::Wrong { evidence }, Some(agreed)),
             SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&evidence)))
+        );
+    }
+
+    // A lazy worker that delivered nothing copied an honest worker's commitment (or,
+    // before commitments, its plain hash). It used to be accepted because the hash on
+    // chain was the agreed one; now only a worker whose own result agreed is paid.
+    #[test]
+    fn a_copied_commitment_is_disputed_not_accepted() {
+        let agreed = Hash::of(b"agreed");
+        let salt = [7u8; 32];
+        let honest_worker = Felt::from(0xaaa_u32);
+        let copied = Opening {
+            result_hash: felt_of(&agreed),
+            salt: Felt::from_bytes_be(&salt),
+        }
+        .commitment(honest_worker);
+        let lazy = Committed {
+            commitment: copied,
+            worker: Felt::from(0xbbb_u32),
+        };
+        let no_result = Felt::from(3u8);
+        // It delivered nothing.
+        assert_eq!(
+            slot_step(
+                JobState::Submitted,
+                false,
+                lazy,
+                &Verdict::NoResult,
+                Some(agreed),
+                Some(no_result),
+            ),
+            SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&agreed)))
+        );
+        // It even replayed the honest worker's result and salt off chain: the commitment
+        // names the honest worker, so it does not open for the copier.
+        assert_eq!(
+            slot_step(
+                JobState::Submitted,
+                false,
+                lazy,
+                &Verdict::Agreed {
+                    result: agreed,
+                    salt
+                },
+                Some(agreed),
+                Some(no_result),
+            ),
+            SlotStep::Send("JobEscrow.dispute", Action::Dispute(felt_of(&agreed)))
         );
     }
 
@@ -1333,7 +1508,7 @@ mod tests {
             slot_step(
                 JobState::Submitted,
                 false,
-                Felt::from(5u8),
+                NOTHING,
                 verdict,
                 None,
                 unconfirmed,
@@ -1355,15 +1530,15 @@ mod tests {
     fn open_slots_are_cancelled_and_missed_deadlines_claimed() {
         let v = Verdict::NoResult;
         assert_eq!(
-            slot_step(JobState::Open, false, Felt::ZERO, &v, None, None),
+            slot_step(JobState::Open, false, NOTHING, &v, None, None),
             SlotStep::Send("JobEscrow.cancel", Action::Cancel)
         );
         assert_eq!(
-            slot_step(JobState::Assigned, false, Felt::ZERO, &v, None, None),
+            slot_step(JobState::Assigned, false, NOTHING, &v, None, None),
             SlotStep::Wait
         );
         assert_eq!(
-            slot_step(JobState::Assigned, true, Felt::ZERO, &v, None, None),
+            slot_step(JobState::Assigned, true, NOTHING, &v, None, None),
             SlotStep::Send("JobEscrow.claim_timeout", Action::Timeout)
         );
         for (state, name) in [
@@ -1373,7 +1548,7 @@ mod tests {
             (JobState::Cancelled, "cancelled"),
         ] {
             assert_eq!(
-                slot_step(state, true, Felt::ZERO, &v, None, None),
+                slot_step(state, true, NOTHING, &v, None, None),
                 SlotStep::Done(name)
             );
         }

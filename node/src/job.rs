@@ -63,6 +63,9 @@ pub struct AssignmentRecord {
     pub assigned_ms: u64,
     pub deadline_ms: u64,
     pub commit: Option<Hash>,
+    /// The salt of the worker's on-chain commitment; secret until revealed.
+    #[serde(skip)]
+    pub salt: Option<[u8; 32]>,
     pub fuel_used: Option<u64>,
     pub finished_ms: Option<u64>,
     #[serde(skip)]
@@ -319,6 +322,7 @@ impl ClientJob {
                 assigned_ms: now_ms,
                 deadline_ms: deadline,
                 commit: None,
+                salt: None,
                 fuel_used: None,
                 finished_ms: None,
                 output: None,
@@ -354,6 +358,7 @@ impl ClientJob {
         &mut self,
         worker: &PeerId,
         hash: Hash,
+        salt: [u8; 32],
         fuel_used: u64,
         now_ms: u64,
     ) -> Result<(), Refusal> {
@@ -367,6 +372,7 @@ impl ClientJob {
         }
         a.state = AssignmentState::Committed;
         a.commit = Some(hash);
+        a.salt = Some(salt);
         a.fuel_used = Some(fuel_used);
         Ok(())
     }
@@ -584,7 +590,7 @@ mod tests {
 
     fn run(job: &mut ClientJob, worker: PeerId, output: &[u8]) -> Result<(), Refusal> {
         let outcome = Outcome::Output(output.to_vec());
-        job.commit(&worker, outcome.hash(), 1, 10)?;
+        job.commit(&worker, outcome.hash(), [0; 32], 1, 10)?;
         job.deliver(&worker, outcome, 11)
     }
 
@@ -634,7 +640,7 @@ mod tests {
         assert_eq!(job.status, JobStatus::Running);
         // A worker that was not assigned cannot commit.
         assert_eq!(
-            job.commit(&workers[0], Hash::of(b"x"), 1, 3),
+            job.commit(&workers[0], Hash::of(b"x"), [0; 32], 1, 3),
             Err(Refusal::NotAssigned)
         );
         run(&mut job, workers[3], b"42").unwrap();
@@ -720,7 +726,8 @@ mod tests {
             job.deliver(&w, Outcome::Output(b"early".to_vec()), 3),
             Err(Refusal::NoCommit)
         );
-        job.commit(&w, Hash::of(b"one thing"), 1, 3).unwrap();
+        job.commit(&w, Hash::of(b"one thing"), [0; 32], 1, 3)
+            .unwrap();
         assert_eq!(
             job.deliver(&w, Outcome::Output(b"another".to_vec()), 4),
             Err(Refusal::HashMismatch)
@@ -754,7 +761,7 @@ mod tests {
         assert_eq!(job.wanted(), 1);
         // A late commit from the timed-out worker is refused.
         assert_eq!(
-            job.commit(&first[1], Hash::of(b"r"), 1, 11_002),
+            job.commit(&first[1], Hash::of(b"r"), [0; 32], 1, 11_002),
             Err(Refusal::Closed)
         );
         assert!(job.expire(1_000_001));
@@ -776,7 +783,7 @@ mod tests {
         job.select(0, 1000);
         for x in &w {
             let outcome = Outcome::Error("ran out of fuel".into());
-            job.commit(x, outcome.hash(), 5, 1).unwrap();
+            job.commit(x, outcome.hash(), [0; 32], 5, 1).unwrap();
             job.deliver(x, outcome, 2).unwrap();
         }
         assert_eq!(job.status, JobStatus::Completed);

@@ -282,6 +282,8 @@ struct WorkerJob {
     seen: Instant,
     /// The client's escrow job for this work, once it is assigned on chain.
     escrow: Option<u64>,
+    /// The salt of this worker's on-chain commitment to its result (a felt, big-endian).
+    salt: [u8; 32],
     submitted: bool,
 }
 
@@ -1423,6 +1425,7 @@ impl Node {
                 outcome: None,
                 seen: Instant::now(),
                 escrow: None,
+                salt: random_felt(),
                 submitted: false,
             },
         );
@@ -1549,6 +1552,7 @@ impl Node {
             job_id: job,
             result: outcome.hash(),
             fuel_used: fuel,
+            salt: work.salt,
         };
         work.state = WorkState::Committing;
         work.outcome = Some(outcome);
@@ -1600,6 +1604,7 @@ impl Node {
                 job,
                 escrow_id,
                 result: outcome.hash(),
+                salt: work.salt,
             });
         }
     }
@@ -1977,7 +1982,7 @@ impl Node {
                 Request::Fetch { job_id, hash } => self.serve_fetch(&peer, &job_id, &hash),
                 Request::Commit(c) => self
                     .with_job(&c.job_id, |job| {
-                        job.commit(&peer, c.result, c.fuel_used, now)
+                        job.commit(&peer, c.result, c.salt, c.fuel_used, now)
                     })
                     .unwrap_or(Err(Refusal::UnknownJob))
                     .map_or_else(Response::Refused, |()| Response::Ack),
@@ -2295,9 +2300,9 @@ fn verdicts(job: &ClientJob) -> (Option<Hash>, Vec<(PeerId, SlotVerdict)>) {
                 .verification_failures
                 .iter()
                 .find(|f| f.worker == a.worker && f.claimed.is_some());
-            let verdict = match (agreed, failure, expected) {
-                (true, _, Some(hash)) => SlotVerdict::Agreed(hash),
-                (false, Some(failure), _) => SlotVerdict::Wrong {
+            let verdict = match (agreed, failure, expected, a.salt) {
+                (true, _, Some(result), Some(salt)) => SlotVerdict::Agreed { result, salt },
+                (false, Some(failure), _, _) => SlotVerdict::Wrong {
                     evidence: failure.evidence_hash(&job.id),
                 },
                 _ => SlotVerdict::NoResult,
@@ -2306,6 +2311,13 @@ fn verdicts(job: &ClientJob) -> (Option<Hash>, Vec<(PeerId, SlotVerdict)>) {
         })
         .collect();
     (expected, verdicts)
+}
+
+/// 31 random bytes: a felt, big-endian, below 2^248.
+fn random_felt() -> [u8; 32] {
+    let mut bytes: [u8; 32] = rand::random();
+    bytes[0] = 0;
+    bytes
 }
 
 fn rand_nonce() -> [u8; 16] {

@@ -577,12 +577,16 @@ pub struct Assignment {
     pub deadline_ms: u64,
 }
 
-/// The result's hash, sent before the result itself, so a worker cannot copy another's.
+/// The result's hash, sent before the result itself, so a worker cannot copy another's,
+/// with the salt of the worker's on-chain commitment to it: the client checks that the
+/// escrow job's commitment opens to this result (`ciro_bindings::commitment`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultCommit {
     pub job_id: JobId,
     pub result: Hash,
     pub fuel_used: u64,
+    /// A felt, big-endian.
+    pub salt: [u8; 32],
 }
 
 /// A direct request from one peer to another.

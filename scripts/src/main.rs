@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use ciro::contracts::{self, BuildOptions, BuildStatus, TestOptions, Workspace};
 use ciro::net::NetworkArgs;
+use ciro_bindings::commitment::Opening;
 use ciro_bindings::ops::{self, JobTerms};
 use ciro_bindings::units::{capability, format_tokens, parse_felt, parse_tokens};
 use ciro_bindings::DeployConfig;
@@ -259,6 +260,50 @@ enum WorkerAction {
 }
 
 /// `ciro job <action>`.
+/// A committed result's opening, as `ciro job submit-result` prints it.
+#[derive(Args, Debug)]
+struct OpeningArgs {
+    /// The committed result hash.
+    #[arg(long)]
+    result_hash: String,
+    /// The commitment's salt.
+    #[arg(long)]
+    salt: String,
+}
+
+impl OpeningArgs {
+    fn parse(&self) -> anyhow::Result<Opening> {
+        opening(&self.result_hash, &self.salt)
+    }
+}
+
+fn opening(result_hash: &str, salt: &str) -> anyhow::Result<Opening> {
+    Ok(Opening {
+        result_hash: parse_felt("--result-hash", result_hash)?,
+        salt: parse_felt("--salt", salt)?,
+    })
+}
+
+/// An opening to reveal first, if the result is not revealed yet.
+#[derive(Args, Debug)]
+struct OptionalOpening {
+    /// The committed result hash (with `--salt`).
+    #[arg(long, requires = "salt")]
+    result_hash: Option<String>,
+    /// The commitment's salt (with `--result-hash`).
+    #[arg(long, requires = "result_hash")]
+    salt: Option<String>,
+}
+
+impl OptionalOpening {
+    fn parse(&self) -> anyhow::Result<Option<Opening>> {
+        match (&self.result_hash, &self.salt) {
+            (Some(result_hash), Some(salt)) => opening(result_hash, salt).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum JobAction {
     /// Create a job and escrow its reward (approves the escrow in the same transaction).
@@ -301,13 +346,25 @@ enum JobAction {
     },
     /// Run a Wasm job on the network through a node, and wait for its verified result.
     Submit(SubmitArgs),
-    /// Submit the result hash on chain (worker).
+    /// Commit the result on chain (worker): only a commitment to the hash is published.
+    /// Prints the opening (result hash and salt): give it to the client, and keep it to
+    /// reveal the result with `finalize` or in a dispute.
     SubmitResult {
         /// Job id.
         id: u64,
         /// Hash of the result.
         #[arg(long)]
         result_hash: String,
+        /// The commitment's salt; a random one if not given. Keep it secret until revealing.
+        #[arg(long)]
+        salt: Option<String>,
+    },
+    /// Reveal a committed result on chain (anyone holding its opening).
+    Reveal {
+        /// Job id.
+        id: u64,
+        #[command(flatten)]
+        opening: OpeningArgs,
     },
     /// Accept the result and pay the worker (client).
     Accept {
@@ -323,10 +380,13 @@ enum JobAction {
         #[arg(long)]
         evidence_hash: String,
     },
-    /// Pay the worker after the challenge window (anyone).
+    /// Pay the worker after the challenge window (anyone). The result must be revealed:
+    /// give its opening to reveal it in the same transaction.
     Finalize {
         /// Job id.
         id: u64,
+        #[command(flatten)]
+        opening: OptionalOpening,
     },
     /// Refund the client and slash the worker after a missed deadline (anyone).
     Timeout {
@@ -1235,12 +1295,32 @@ async fn job(
             );
         }
         JobAction::Submit(_) => unreachable!("handled above"),
-        JobAction::SubmitResult { id, result_hash } => {
-            let receipt = session
-                .job_submit(id, parse_felt("--result-hash", &result_hash)?)
-                .await?;
-            println!("{}", tx_line(&format!("submitted job {id}"), &receipt));
+        JobAction::SubmitResult {
+            id,
+            result_hash,
+            salt,
+        } => {
+            let opening = Opening {
+                result_hash: parse_felt("--result-hash", &result_hash)?,
+                salt: match salt {
+                    Some(salt) => parse_felt("--salt", &salt)?,
+                    None => starknet::core::types::Felt::from(rand::random::<u128>()),
+                },
+            };
+            let receipt = session.job_submit(id, &opening).await?;
+            println!("{}", tx_line(&format!("committed job {id}"), &receipt));
+            println!(
+                "opening: --result-hash {:#x} --salt {:#x} (keep it; reveal it with `ciro job finalize` or in a dispute)",
+                opening.result_hash, opening.salt
+            );
         }
+        JobAction::Reveal { id, opening } => println!(
+            "{}",
+            tx_line(
+                &format!("revealed job {id}"),
+                &session.job_reveal(id, &opening.parse()?).await?
+            )
+        ),
         JobAction::Accept { id } => println!(
             "{}",
             tx_line(
@@ -1257,13 +1337,16 @@ async fn job(
                 tx_line(&format!("disputed job {id} (dispute {dispute})"), &receipt)
             );
         }
-        JobAction::Finalize { id } => println!(
-            "{}",
-            tx_line(
-                &format!("finalized job {id}"),
-                &session.job_finalize(id).await?
+        JobAction::Finalize { id, opening } => {
+            let opening = opening.parse()?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!("finalized job {id}"),
+                    &session.job_finalize(id, opening.as_ref()).await?
+                )
             )
-        ),
+        }
         JobAction::Timeout { id } => println!(
             "{}",
             tx_line(

@@ -324,7 +324,21 @@ fn every_subcommand_runs_through_the_binary() {
         root,
         &devnet,
         worker,
-        &["job", "submit-result", &third, "--result-hash", "0x2"],
+        &[
+            "job",
+            "submit-result",
+            &third,
+            "--result-hash",
+            "0x2",
+            "--salt",
+            "0x5",
+        ],
+    );
+    // Only the commitment is on chain until someone reveals it.
+    let committed = ok(root, &devnet, client, &["job", "status", &third]);
+    assert!(
+        committed.contains("result hash   not revealed"),
+        "{committed}"
     );
     let fourth = job_id(&ok(
         root,
@@ -357,7 +371,43 @@ fn every_subcommand_runs_through_the_binary() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(devnet.increase_time(60)).unwrap();
-    ok(root, &devnet, client, &["job", "finalize", &third]);
+    // Finalizing needs the result revealed, and only the committed opening reveals it.
+    let unrevealed = fails(root, &devnet, client, &["job", "finalize", &third]);
+    assert!(
+        unrevealed.contains("JobEscrow.finalize reverted: result not revealed"),
+        "{unrevealed}"
+    );
+    let wrong = fails(
+        root,
+        &devnet,
+        client,
+        &[
+            "job",
+            "reveal",
+            &third,
+            "--result-hash",
+            "0x3",
+            "--salt",
+            "0x5",
+        ],
+    );
+    assert!(wrong.contains("reveal does not match"), "{wrong}");
+    ok(
+        root,
+        &devnet,
+        client,
+        &[
+            "job",
+            "finalize",
+            &third,
+            "--result-hash",
+            "0x2",
+            "--salt",
+            "0x5",
+        ],
+    );
+    let revealed = ok(root, &devnet, client, &["job", "status", &third]);
+    assert!(revealed.contains("result hash   0x2"), "{revealed}");
     ok(root, &devnet, client, &["job", "timeout", &fourth]);
     assert!(ok(root, &devnet, client, &["job", "status", &fourth]).contains("Refunded"));
 

@@ -273,10 +273,20 @@ impl Suite {
         ]
     }
 
+    /// The worker commits to `OPENING`'s result.
     pub async fn submit(&self, job_id: u64) {
+        let commitment = OPENING.commitment(self.worker.address());
         let call = self
             .escrow(&self.worker)
-            .submit_result_getcall(&job_id, &Felt::from(0xbeef_u32));
+            .submit_result_getcall(&job_id, &commitment);
+        self.send(&self.worker, vec![call]).await;
+    }
+
+    /// The worker reveals `OPENING` on `job_id`.
+    pub async fn reveal(&self, job_id: u64) {
+        let call =
+            self.escrow(&self.worker)
+                .reveal_getcall(&job_id, &OPENING.result_hash, &OPENING.salt);
         self.send(&self.worker, vec![call]).await;
     }
 
@@ -294,6 +304,12 @@ impl Suite {
         }
     }
 }
+
+/// What the suite's worker commits to.
+pub const OPENING: ciro_bindings::commitment::Opening = ciro_bindings::commitment::Opening {
+    result_hash: Felt::from_hex_unchecked("0xbeef"),
+    salt: Felt::from_hex_unchecked("0x5a17"),
+};
 
 pub fn fee(reward: u128) -> u128 {
     reward * u128::from(FEE_BPS) / 10_000

@@ -1,7 +1,8 @@
 /// Disputes: arbitrators vote `WorkerRight` or `ClientRight`; the first ruling to reach the
 /// quorum wins. After the voting period the votes cast decide: the ruling with more votes
-/// wins, and a tie (no votes included) pays the worker, so a client cannot win by keeping
-/// arbitrators in the dark. The quorum never counts more arbitrators than there are. A
+/// wins, and a tie (no votes included) pays the worker if it revealed its result, so a
+/// client cannot win by keeping arbitrators in the dark, and a worker that never opens its
+/// commitment cannot win by silence. The quorum never counts more arbitrators than there are. A
 /// dispute's voting period and quorum are fixed when it opens: the owner cannot change the
 /// rules of a dispute in progress.
 ///
@@ -22,7 +23,10 @@ pub mod Disputes {
     use crate::disputes::interface::{
         IDisputes, IDisputesConfig, IDisputesEscrow, IDisputesView, MAX_VOTING_PERIOD,
     };
-    use crate::escrow::interface::{IEscrowSettlementDispatcher, IEscrowSettlementDispatcherTrait};
+    use crate::escrow::interface::{
+        IEscrowSettlementDispatcher, IEscrowSettlementDispatcherTrait, IEscrowViewDispatcher,
+        IEscrowViewDispatcherTrait,
+    };
     use crate::reputation::interface::{
         IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
     };
@@ -262,11 +266,18 @@ pub mod Disputes {
             let dispute = self.read_dispute(dispute_id);
             assert(dispute.status == DisputeStatus::Open, errors::NOT_OPEN);
             assert(get_block_timestamp() > dispute.voting_ends_at, errors::VOTING_OPEN);
-            // The votes cast decide; a tie, none at all included, pays the worker.
+            // The votes cast decide; a tie, none at all included, pays the worker if it
+            // opened its commitment, and refunds the client if it did not.
+            let escrow = IEscrowViewDispatcher { contract_address: self.escrow.read() };
+            let revealed = escrow.job(dispute.job_id).result_hash != 0;
             let ruling = if dispute.votes_client > dispute.votes_worker {
                 Ruling::ClientRight
-            } else {
+            } else if dispute.votes_worker > dispute.votes_client {
                 Ruling::WorkerRight
+            } else if revealed {
+                Ruling::WorkerRight
+            } else {
+                Ruling::ClientRight
             };
             self.resolve(dispute_id, dispute, ruling, true);
         }

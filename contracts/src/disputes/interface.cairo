@@ -32,7 +32,8 @@ pub trait IDisputes<TState> {
     /// `DisputeResolved` when it settles the dispute).
     fn vote(ref self: TState, dispute_id: u64, ruling: Ruling);
     /// Resolves by the votes cast once the voting period has passed without a quorum: the
-    /// ruling with more votes wins; a tie, no votes included, pays the worker.
+    /// ruling with more votes wins; a tie, no votes included, pays the worker if its result
+    /// was revealed on the escrow and refunds the client otherwise.
     /// Callable by anyone. Requirements: the dispute is open; the voting period has passed.
     /// Emits `DisputeResolved`.
     fn resolve_timeout(ref self: TState, dispute_id: u64);

@@ -1,7 +1,13 @@
 /// JobEscrow: holds each job's reward from creation until it settles, exactly once.
 ///
 /// States: Open → Assigned → Submitted → Completed, with the exits Open → Cancelled,
-/// Assigned → Refunded (timeout) and Submitted → Disputed → Completed | Refunded. Every
+/// Assigned → Refunded (timeout), Submitted → Refunded (never revealed) and
+/// Submitted → Disputed → Completed | Refunded.
+///
+/// Results are committed, then revealed: a worker submits a commitment that hides its result
+/// hash and names the worker, and hands the opening to its client off chain. The client
+/// accepts without revealing anything; a worker that wants `finalize`, or is disputed,
+/// reveals the opening first. A copied commitment is worthless: the copier cannot open it. Every
 /// terminal state is written before any token moves, so nothing can be paid twice. Pausing
 /// stops `create_job` and `assign`; everything that settles a job always goes through.
 ///
@@ -26,7 +32,7 @@ pub mod JobEscrow {
     use crate::escrow::errors;
     use crate::escrow::interface::{
         IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow, MAX_CHALLENGE_WINDOW,
-        MAX_FEE_BPS, MAX_JOB_DURATION,
+        MAX_FEE_BPS, MAX_JOB_DURATION, result_commitment,
     };
     use crate::reputation::interface::{
         IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
@@ -72,6 +78,7 @@ pub mod JobEscrow {
         JobCreated: JobCreated,
         JobAssigned: JobAssigned,
         ResultSubmitted: ResultSubmitted,
+        ResultRevealed: ResultRevealed,
         JobCompleted: JobCompleted,
         JobCancelled: JobCancelled,
         JobTimedOut: JobTimedOut,
@@ -118,7 +125,7 @@ pub mod JobEscrow {
         pub nonce: felt252,
     }
 
-    /// The worker submitted its result; the challenge window ends at `challenge_ends_at`.
+    /// The worker committed its result; the challenge window ends at `challenge_ends_at`.
     #[derive(Drop, PartialEq, Debug, starknet::Event)]
     pub struct ResultSubmitted {
         #[key]
@@ -127,8 +134,20 @@ pub mod JobEscrow {
         pub client: ContractAddress,
         #[key]
         pub worker: ContractAddress,
-        pub result_hash: felt252,
+        pub commitment: felt252,
         pub challenge_ends_at: u64,
+    }
+
+    /// The commitment was opened: `result_hash` is the worker's result.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct ResultRevealed {
+        #[key]
+        pub job_id: u64,
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub result_hash: felt252,
     }
 
     /// The worker was paid `payout`; `fee` went to the treasury.
@@ -293,6 +312,7 @@ pub mod JobEscrow {
                         collateral,
                         deadline,
                         challenge_window,
+                        commitment: 0,
                         result_hash: 0,
                         submitted_at: 0,
                         dispute_id: 0,
@@ -374,14 +394,14 @@ pub mod JobEscrow {
             }
         }
 
-        fn submit_result(ref self: ContractState, job_id: u64, result_hash: felt252) {
+        fn submit_result(ref self: ContractState, job_id: u64, commitment: felt252) {
             let mut job = self.read_job(job_id);
             assert(get_caller_address() == job.worker, errors::NOT_WORKER);
             assert(job.state == JobState::Assigned, errors::NOT_ASSIGNED);
             let now = get_block_timestamp();
             assert(now <= job.deadline, errors::DEADLINE_PASSED);
-            assert(result_hash != 0, errors::ZERO_RESULT);
-            job.result_hash = result_hash;
+            assert(commitment != 0, errors::ZERO_COMMITMENT);
+            job.commitment = commitment;
             job.submitted_at = now;
             job.state = JobState::Submitted;
             self.jobs.write(job_id, job);
@@ -391,9 +411,29 @@ pub mod JobEscrow {
                         job_id,
                         client: job.client,
                         worker: job.worker,
-                        result_hash,
+                        commitment,
                         challenge_ends_at: now + job.challenge_window,
                     },
+                );
+        }
+
+        fn reveal(ref self: ContractState, job_id: u64, result_hash: felt252, salt: felt252) {
+            let mut job = self.read_job(job_id);
+            assert(
+                job.state == JobState::Submitted || job.state == JobState::Disputed,
+                errors::NOT_REVEALABLE,
+            );
+            assert(job.result_hash == 0, errors::ALREADY_REVEALED);
+            assert(result_hash != 0, errors::ZERO_RESULT);
+            assert(
+                result_commitment(result_hash, job.worker, salt) == job.commitment,
+                errors::BAD_REVEAL,
+            );
+            job.result_hash = result_hash;
+            self.jobs.write(job_id, job);
+            self
+                .emit(
+                    ResultRevealed { job_id, client: job.client, worker: job.worker, result_hash },
                 );
         }
 
@@ -412,6 +452,7 @@ pub mod JobEscrow {
                 get_block_timestamp() > job.submitted_at + job.challenge_window,
                 errors::WINDOW_OPEN,
             );
+            assert(job.result_hash != 0, errors::NOT_REVEALED);
             let payout = self.pay_worker(job_id, job);
             self.reputation_dispatcher().record_job_completed(job.worker, payout);
         }
@@ -433,8 +474,15 @@ pub mod JobEscrow {
 
         fn claim_timeout(ref self: ContractState, job_id: u64) {
             let mut job = self.read_job(job_id);
-            assert(job.state == JobState::Assigned, errors::NOT_ASSIGNED);
-            assert(get_block_timestamp() > job.deadline, errors::DEADLINE_NOT_PASSED);
+            let now = get_block_timestamp();
+            if job.state == JobState::Submitted && job.result_hash == 0 {
+                // Committed but never opened: after a second window it counts as no result.
+                let reveal_by = job.submitted_at + 2 * job.challenge_window;
+                assert(now > reveal_by, errors::DEADLINE_NOT_PASSED);
+            } else {
+                assert(job.state == JobState::Assigned, errors::NOT_ASSIGNED);
+                assert(now > job.deadline, errors::DEADLINE_NOT_PASSED);
+            }
             job.state = JobState::Refunded;
             self.jobs.write(job_id, job);
             let mut slashed = 0;
@@ -535,6 +583,12 @@ pub mod JobEscrow {
 
         fn bid_hash(self: @ContractState, worker: ContractAddress, bid: Bid) -> felt252 {
             bid_hash(@bid, get_contract_address(), worker, get_tx_info().unbox().chain_id)
+        }
+
+        fn result_commitment(
+            self: @ContractState, result_hash: felt252, worker: ContractAddress, salt: felt252,
+        ) -> felt252 {
+            result_commitment(result_hash, worker, salt)
         }
 
         fn is_bid_used(self: @ContractState, worker: ContractAddress, nonce: felt252) -> bool {

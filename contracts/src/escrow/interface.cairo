@@ -10,6 +10,14 @@ pub const MAX_CHALLENGE_WINDOW: u64 = 2_592_000;
 /// worker's collateral can be locked by one job.
 pub const MAX_JOB_DURATION: u64 = 604_800;
 
+/// What a worker submits for `result_hash`: a Poseidon hash of the result hash, the
+/// worker's address and a secret salt. Others see only this until it is revealed, so no
+/// worker can copy another's result, and the worker's address in it means a copied
+/// commitment can never be revealed by the copier.
+pub fn result_commitment(result_hash: felt252, worker: ContractAddress, salt: felt252) -> felt252 {
+    core::poseidon::poseidon_hash_span(array![result_hash, worker.into(), salt].span())
+}
+
 /// The highest protocol fee the owner may set: 1_000 bps (10 %).
 pub const MAX_FEE_BPS: u16 = 1_000;
 
@@ -46,16 +54,25 @@ pub trait IJobEscrow<TState> {
         bid: Bid,
         signature: Array<felt252>,
     );
-    /// Records the worker's result.
+    /// Records the worker's committed result, `result_commitment(result_hash, worker, salt)`;
+    /// the worker gives the client the opening (result hash and salt) off chain.
     /// Requirements: caller is the assigned worker; the job is Assigned; not past the
-    /// deadline; `result_hash` not zero. Emits `ResultSubmitted`.
-    fn submit_result(ref self: TState, job_id: u64, result_hash: felt252);
+    /// deadline; `commitment` not zero. Emits `ResultSubmitted`.
+    fn submit_result(ref self: TState, job_id: u64, commitment: felt252);
+    /// Opens the job's commitment on chain, for anyone who holds the opening: needed to
+    /// `finalize`, and what arbitrators judge in a dispute.
+    /// Requirements: the job is Submitted or Disputed; not revealed yet; `result_hash` not
+    /// zero; `result_commitment(result_hash, worker, salt)` is the job's commitment.
+    /// Emits `ResultRevealed`.
+    fn reveal(ref self: TState, job_id: u64, result_hash: felt252, salt: felt252);
     /// Pays the worker (reward minus the protocol fee, which goes to the treasury), releases
-    /// the collateral and records the success.
+    /// the collateral and records the success. The client checked the opening off chain, so
+    /// nothing is revealed.
     /// Requirements: caller is the client; the job is Submitted. Emits `JobCompleted`.
     fn accept(ref self: TState, job_id: u64);
-    /// Settles like `accept`, for anyone, once the challenge window passed without a dispute.
-    /// Requirements: the job is Submitted; the challenge window has passed.
+    /// Settles like `accept`, for anyone, once the challenge window passed without a dispute
+    /// and the result was revealed.
+    /// Requirements: the job is Submitted and revealed; the challenge window has passed.
     /// Emits `JobCompleted`.
     fn finalize(ref self: TState, job_id: u64);
     /// Refunds the client before any assignment.
@@ -64,7 +81,9 @@ pub trait IJobEscrow<TState> {
     /// After a missed deadline: refunds the client, slashes the timeout share of the
     /// collateral to the treasury (never to the client, who could provoke a timeout by
     /// withholding the job's inputs) and records a failure. Callable by anyone; the client
-    /// gets the refund. Requirements: the job is Assigned; the deadline has passed.
+    /// gets the refund. Requirements: the job is Assigned and the deadline has passed, or
+    /// the job is Submitted, never revealed, and a second challenge window has passed since
+    /// the first ended (a commitment its worker will not open is no result).
     /// Emits `JobTimedOut`.
     fn claim_timeout(ref self: TState, job_id: u64);
     /// Contests the result and opens a dispute, pulling the job's dispute bond from the
@@ -95,6 +114,10 @@ pub trait IEscrowView<TState> {
     fn job_count(self: @TState) -> u64;
     /// The SNIP-12 hash `worker`'s account signs for `bid` to this escrow on this chain.
     fn bid_hash(self: @TState, worker: ContractAddress, bid: Bid) -> felt252;
+    /// `result_commitment(result_hash, worker, salt)`, for clients and workers off chain.
+    fn result_commitment(
+        self: @TState, result_hash: felt252, worker: ContractAddress, salt: felt252,
+    ) -> felt252;
     /// Whether `worker`'s bid with `nonce` was used.
     fn is_bid_used(self: @TState, worker: ContractAddress, nonce: felt252) -> bool;
     fn fee_bps(self: @TState) -> u16;

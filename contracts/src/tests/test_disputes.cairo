@@ -15,9 +15,9 @@ use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::staking::interface::IStakingViewDispatcherTrait;
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{Dispute, DisputeStatus, JobState, ReputationRecord, Ruling, roles};
-use super::utils::{assign, 
+use super::utils::{commitment, reveal, assign, 
     ARB1, ARB2, ARB3, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, DISPUTE_BOND, EVIDENCE,
-    INITIAL_BALANCE, ONE, OTHER, OWNER, QUORUM, RESULT, REWARD, SPEC, STAKE, START, Suite,
+    INITIAL_BALANCE, ONE, OTHER, OWNER, QUORUM, REWARD, SPEC, STAKE, START, Suite,
     SuiteTrait, TREASURY, VOTING_PERIOD, WASM, WORKER, ZERO, admin, balance, create_job, dispute,
     disputed_job, drop_all_events, drop_events, stake_worker, setup, submitted_job,
 };
@@ -388,7 +388,7 @@ fn test_vote_client_right_zero_collateral_slashes_nothing() {
     let job_id = suite.escrow().create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, 0);
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let dispute_id = dispute(suite, job_id);
     drop_events(suite.disputes);
     vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
@@ -602,9 +602,11 @@ fn test_resolve_timeout_a_worker_vote_below_quorum_pays_the_worker() {
 
 #[test]
 fn test_resolve_timeout_without_votes_pays_the_worker() {
-    // A client that disputes an honest result and keeps the arbitrators in the dark.
+    // A client that disputes an honest result and keeps the arbitrators in the dark; the
+    // worker opened its commitment.
     let suite = setup();
     let (job_id, dispute_id) = disputed_job(suite);
+    reveal(suite, job_id, WORKER());
     assert_timeout_pays_the_worker(suite, job_id, dispute_id);
 }
 
@@ -612,9 +614,42 @@ fn test_resolve_timeout_without_votes_pays_the_worker() {
 fn test_resolve_timeout_a_tie_pays_the_worker() {
     let suite = setup();
     let (job_id, dispute_id) = disputed_job(suite);
+    reveal(suite, job_id, WORKER());
     vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
     vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
     assert_timeout_pays_the_worker(suite, job_id, dispute_id);
+}
+
+/// Resolves `dispute_id` by timeout; asserts the client was refunded and the worker slashed.
+fn assert_timeout_refunds_the_client(suite: Suite, job_id: u64, dispute_id: u64) {
+    set_block_timestamp(START + VOTING_PERIOD + 1);
+    set_contract_address(OTHER());
+    suite.disputes().resolve_timeout(dispute_id);
+    assert_eq!(suite.disputes_view().dispute(dispute_id).ruling, Ruling::ClientRight);
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE);
+    assert_eq!(balance(suite, TREASURY()), COLLATERAL);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - COLLATERAL);
+    assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
+}
+
+// A worker that never opens its commitment (it copied one, or has no result) cannot win a
+// dispute by silence: with no votes, or a tie, the client is refunded.
+#[test]
+fn test_resolve_timeout_without_votes_or_reveal_refunds_the_client() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    assert_timeout_refunds_the_client(suite, job_id, dispute_id);
+}
+
+#[test]
+fn test_resolve_timeout_a_tie_without_reveal_refunds_the_client() {
+    let suite = setup();
+    let (job_id, dispute_id) = disputed_job(suite);
+    vote(suite, ARB1(), dispute_id, Ruling::ClientRight);
+    vote(suite, ARB2(), dispute_id, Ruling::WorkerRight);
+    assert_timeout_refunds_the_client(suite, job_id, dispute_id);
 }
 
 #[test]
@@ -798,7 +833,7 @@ fn test_set_voting_period_updates_and_emits() {
     let job_id = create_job(suite);
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let second = dispute(suite, job_id);
     assert_eq!(
         suite.disputes_view().dispute(second).voting_ends_at, START + 2 * VOTING_PERIOD,

@@ -8,14 +8,14 @@ use crate::escrow::interface::{
     IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcherTrait, IEscrowViewDispatcher,
     IEscrowViewDispatcherTrait, IJobEscrowDispatcher, IJobEscrowDispatcherTrait,
     IJobEscrowSafeDispatcher, IJobEscrowSafeDispatcherTrait, MAX_CHALLENGE_WINDOW, MAX_FEE_BPS,
-    MAX_JOB_DURATION,
+    MAX_JOB_DURATION, result_commitment,
 };
 use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::staking::interface::{IStakingViewDispatcherTrait, IStakingWorkerDispatcherTrait};
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{Dispute, DisputeStatus, Job, JobState, ReputationRecord, Ruling, roles};
 use super::mock_account::MockAccount;
-use super::utils::{WORKER_SECRET, assign, assign_at, bid_for, sign_bid, 
+use super::utils::{commitment, reveal, SALT, WORKER_SECRET, assign, assign_at, bid_for, sign_bid, 
     CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, DISPUTE_BOND, EVIDENCE, FEE_BPS,
     INITIAL_BALANCE, MIN_STAKE, ONE, OTHER, OWNER, QUORUM, RESULT, REWARD, SPEC, STAKE, START,
     Suite, SuiteTrait, TIMEOUT_SLASH_BPS, TREASURY, VOTING_PERIOD, WASM, WORKER, WORKER2, ZERO,
@@ -38,6 +38,7 @@ fn open_job() -> Job {
         collateral: COLLATERAL,
         deadline: DEADLINE,
         challenge_window: CHALLENGE_WINDOW,
+        commitment: 0,
         result_hash: 0,
         submitted_at: 0,
         dispute_id: 0,
@@ -56,10 +57,10 @@ fn assigned_record() -> Job {
     job
 }
 
-/// The default job once `WORKER` submitted `RESULT` at `START`.
+/// The default job once `WORKER` committed `RESULT` at `START`.
 fn submitted_record() -> Job {
     let mut job = assigned_record();
-    job.result_hash = RESULT;
+    job.commitment = commitment(WORKER());
     job.submitted_at = START;
     job.state = JobState::Submitted;
     job
@@ -644,7 +645,7 @@ fn test_submit_result_records_and_emits() {
     let now = START + 100;
     set_block_timestamp(now);
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let mut expected = submitted_record();
     expected.submitted_at = now;
     assert_eq!(suite.escrow_view().job(job_id), expected);
@@ -659,7 +660,7 @@ fn test_submit_result_records_and_emits() {
                     job_id,
                     client: CLIENT(),
                     worker: WORKER(),
-                    result_hash: RESULT,
+                    commitment: commitment(WORKER()),
                     challenge_ends_at: now + CHALLENGE_WINDOW,
                 },
             ),
@@ -674,7 +675,7 @@ fn test_submit_result_at_deadline() {
     let job_id = assigned_job(suite);
     set_block_timestamp(DEADLINE);
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let job = suite.escrow_view().job(job_id);
     assert_eq!(job.state, JobState::Submitted);
     assert_eq!(job.submitted_at, DEADLINE);
@@ -686,7 +687,7 @@ fn test_submit_result_not_worker() {
     let suite = setup();
     let job_id = assigned_job(suite);
     set_contract_address(CLIENT());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
 }
 
 #[test]
@@ -703,7 +704,7 @@ fn test_submit_result_not_assigned() {
 fn test_submit_result_unknown_job() {
     let suite = setup();
     set_contract_address(WORKER());
-    suite.escrow().submit_result(7, RESULT);
+    suite.escrow().submit_result(7, commitment(WORKER()));
 }
 
 #[test]
@@ -713,12 +714,12 @@ fn test_submit_result_past_deadline() {
     let job_id = assigned_job(suite);
     set_block_timestamp(DEADLINE + 1);
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
 }
 
 #[test]
-#[should_panic(expected: ('result hash is zero', 'ENTRYPOINT_FAILED'))]
-fn test_submit_result_zero_hash() {
+#[should_panic(expected: ('commitment is zero', 'ENTRYPOINT_FAILED'))]
+fn test_submit_result_zero_commitment() {
     let suite = setup();
     let job_id = assigned_job(suite);
     set_contract_address(WORKER());
@@ -746,10 +747,174 @@ fn test_submit_result_with_longest_challenge_window() {
         .create_job(SPEC, REWARD, WASM, DEADLINE, MAX_CHALLENGE_WINDOW, COLLATERAL);
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let job = suite.escrow_view().job(job_id);
     assert_eq!(job.state, JobState::Submitted);
     assert_eq!(job.submitted_at + job.challenge_window, START + MAX_CHALLENGE_WINDOW);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reveal
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_reveal_by_anyone_opens_the_commitment_and_emits() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    drop_events(suite.escrow);
+    // The opening is all it takes: the client, which got it off chain, may reveal too.
+    set_contract_address(OTHER());
+    suite.escrow().reveal(job_id, RESULT, SALT);
+    let mut expected = submitted_record();
+    expected.result_hash = RESULT;
+    assert_eq!(suite.escrow_view().job(job_id), expected);
+    assert_eq!(
+        pop_log::<JobEscrow::Event>(suite.escrow),
+        Option::Some(
+            JobEscrow::Event::ResultRevealed(
+                JobEscrow::ResultRevealed {
+                    job_id, client: CLIENT(), worker: WORKER(), result_hash: RESULT,
+                },
+            ),
+        ),
+    );
+    assert_eq!(pop_log::<JobEscrow::Event>(suite.escrow), Option::None);
+}
+
+#[test]
+fn test_result_commitment_view_matches_the_helper() {
+    let suite = setup();
+    let view = suite.escrow_view().result_commitment(RESULT, WORKER(), SALT);
+    assert_eq!(view, commitment(WORKER()));
+    // It names the worker: the same result and salt commit differently for another.
+    assert_ne!(view, commitment(WORKER2()));
+}
+
+#[test]
+#[should_panic(expected: ('reveal does not match', 'ENTRYPOINT_FAILED'))]
+fn test_reveal_another_result() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    set_contract_address(WORKER());
+    suite.escrow().reveal(job_id, 'another-result', SALT);
+}
+
+#[test]
+#[should_panic(expected: ('reveal does not match', 'ENTRYPOINT_FAILED'))]
+fn test_reveal_another_salt() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    set_contract_address(WORKER());
+    suite.escrow().reveal(job_id, RESULT, 'another-salt');
+}
+
+#[test]
+#[should_panic(expected: ('result already revealed', 'ENTRYPOINT_FAILED'))]
+fn test_reveal_twice() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    reveal(suite, job_id, WORKER());
+    reveal(suite, job_id, WORKER());
+}
+
+#[test]
+#[should_panic(expected: ('result hash is zero', 'ENTRYPOINT_FAILED'))]
+fn test_reveal_zero_result() {
+    let suite = setup();
+    let job_id = assigned_job(suite);
+    set_contract_address(WORKER());
+    suite.escrow().submit_result(job_id, result_commitment(0, WORKER(), SALT));
+    suite.escrow().reveal(job_id, 0, SALT);
+}
+
+#[test]
+#[should_panic(expected: ('job not revealable', 'ENTRYPOINT_FAILED'))]
+fn test_reveal_before_submission() {
+    let suite = setup();
+    let job_id = assigned_job(suite);
+    reveal(suite, job_id, WORKER());
+}
+
+#[test]
+#[should_panic(expected: ('job not revealable', 'ENTRYPOINT_FAILED'))]
+fn test_reveal_after_accept() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    set_contract_address(CLIENT());
+    suite.escrow().accept(job_id);
+    reveal(suite, job_id, WORKER());
+}
+
+#[test]
+fn test_reveal_during_a_dispute() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    dispute(suite, job_id);
+    reveal(suite, job_id, WORKER());
+    let job = suite.escrow_view().job(job_id);
+    assert_eq!(job.state, JobState::Disputed);
+    assert_eq!(job.result_hash, RESULT);
+}
+
+#[test]
+#[should_panic(expected: ('result not revealed', 'ENTRYPOINT_FAILED'))]
+fn test_finalize_unrevealed() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    set_block_timestamp(START + CHALLENGE_WINDOW + 1);
+    set_contract_address(WORKER());
+    suite.escrow().finalize(job_id);
+}
+
+// A commitment its worker never opens is no result: after a second window the client is
+// refunded and the worker slashed, as for a missed deadline.
+#[test]
+fn test_claim_timeout_of_an_unrevealed_result() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    drop_events(suite.escrow);
+    let now = START + 2 * CHALLENGE_WINDOW + 1;
+    set_block_timestamp(now);
+    set_contract_address(OTHER());
+    suite.escrow().claim_timeout(job_id);
+    let slashed = COLLATERAL * TIMEOUT_SLASH_BPS.into() / 10_000;
+    assert_eq!(suite.escrow_view().job(job_id).state, JobState::Refunded);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE);
+    assert_eq!(balance(suite, TREASURY()), slashed);
+    assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE - slashed);
+    assert_eq!(suite.staking_view().locked_of(WORKER()), 0);
+    assert_eq!(
+        pop_log::<JobEscrow::Event>(suite.escrow),
+        Option::Some(
+            JobEscrow::Event::JobTimedOut(
+                JobEscrow::JobTimedOut {
+                    job_id, client: CLIENT(), worker: WORKER(), refund: REWARD, slashed,
+                },
+            ),
+        ),
+    );
+}
+
+#[test]
+#[should_panic(expected: ('deadline not passed', 'ENTRYPOINT_FAILED'))]
+fn test_claim_timeout_of_an_unrevealed_result_within_the_second_window() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    set_block_timestamp(START + 2 * CHALLENGE_WINDOW);
+    set_contract_address(OTHER());
+    suite.escrow().claim_timeout(job_id);
+}
+
+// A revealed result is never timed out: its worker finalizes it whenever it likes.
+#[test]
+#[should_panic(expected: ('job not assigned', 'ENTRYPOINT_FAILED'))]
+fn test_claim_timeout_of_a_revealed_result() {
+    let suite = setup();
+    let job_id = submitted_job(suite);
+    reveal(suite, job_id, WORKER());
+    set_block_timestamp(START + 2 * CHALLENGE_WINDOW + 1);
+    set_contract_address(OTHER());
+    suite.escrow().claim_timeout(job_id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -833,7 +998,7 @@ fn test_owner_changes_do_not_touch_a_job_in_flight() {
     let disputed = create_job(suite);
     assign(suite, disputed, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(disputed, RESULT);
+    suite.escrow().submit_result(disputed, commitment(WORKER()));
     set_contract_address(OWNER());
     suite.escrow_config().set_fee_bps(MAX_FEE_BPS);
     suite.escrow_config().set_timeout_slash_bps(10_000);
@@ -923,15 +1088,17 @@ fn test_accept_twice() {
 fn test_finalize_by_anyone_after_window() {
     let suite = setup();
     let job_id = submitted_job(suite);
-    drop_events(suite.escrow);
     let now = START + CHALLENGE_WINDOW + 1;
     set_block_timestamp(now);
+    reveal(suite, job_id, WORKER());
+    drop_events(suite.escrow);
     set_contract_address(OTHER());
     suite.escrow().finalize(job_id);
 
     let fee = REWARD * 250 / 10_000;
     let payout = REWARD - fee;
     let mut expected = submitted_record();
+    expected.result_hash = RESULT;
     expected.state = JobState::Completed;
     assert_eq!(suite.escrow_view().job(job_id), expected);
     assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + payout);
@@ -1300,7 +1467,7 @@ fn test_dispute_disputes_not_set() {
     let job_id = escrow.create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, COLLATERAL);
     assign_at(escrow2, job_id, WORKER());
     set_contract_address(WORKER());
-    escrow.submit_result(job_id, RESULT);
+    escrow.submit_result(job_id, commitment(WORKER()));
     set_contract_address(CLIENT());
     escrow.dispute(job_id, EVIDENCE);
 }

@@ -4,12 +4,15 @@
 use starknet::testing::{set_block_timestamp, set_contract_address};
 use crate::admin::interface::IAdminDispatcherTrait;
 use crate::disputes::interface::{IDisputesDispatcherTrait, IDisputesViewDispatcherTrait};
-use crate::escrow::interface::{IEscrowViewDispatcherTrait, IJobEscrowDispatcherTrait};
+use crate::escrow::interface::{
+    IEscrowViewDispatcherTrait, IJobEscrowDispatcherTrait, IJobEscrowSafeDispatcher,
+    IJobEscrowSafeDispatcherTrait,
+};
 use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::staking::interface::{IStakingViewDispatcherTrait, IStakingWorkerDispatcherTrait};
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::types::{DisputeStatus, JobState, ReputationRecord, Ruling};
-use super::utils::{assign, 
+use super::utils::{commitment, reveal, SALT, WORKER2, assign, 
     ARB1, ARB2, CHALLENGE_WINDOW, CLIENT, COLLATERAL, DEADLINE, DISPUTE_BOND,
     FEE_BPS, INITIAL_BALANCE, OTHER, OWNER, RESULT, REWARD, SPEC, STAKE, START, Suite,
     SuiteTrait, TIMEOUT_SLASH_BPS, TREASURY, UNSTAKE_WINDOW, VOTING_PERIOD, WASM, WORKER, admin,
@@ -65,7 +68,7 @@ fn test_flow_happy_path_to_payment() {
 
     set_block_timestamp(START + 100);
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
 
     set_contract_address(CLIENT());
     suite.escrow().accept(job_id);
@@ -106,9 +109,10 @@ fn test_flow_finalize_after_silent_client() {
     set_contract_address(CLIENT());
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
 
     set_block_timestamp(START + CHALLENGE_WINDOW + 1);
+    reveal(suite, job_id, WORKER());
     set_contract_address(OTHER());
     suite.escrow().finalize(job_id);
 
@@ -166,7 +170,7 @@ fn test_flow_dispute_worker_wins() {
     set_contract_address(CLIENT());
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let dispute_id = dispute(suite, job_id);
 
     set_contract_address(ARB1());
@@ -209,7 +213,7 @@ fn test_flow_dispute_worker_loses_slash_to_treasury() {
     set_contract_address(CLIENT());
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let dispute_id = dispute(suite, job_id);
 
     set_contract_address(ARB1());
@@ -247,7 +251,7 @@ fn test_flow_dispute_timeout_follows_the_votes_cast() {
     set_contract_address(CLIENT());
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let dispute_id = dispute(suite, job_id);
     // One vote is below the quorum of two.
     set_contract_address(ARB1());
@@ -273,7 +277,7 @@ fn test_flow_dispute_timeout_follows_the_votes_cast() {
 }
 
 // A client that disputes an honest result and starves the arbitrators of its inputs gets
-// no votes, and no votes pay the worker.
+// no votes, and no votes pay the worker that opened its commitment.
 #[test]
 fn test_flow_dispute_without_votes_pays_the_worker() {
     let suite = setup();
@@ -282,8 +286,9 @@ fn test_flow_dispute_without_votes_pays_the_worker() {
     set_contract_address(CLIENT());
     assign(suite, job_id, WORKER());
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     let dispute_id = dispute(suite, job_id);
+    reveal(suite, job_id, WORKER());
 
     set_block_timestamp(START + VOTING_PERIOD + 1);
     suite.disputes().resolve_timeout(dispute_id);
@@ -311,7 +316,7 @@ fn test_flow_unstaking_blocked_while_collateral_locked() {
 
     // Once the job settles the collateral is free again and can exit too.
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     set_contract_address(CLIENT());
     suite.escrow().accept(job_id);
     assert_eq!(suite.staking_view().free_stake_of(WORKER()), COLLATERAL);
@@ -365,7 +370,7 @@ fn test_flow_pause_stops_new_work_but_settlements_go_through() {
 
     // Settlement and exits still go through.
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     set_contract_address(CLIENT());
     suite.escrow().accept(job_id);
     set_block_timestamp(START + UNSTAKE_WINDOW);
@@ -414,4 +419,49 @@ fn test_flow_unpause_resumes_new_jobs() {
     let job_id = create_job(suite);
     assert_eq!(suite.escrow_view().job(job_id).state, JobState::Open);
     assert_eq!(balances(suite).escrow, REWARD);
+}
+
+// A lazy worker copies an honest worker's commitment from the chain instead of running the
+// job. The commitment names the honest worker, so the copier can never open it: it cannot
+// finalize, a dispute with no votes refunds the client, and a silent client gets its reward
+// back by timeout with the copier slashed.
+#[test]
+#[feature("safe_dispatcher")]
+fn test_flow_a_copied_commitment_never_pays_the_copier() {
+    let suite = setup();
+    stake_worker(suite, WORKER(), STAKE);
+    stake_worker(suite, WORKER2(), STAKE);
+    let honest = create_job(suite);
+    let lazy = create_job(suite);
+    set_contract_address(CLIENT());
+    assign(suite, honest, WORKER());
+    assign(suite, lazy, WORKER2());
+    set_contract_address(WORKER());
+    suite.escrow().submit_result(honest, commitment(WORKER()));
+    let seen = suite.escrow_view().job(honest).commitment;
+    set_contract_address(WORKER2());
+    suite.escrow().submit_result(lazy, seen);
+
+    // Even after the honest worker reveals, the copier holds no opening of its commitment.
+    set_block_timestamp(START + CHALLENGE_WINDOW + 1);
+    reveal(suite, honest, WORKER());
+    set_contract_address(WORKER2());
+    let escrow = IJobEscrowSafeDispatcher { contract_address: suite.escrow };
+    assert_eq!(
+        escrow.reveal(lazy, RESULT, SALT).unwrap_err(), array!['reveal does not match', 'ENTRYPOINT_FAILED'],
+    );
+    assert_eq!(escrow.finalize(lazy).unwrap_err(), array!['result not revealed', 'ENTRYPOINT_FAILED']);
+
+    // After a second window the client takes its reward back and the copier is slashed.
+    set_block_timestamp(START + 2 * CHALLENGE_WINDOW + 1);
+    set_contract_address(OTHER());
+    suite.escrow().claim_timeout(lazy);
+    suite.escrow().finalize(honest);
+    let slashed = bps(COLLATERAL, TIMEOUT_SLASH_BPS);
+    let fee = bps(REWARD, FEE_BPS);
+    assert_eq!(balance(suite, CLIENT()), INITIAL_BALANCE - REWARD);
+    assert_eq!(balance(suite, WORKER2()), INITIAL_BALANCE - STAKE);
+    assert_eq!(suite.staking_view().stake_of(WORKER2()), STAKE - slashed);
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE - STAKE + REWARD - fee);
+    assert_eq!(suite.escrow_view().job(lazy).state, JobState::Refunded);
 }

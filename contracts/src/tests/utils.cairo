@@ -17,7 +17,7 @@ use crate::escrow::escrow::JobEscrow;
 use crate::escrow::interface::{
     IEscrowConfigDispatcher, IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcher,
     IEscrowViewDispatcher, IEscrowViewDispatcherTrait, IJobEscrowDispatcher,
-    IJobEscrowDispatcherTrait,
+    IJobEscrowDispatcherTrait, result_commitment,
 };
 use crate::reputation::interface::{IReputationViewDispatcher, IReputationWriterDispatcher};
 use crate::reputation::reputation::Reputation;
@@ -84,6 +84,8 @@ pub const INITIAL_BALANCE: u256 = 10_000_000_000_000_000_000_000; // 10_000 CIRO
 pub const START: u64 = 1_000_000;
 pub const SPEC: felt252 = 'spec-hash';
 pub const RESULT: felt252 = 'result-hash';
+/// The salt workers commit `RESULT` with.
+pub const SALT: felt252 = 'salt';
 pub const EVIDENCE: felt252 = 'evidence-hash';
 pub const WASM: felt252 = 'wasm';
 pub const REWARD: u256 = 40_000_000_000_000_000_000; // 40 CIRO
@@ -365,12 +367,23 @@ pub fn assigned_job(suite: Suite) -> u64 {
     job_id
 }
 
-/// A default job with `RESULT` submitted by `WORKER`.
+/// `worker`'s commitment to `RESULT` with `SALT`.
+pub fn commitment(worker: ContractAddress) -> felt252 {
+    result_commitment(RESULT, worker, SALT)
+}
+
+/// A default job with `RESULT` committed by `WORKER`.
 pub fn submitted_job(suite: Suite) -> u64 {
     let job_id = assigned_job(suite);
     set_contract_address(WORKER());
-    suite.escrow().submit_result(job_id, RESULT);
+    suite.escrow().submit_result(job_id, commitment(WORKER()));
     job_id
+}
+
+/// `worker` opens its commitment to `RESULT` on `job_id`.
+pub fn reveal(suite: Suite, job_id: u64, worker: ContractAddress) {
+    set_contract_address(worker);
+    suite.escrow().reveal(job_id, RESULT, SALT);
 }
 
 /// A default job disputed by the client; returns (job id, dispute id).

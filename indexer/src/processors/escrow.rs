@@ -13,6 +13,7 @@ pub fn name(e: &Event) -> &'static str {
         Event::JobCreated(_) => "JobCreated",
         Event::JobAssigned(_) => "JobAssigned",
         Event::ResultSubmitted(_) => "ResultSubmitted",
+        Event::ResultRevealed(_) => "ResultRevealed",
         Event::JobCompleted(_) => "JobCompleted",
         Event::JobCancelled(_) => "JobCancelled",
         Event::JobTimedOut(_) => "JobTimedOut",
@@ -38,6 +39,7 @@ pub fn refs(e: &Event) -> Refs {
         Event::JobCreated(e) => job(e.job_id, &e.worker),
         Event::JobAssigned(e) => job(e.job_id, &e.worker),
         Event::ResultSubmitted(e) => job(e.job_id, &e.worker),
+        Event::ResultRevealed(e) => job(e.job_id, &e.worker),
         Event::JobCompleted(e) => job(e.job_id, &e.worker),
         Event::JobCancelled(e) => job(e.job_id, &e.worker),
         Event::JobTimedOut(e) => job(e.job_id, &e.worker),
@@ -100,10 +102,12 @@ pub fn apply_job(job: &mut Job, e: &Event, at: &Location) -> Result<()> {
             job.state = JobState::Assigned;
         }
         Event::ResultSubmitted(e) => {
-            job.result_hash = Some(hex(e.result_hash));
+            job.commitment = Some(hex(e.commitment));
             job.challenge_ends_at = Some(e.challenge_ends_at);
             job.state = JobState::Submitted;
         }
+        // Revealing moves no state: the job stays Submitted or Disputed.
+        Event::ResultRevealed(e) => job.result_hash = Some(hex(e.result_hash)),
         Event::JobCompleted(e) => {
             job.payout = Some(units(&e.payout)?);
             job.fee = Some(units(&e.fee)?);

@@ -49,6 +49,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "20261202090000_dispute_bond.sql",
         include_str!("../../migrations/sqlite/20261202090000_dispute_bond.sql"),
     ),
+    (
+        "20261207090000_result_commitment.sql",
+        include_str!("../../migrations/sqlite/20261207090000_result_commitment.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -62,6 +66,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "20261202090000_dispute_bond.sql",
         include_str!("../../migrations/postgres/20261202090000_dispute_bond.sql"),
+    ),
+    (
+        "20261207090000_result_commitment.sql",
+        include_str!("../../migrations/postgres/20261207090000_result_commitment.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use crate::model::{Dispute, DisputeStatus, Job, JobState, Worker, WorkerStatus};
 use crate::score::ScoreState;
 
 pub(crate) const WORKER_COLUMNS: &str = "address, status, stake, locked, pending_unstake, unlock_at, capabilities, jobs_assigned, jobs_completed, jobs_failed, disputes_won, disputes_lost, slashes, total_earned, total_slashed, score_success, score_failure, score_at, score_ppm, slashed_since_stake, first_block, last_block, updated_at";
-pub(crate) const JOB_COLUMNS: &str = "job_id, client, worker, state, spec_hash, capability, reward, collateral, deadline, challenge_window, result_hash, challenge_ends_at, dispute_id, payout, fee, refund, slashed, created_at, updated_at, created_block, updated_block, created_tx";
+pub(crate) const JOB_COLUMNS: &str = "job_id, client, worker, state, spec_hash, capability, reward, collateral, deadline, challenge_window, result_hash, challenge_ends_at, dispute_id, payout, fee, refund, slashed, created_at, updated_at, created_block, updated_block, created_tx, commitment";
 pub(crate) const DISPUTE_COLUMNS: &str = "dispute_id, job_id, client, worker, evidence_hash, voting_ends_at, votes_worker, votes_client, status, ruling, by_timeout, payout, bond, slashed_to_treasury, opened_at, resolved_at, opened_block, updated_block";
 
 /// `INSERT ... ON CONFLICT (key) DO UPDATE SET every other column`, valid on both backends.
@@ -184,6 +184,7 @@ pub(crate) fn job_from(row: &AnyRow) -> Result<Job> {
         created_block: u(row.try_get("created_block")?, "created_block")?,
         updated_block: u(row.try_get("updated_block")?, "updated_block")?,
         created_tx: row.try_get("created_tx")?,
+        commitment: row.try_get("commitment")?,
     })
 }
 
@@ -221,6 +222,7 @@ pub(crate) async fn save_job(conn: &mut AnyConnection, j: &Job) -> Result<()> {
         .bind(i(j.created_block))
         .bind(i(j.updated_block))
         .bind(&j.created_tx)
+        .bind(j.commitment.clone())
         .execute(conn)
         .await?;
     Ok(())
