@@ -662,6 +662,64 @@ async fn without_agreement_every_slot_is_disputed_and_only_the_honest_worker_is_
     net.stop().await.unwrap();
 }
 
+// A client that disputes right results, hoping nobody can vote because it hands the job to
+// no arbitrator: each worker reveals its result, the arbitrator fetches the job from the
+// worker instead, re-runs it and rules for the worker. The client pays every reward and
+// loses both bonds; the workers keep their stake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_disputes_right_results_and_withholds_the_job_loses_its_bonds() {
+    use ciro_bindings::contracts::disputes::{DisputeStatus, Ruling};
+    let dir = tempfile::tempdir().unwrap();
+    let net = started(UpSettings {
+        client_conduct: ciro_node::ClientConduct::Grief,
+        ..settings(&dir, 2)
+    })
+    .await;
+    let client_before = net.owner.balance(net.client_account).await.unwrap();
+    let reward = ONE;
+    let job = net
+        .submit_sample(0, 2, reward, Duration::from_secs(8))
+        .await
+        .unwrap();
+    let settled = net
+        .wait_settled(&[job], Duration::from_secs(60), |_| {})
+        .await
+        .unwrap();
+    let slots = &settled[&job];
+    assert!(slots.iter().all(|s| s.state == "disputed"), "{slots:?}");
+    let disputes = eventually("both disputes", Duration::from_secs(10), || async {
+        let d = net.job(&job).unwrap().disputes;
+        (d.len() == 2).then_some(d)
+    })
+    .await;
+    for dispute_id in disputes {
+        let dispute = eventually("the ruling", Duration::from_secs(60), || async {
+            let d = net.owner.dispute_status(dispute_id).await.unwrap();
+            (d.status == DisputeStatus::Resolved).then_some(d)
+        })
+        .await;
+        // Ruled by the arbitrator's vote, not by the voting period running out.
+        assert_eq!(
+            (dispute.ruling, dispute.votes_worker, dispute.votes_client),
+            (Ruling::WorkerRight, 1, 0),
+            "dispute {dispute_id}"
+        );
+    }
+    for worker in &net.workers {
+        assert_eq!(
+            net.owner.balance(worker.account).await.unwrap(),
+            reward - fee(reward) + DISPUTE_BOND
+        );
+        let status = net.owner.worker_status(worker.account).await.unwrap();
+        assert_eq!((status.stake, status.locked), (200 * ONE, 0));
+    }
+    assert_eq!(
+        client_before - net.owner.balance(net.client_account).await.unwrap(),
+        2 * (reward + DISPUTE_BOND)
+    );
+    net.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_client_settles_what_its_crashed_run_left_open() {
     use ciro_node::{node::NodeEvent, JobRequest, Node};

@@ -367,6 +367,8 @@ pub enum FromChain {
         evidence: Evidence,
         worker_result: Felt,
     },
+    /// A worker's slot left `Submitted` (accepted, finalized, disputed or refunded).
+    WorkSettled { job: JobId, disputed: bool },
     /// This arbitrator's vote is on chain.
     Voted { dispute_id: u64, worker_right: bool },
     /// The verdict on a peer's backing: `Ok` with its standing, `Err` with why not.
@@ -956,6 +958,10 @@ impl Settler {
                 }
             }
             if slot.state != JobState::Submitted {
+                let _ = self.out.send(FromChain::WorkSettled {
+                    job,
+                    disputed: slot.state == JobState::Disputed,
+                });
                 return;
             }
             // Finalizing reveals the result in the same transaction, unless it is already.

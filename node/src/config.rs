@@ -29,6 +29,17 @@ pub enum WorkerConduct {
     ForgeReputation,
 }
 
+/// How a client treats the workers it hires. Anything but `Honest` exists to test the
+/// network's defences against such clients.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientConduct {
+    #[default]
+    Honest,
+    /// Disputes every result, right ones included, and hands the disputed job to no
+    /// arbitrator, hoping that nobody can vote.
+    Grief,
+}
+
 /// Everything a node runs with.
 #[derive(Clone)]
 pub struct NodeConfig {
@@ -62,6 +73,7 @@ pub struct NodeConfig {
     pub reputation: Arc<dyn ReputationSource>,
     pub weights: Weights,
     pub conduct: WorkerConduct,
+    pub client_conduct: ClientConduct,
     /// Settle on Starknet: stake gates bidding, jobs are escrowed and paid on chain.
     /// `None` runs the network off-chain.
     pub chain: Option<crate::chain::ChainSettings>,
@@ -88,6 +100,7 @@ impl Default for NodeConfig {
             reputation: Arc::new(LocalTable::default()),
             weights: Weights::default(),
             conduct: WorkerConduct::Honest,
+            client_conduct: ClientConduct::Honest,
             chain: None,
         }
     }
@@ -160,6 +173,8 @@ pub struct NodeArgs {
     pub bid_window_ms: u64,
     #[arg(long, value_enum, default_value_t = WorkerConduct::Honest, hide = true)]
     pub conduct: WorkerConduct,
+    #[arg(long, value_enum, default_value_t = ClientConduct::Honest, hide = true)]
+    pub client_conduct: ClientConduct,
     /// Settle on Starknet: escrow jobs, bid only while staked, accept only staked peers.
     /// The chain, the manifest and the signing account come from `ciro`'s global flags
     /// (`--network`, `--rpc-url`, `--manifest`; `--account`/`--keystore`,
@@ -202,6 +217,7 @@ impl NodeArgs {
             },
             bid_window: Duration::from_millis(self.bid_window_ms),
             conduct: self.conduct,
+            client_conduct: self.client_conduct,
             ..NodeConfig::default()
         }
     }

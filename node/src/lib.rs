@@ -26,5 +26,5 @@ pub mod protocol;
 pub mod reputation;
 pub mod sandbox;
 
-pub use config::{NodeArgs, NodeConfig, WorkerConduct};
+pub use config::{ClientConduct, NodeArgs, NodeConfig, WorkerConduct};
 pub use node::{JobRequest, Node, NodeHandle};

@@ -31,7 +31,7 @@ use crate::{
     chain::{
         signed_bid, Backer, Bidder, FromChain, Settler, SlotReport, ToChain, Verdict as SlotVerdict,
     },
-    config::{NodeConfig, WorkerConduct},
+    config::{ClientConduct, NodeConfig, WorkerConduct},
     discovery::{self, AdCache},
     job::{ClientJob, JobStatus, Outcome},
     limits::{Channel, Limits, Verdict},
@@ -253,10 +253,12 @@ enum Pending {
         job: JobId,
         hash: Hash,
     },
-    /// An arbitrator's fetch of a disputed job's module or input.
+    /// An arbitrator's fetch of a disputed job's module or input, from the client or,
+    /// failing that, from the disputed worker.
     Evidence {
         dispute_id: u64,
         hash: Hash,
+        from_worker: bool,
     },
     Commit(JobId),
     Result(JobId),
@@ -285,6 +287,12 @@ struct WorkerJob {
     /// The salt of this worker's on-chain commitment to its result (a felt, big-endian).
     salt: [u8; 32],
     submitted: bool,
+    /// The result is committed on chain and its slot not settled yet: the job's module and
+    /// input are kept, in case a dispute needs them.
+    settling: bool,
+    /// The slot was disputed: arbitrators may fetch the job from this worker, so a client
+    /// cannot starve them of it.
+    disputed_at: Option<Instant>,
 }
 
 struct Lookup {
@@ -333,6 +341,11 @@ struct Published {
 /// Evidence is published this many times, a few seconds apart, for arbitrators that join
 /// late or miss one.
 const EVIDENCE_ROUNDS: u32 = 10;
+
+/// How long a worker keeps a job whose slot is still settling on chain.
+const SETTLING_RETENTION: Duration = Duration::from_secs(3600);
+/// How long a worker keeps a disputed job for the arbitrators to fetch.
+const DISPUTED_RETENTION: Duration = Duration::from_secs(600);
 
 struct ChainLink {
     to: mpsc::UnboundedSender<ToChain>,
@@ -1263,7 +1276,15 @@ impl Node {
         self.metrics.jobs.with_label_values(&[status]).inc();
         tracing::info!(job = %job.id, status, error = ?job.error, "job finished");
         if let Some(link) = &self.chain {
-            let (expected, verdicts) = verdicts(job);
+            let (expected, mut verdicts) = verdicts(job);
+            if self.config.client_conduct == ClientConduct::Grief {
+                // Contest every agreed result, naming the agreed result as the evidence.
+                for (_, verdict) in &mut verdicts {
+                    if let SlotVerdict::Agreed { result, .. } = verdict {
+                        *verdict = SlotVerdict::Wrong { evidence: *result };
+                    }
+                }
+            }
             let _ = link.to.send(ToChain::Finished {
                 job: job.id,
                 expected,
@@ -1303,10 +1324,17 @@ impl Node {
     }
 
     fn serve_fetch(&self, peer: &PeerId, job_id: &JobId, hash: &Hash) -> Response {
+        // A worker hands its disputed job to whoever re-runs it.
+        if let Some(work) = self.work.get(job_id) {
+            if let (Some(_), Some(blob)) = (work.disputed_at, work.blobs.get(hash)) {
+                return Response::Blob(blob.clone());
+            }
+        }
         let jobs = self.shared.jobs.lock().expect("jobs lock");
-        let disputed = jobs.get(job_id).is_some_and(|job| {
-            !job.disputes.is_empty() && (job.module == *hash || job.input == *hash)
-        });
+        let disputed = self.config.client_conduct != ClientConduct::Grief
+            && jobs.get(job_id).is_some_and(|job| {
+                !job.disputes.is_empty() && (job.module == *hash || job.input == *hash)
+            });
         let allowed = disputed
             || jobs.get(job_id).is_some_and(|job| {
                 job.is_open()
@@ -1427,6 +1455,8 @@ impl Node {
                 escrow: None,
                 salt: random_felt(),
                 submitted: false,
+                settling: false,
+                disputed_at: None,
             },
         );
     }
@@ -1688,8 +1718,19 @@ impl Node {
                     .emit(NodeEvent::FinalizedOnChain { job, escrow_id });
             }
             FromChain::Submitted { job, escrow_id } => {
+                if let Some(work) = self.work.get_mut(&job) {
+                    work.settling = true;
+                }
                 self.shared
                     .emit(NodeEvent::SubmittedOnChain { job, escrow_id });
+            }
+            FromChain::WorkSettled { job, disputed } => {
+                if let Some(work) = self.work.get_mut(&job) {
+                    work.settling = false;
+                    if disputed {
+                        work.disputed_at = Some(Instant::now());
+                    }
+                }
             }
             FromChain::Reputation(update) => {
                 if let Err(e) = self.publish(&Gossip::Reputation(update)) {
@@ -1806,6 +1847,7 @@ impl Node {
                 Pending::Evidence {
                     dispute_id: evidence.dispute_id,
                     hash,
+                    from_worker: false,
                 },
             );
         }
@@ -1845,6 +1887,40 @@ impl Node {
             let result = sandbox.run(&module, &input, &limits);
             let _ = done.send(Internal::Rerun { dispute_id, result });
         });
+    }
+
+    /// Asks the disputed worker for a blob of the job the client did not hand over, at the
+    /// addresses its own capability ad gave (not the client's word for them).
+    fn fetch_evidence_from_worker(&mut self, dispute_id: u64, hash: Hash) {
+        let Some(arbitration) = self.arbitrations.get(&dispute_id) else {
+            return;
+        };
+        if arbitration.blobs.contains_key(&hash) {
+            return;
+        }
+        let Ok(worker) = PeerId::from_bytes(&arbitration.evidence.worker) else {
+            self.arbitrations.remove(&dispute_id);
+            return;
+        };
+        let job_id = arbitration.evidence.job_id;
+        if let Some(ad) = self.ads.get(&worker, Instant::now()) {
+            for addr in addrs_from_wire(&ad.addrs) {
+                self.swarm.add_peer_address(worker, addr);
+            }
+        }
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .jobs
+            .send_request(&worker, Request::Fetch { job_id, hash });
+        self.pending.insert(
+            id,
+            Pending::Evidence {
+                dispute_id,
+                hash,
+                from_worker: true,
+            },
+        );
     }
 
     /// The arbitrator's own result: the worker was right if it submitted this hash.
@@ -2060,11 +2136,31 @@ impl Node {
                 let _ = job;
             }
             (Pending::Escrowed, _) => {}
-            (Pending::Evidence { dispute_id, hash }, Ok(Response::Blob(blob))) => {
-                self.on_evidence_blob(dispute_id, hash, blob)
+            (
+                Pending::Evidence {
+                    dispute_id, hash, ..
+                },
+                Ok(Response::Blob(blob)),
+            ) => self.on_evidence_blob(dispute_id, hash, blob),
+            (
+                Pending::Evidence {
+                    dispute_id,
+                    hash,
+                    from_worker: false,
+                },
+                _,
+            ) => {
+                tracing::info!(
+                    dispute_id,
+                    "the client did not hand over the disputed job; asking the worker"
+                );
+                self.fetch_evidence_from_worker(dispute_id, hash);
             }
             (Pending::Evidence { dispute_id, .. }, _) => {
-                tracing::warn!(dispute_id, "the client did not hand over the disputed job");
+                tracing::warn!(
+                    dispute_id,
+                    "neither the client nor the worker handed over the disputed job"
+                );
                 self.arbitrations.remove(&dispute_id);
             }
             (Pending::Bid(job), _) => {
@@ -2256,11 +2352,16 @@ impl Node {
                 }
             }
             self.ads.expire(now);
-            // Forget finished work and bids that were never taken.
+            // Forget finished work and bids that were never taken. Work whose slot is
+            // still settling is kept for an hour at most, disputed work for ten minutes
+            // after the dispute: long enough for arbitrators to fetch it.
             self.work.retain(|_, w| {
                 !(w.state == WorkState::Done
                     || (w.state == WorkState::Bid && w.announcement.deadline_ms < now_ms()))
                     || now.duration_since(w.seen) < Duration::from_secs(60)
+                    || (w.settling && now.duration_since(w.seen) < SETTLING_RETENTION)
+                    || w.disputed_at
+                        .is_some_and(|at| now.duration_since(at) < DISPUTED_RETENTION)
             });
         }
         if now.duration_since(self.last_expiry) < Duration::from_secs(1) {

@@ -30,7 +30,7 @@ use ciro_node::{
     protocol::{JobId, Limits},
     reputation::IndexerSource,
     sandbox::workloads,
-    JobRequest, Node, NodeConfig, NodeHandle, WorkerConduct,
+    ClientConduct, JobRequest, Node, NodeConfig, NodeHandle, WorkerConduct,
 };
 use libp2p::PeerId;
 use starknet::{core::types::Felt, signers::SigningKey};
@@ -63,6 +63,8 @@ pub struct UpSettings {
     pub collateral: u128,
     /// How each worker behaves, by index; missing ones are honest.
     pub conduct: Vec<WorkerConduct>,
+    /// How the client behaves.
+    pub client_conduct: ClientConduct,
     /// The most collateral particular workers consent to lock per job, by index; missing
     /// ones offer all their free stake.
     pub max_collateral: Vec<u128>,
@@ -88,6 +90,7 @@ impl Default for UpSettings {
             stakes: Vec::new(),
             collateral: 5 * TOKEN,
             conduct: Vec::new(),
+            client_conduct: ClientConduct::Honest,
             max_collateral: Vec::new(),
             client_funds: 10_000 * TOKEN,
             settle_margin_secs: 60,
@@ -303,6 +306,7 @@ impl LocalNetwork {
             listen: vec![loopback],
             http: Some(settings.client_http),
             reputation: Arc::new(IndexerSource::new(indexer_url, Duration::from_secs(2))),
+            client_conduct: settings.client_conduct,
             chain: Some(chain_settings(CLIENT)),
             ..NodeConfig::default()
         })
