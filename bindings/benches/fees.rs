@@ -87,7 +87,7 @@ async fn main() {
     };
     // Three jobs: accepted, timed out, disputed.
     let mut jobs = Vec::new();
-    for deadline_in in [3600u64, 60, 3600, 3600] {
+    for deadline_in in [3600u64, 60, 3600] {
         let now = suite.now().await;
         step!(
             "CiroToken.approve (escrow)",
@@ -124,7 +124,7 @@ async fn main() {
         );
         jobs.push(id);
     }
-    let (accepted, timed_out, disputed, finalized) = (jobs[0], jobs[1], jobs[2], jobs[3]);
+    let (accepted, timed_out, disputed) = (jobs[0], jobs[1], jobs[2]);
     step!(
         "JobEscrow.submit_result",
         worker,
@@ -162,6 +162,8 @@ async fn main() {
         client,
         vec![suite.escrow(client).claim_timeout_getcall(&timed_out)]
     );
+    // A fourth job, once the first released its collateral.
+    let finalized = suite.assigned_job(3600).await;
     step!(
         "JobEscrow.submit_result (a commitment)",
         worker,

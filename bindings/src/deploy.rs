@@ -419,6 +419,7 @@ fn plan(account: &Account, deployer: Felt, config: &DeployConfig) -> Result<Vec<
     let treasury = config.treasury.unwrap_or(deployer);
     let min_stake = units::parse_tokens(&config.min_stake)?;
     let dispute_bond = units::parse_tokens(&config.dispute_bond)?;
+    let supply_cap = units::parse_tokens(&config.supply_cap)?;
     let owner = deployer; // the deployer owns everything until the last wiring step
     let mut planned: Vec<Planned> = Vec::new();
     let mut address_of = BTreeMap::new();
@@ -434,6 +435,9 @@ fn plan(account: &Account, deployer: Felt, config: &DeployConfig) -> Result<Vec<
                 calldata.extend(ByteArray::cairo_serialize(&name));
                 calldata.extend(ByteArray::cairo_serialize(&symbol));
                 calldata.push(owner);
+                calldata.extend(cainome::cairo_serde::U256::cairo_serialize(&units::u256(
+                    supply_cap,
+                )));
             }
             Contract::Staking => {
                 calldata.push(owner);

@@ -28,6 +28,9 @@ pub struct DeployConfig {
     pub token_name: String,
     /// Token symbol. Default `CIRO`.
     pub token_symbol: String,
+    /// The most tokens that can ever exist, fixed at deployment: minting stops there.
+    /// Default `1000000000` (one billion).
+    pub supply_cap: String,
     /// Owner of every contract. Default: the deploying account.
     pub owner: Option<Felt>,
     /// Receives protocol fees and every slash. Default: the deployer.
@@ -60,6 +63,7 @@ impl Default for DeployConfig {
         Self {
             token_name: "CIRO".into(),
             token_symbol: "CIRO".into(),
+            supply_cap: "1000000000".into(),
             owner: None,
             treasury: None,
             min_stake: "100".into(),
@@ -119,6 +123,11 @@ impl DeployConfig {
         period("unstake_window_secs", self.unstake_window_secs)?;
         crate::units::parse_tokens(&self.min_stake)?;
         crate::units::parse_tokens(&self.dispute_bond)?;
+        if crate::units::parse_tokens(&self.supply_cap)? == 0 {
+            return Err(ChainError::Input(
+                "supply_cap = 0: no token could ever be minted".into(),
+            ));
+        }
         let zero = |name: &str, value: Option<Felt>| {
             if value == Some(Felt::ZERO) {
                 Err(ChainError::Input(format!("{name} is the zero address")))
@@ -407,6 +416,15 @@ mod tests {
             ..DeployConfig::default()
         };
         assert!(bad.validate().is_err());
+        let bad = DeployConfig {
+            supply_cap: "0".into(),
+            ..DeployConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("supply_cap"));
         // The client's share of slashes is gone; a config that still sets it is refused.
         let old = toml::from_str::<DeployConfig>("client_share_bps = 5000").unwrap_err();
         assert!(old.to_string().contains("client_share_bps"), "{old}");

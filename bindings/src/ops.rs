@@ -218,6 +218,22 @@ impl Session {
         units::from_u256(&balance)
     }
 
+    /// The CIRO in existence and the most that can ever exist.
+    pub async fn token_supply(&self) -> Result<(u128, u128)> {
+        let reader = token::CiroTokenReader::new(self.at(Contract::CiroToken)?, self.chain.rpc());
+        let supply = reader
+            .total_supply()
+            .call()
+            .await
+            .map_err(|e| self.view_error("CiroToken.total_supply", e))?;
+        let cap = reader
+            .cap()
+            .call()
+            .await
+            .map_err(|e| self.view_error("CiroToken.cap", e))?;
+        Ok((units::from_u256(&supply)?, units::from_u256(&cap)?))
+    }
+
     /// The CIRO allowance `owner` gave `spender`.
     pub async fn allowance(&self, owner: Felt, spender: Felt) -> Result<u128> {
         let reader = token::CiroTokenReader::new(self.at(Contract::CiroToken)?, self.chain.rpc());

@@ -407,6 +407,8 @@ enum TokenAction {
         #[arg(long)]
         amount: String,
     },
+    /// Show the CIRO in existence and the supply cap that minting can never pass.
+    Supply,
     /// Show a CIRO balance.
     Balance {
         /// Address [default: the signing account].
@@ -463,6 +465,9 @@ struct DeployArgs {
     /// Minimum stake in CIRO [default: 100].
     #[arg(long)]
     min_stake: Option<String>,
+    /// The most CIRO that can ever be minted [default: 1000000000].
+    #[arg(long)]
+    supply_cap: Option<String>,
     /// Bond a client pays to dispute a result, in CIRO; the worker gets it if the client
     /// loses [default: 10].
     #[arg(long)]
@@ -490,6 +495,7 @@ impl DeployArgs {
             || self.fee_bps.is_some()
             || self.timeout_slash_bps.is_some()
             || self.min_stake.is_some()
+            || self.supply_cap.is_some()
             || self.dispute_bond.is_some()
             || self.unstake_window.is_some()
             || self.quorum.is_some()
@@ -519,6 +525,9 @@ impl DeployArgs {
         }
         if let Some(v) = &self.dispute_bond {
             config.dispute_bond = v.clone();
+        }
+        if let Some(v) = &self.supply_cap {
+            config.supply_cap = v.clone();
         }
         if let Some(v) = self.unstake_window {
             config.unstake_window_secs = v;
@@ -1378,6 +1387,15 @@ async fn token(
                     &format!("minted {} CIRO to {to:#x}", format_tokens(amount)),
                     &receipt
                 )
+            );
+        }
+        TokenAction::Supply => {
+            let (supply, cap) = session.token_supply().await?;
+            println!(
+                "supply  {} CIRO\ncap     {} CIRO ({} CIRO left to mint)",
+                format_tokens(supply),
+                format_tokens(cap),
+                format_tokens(cap.saturating_sub(supply))
             );
         }
         TokenAction::Balance { of } => {

@@ -121,6 +121,30 @@ fn every_subcommand_runs_through_the_binary() {
         ok(root, &devnet, worker, &["token", "balance"]).trim(),
         "500 CIRO"
     );
+    // Minting stops at the supply cap fixed at deployment.
+    let supply = ok(root, &devnet, worker, &["token", "supply"]);
+    assert!(
+        supply.contains("supply  1000 CIRO")
+            && supply.contains("cap     1000000000 CIRO (999999000 CIRO left to mint)"),
+        "{supply}"
+    );
+    let over = fails(
+        root,
+        &devnet,
+        owner,
+        &[
+            "token",
+            "mint",
+            "--to",
+            &worker_addr,
+            "--amount",
+            "999999001",
+        ],
+    );
+    assert!(
+        over.contains("CiroToken.mint reverted: mint above supply cap"),
+        "{over}"
+    );
     assert_eq!(
         ok(
             root,

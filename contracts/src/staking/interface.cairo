@@ -70,7 +70,8 @@ pub trait IStakingView<TState> {
     fn pending_unstake_of(self: @TState, worker: ContractAddress) -> u256;
     /// Stake that can be locked or exited now.
     fn free_stake_of(self: @TState, worker: ContractAddress) -> u256;
-    /// Whether stake minus pending exits reaches the minimum stake.
+    /// Whether the free stake (not leaving, not locked as collateral) reaches the minimum
+    /// stake.
     fn is_active(self: @TState, worker: ContractAddress) -> bool;
     fn capabilities_of(self: @TState, worker: ContractAddress) -> Array<felt252>;
     fn has_capability(self: @TState, worker: ContractAddress, capability: felt252) -> bool;

@@ -376,8 +376,9 @@ pub mod Staking {
         }
 
         fn is_active(self: @ContractState, worker: ContractAddress) -> bool {
-            let stake = self.stakes.read(worker);
-            stake != 0 && stake - self.pending.read(worker) >= self.min_stake.read()
+            // Only free stake counts: stake that is leaving or locked as a job's collateral
+            // backs nothing new.
+            self.stakes.read(worker) != 0 && self.free_stake(worker) >= self.min_stake.read()
         }
 
         fn capabilities_of(self: @ContractState, worker: ContractAddress) -> Array<felt252> {

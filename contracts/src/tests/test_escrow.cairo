@@ -384,7 +384,22 @@ fn test_assign_worker_lacks_capability() {
 #[should_panic(expected: ('insufficient free stake', 'ENTRYPOINT_FAILED'))]
 fn test_assign_insufficient_free_stake() {
     let suite = setup();
-    // MIN_STAKE (100) covers one COLLATERAL (60) but not two.
+    // Active at MIN_STAKE (100), but the job asks for more collateral than that.
+    stake_worker(suite, WORKER(), MIN_STAKE);
+    set_contract_address(CLIENT());
+    suite.erc20().approve(suite.escrow, REWARD);
+    let job_id = suite
+        .escrow()
+        .create_job(SPEC, REWARD, WASM, DEADLINE, CHALLENGE_WINDOW, MIN_STAKE + 1);
+    assign(suite, job_id, WORKER());
+}
+
+// Only free stake keeps a worker active: once one job's collateral (60) is locked out of
+// MIN_STAKE (100), it takes no second job.
+#[test]
+#[should_panic(expected: ('worker not active', 'ENTRYPOINT_FAILED'))]
+fn test_assign_when_locked_collateral_leaves_less_than_the_minimum_free() {
+    let suite = setup();
     stake_worker(suite, WORKER(), MIN_STAKE);
     let first = create_job(suite);
     let second = create_job(suite);
@@ -992,6 +1007,10 @@ fn test_accept_at_the_fee_cap_still_pays_the_worker() {
 fn test_owner_changes_do_not_touch_a_job_in_flight() {
     let suite = setup();
     let accepted = submitted_job(suite);
+    // Enough free stake for three jobs' collateral at once.
+    set_contract_address(WORKER());
+    suite.erc20().approve(suite.staking, STAKE);
+    suite.staking_worker().increase_stake(STAKE);
     set_contract_address(CLIENT());
     let timed_out = create_job(suite);
     assign(suite, timed_out, WORKER());

@@ -442,11 +442,17 @@ fn test_is_active_false_when_pending_exit_brings_it_below_min() {
     assert_eq!(suite.staking_view().stake_of(WORKER()), STAKE);
 }
 
+// A worker whose whole stake was locked as collateral used to show as active, and so could
+// still be assigned (a zero-collateral job) and admitted by peers as backed. Only free stake
+// counts now.
 #[test]
-fn test_is_active_ignores_locked_collateral() {
+fn test_is_active_counts_only_free_stake() {
     let suite = staked_suite();
     lock_as_other(suite, STAKE, JOB);
     assert_eq!(suite.staking_view().free_stake_of(WORKER()), 0);
+    assert!(!suite.staking_view().is_active(WORKER()));
+    set_contract_address(OTHER());
+    suite.staking_jobs().unlock(WORKER(), JOB);
     assert!(suite.staking_view().is_active(WORKER()));
 }
 

@@ -1,12 +1,14 @@
 use core::num::traits::Bounded;
+use starknet::ClassHash;
+use starknet::syscalls::deploy_syscall;
 use starknet::testing::{pop_log, set_contract_address};
 use crate::admin::interface::IAdminDispatcherTrait;
 use crate::token::interface::{IERC20DispatcherTrait, IMintableDispatcherTrait};
 use crate::token::token::CiroToken;
 use crate::types::roles;
 use super::utils::{
-    CLIENT, INITIAL_BALANCE, ONE, OTHER, OWNER, SuiteTrait, WORKER, ZERO, admin, balance,
-    drop_events, setup,
+    CLIENT, INITIAL_BALANCE, ONE, OTHER, OWNER, SUPPLY_CAP, SuiteTrait, WORKER, ZERO, admin,
+    balance, drop_events, setup,
 };
 
 fn transfer_event(
@@ -31,6 +33,66 @@ fn test_constructor_sets_metadata_owner_and_minter() {
     assert_eq!(admin(suite.token).owner(), OWNER());
     assert!(admin(suite.token).has_role(roles::MINTER, OWNER()));
     assert!(!admin(suite.token).has_role(roles::MINTER, OTHER()));
+    assert_eq!(suite.mintable().cap(), SUPPLY_CAP);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The supply cap: MINTER used to be able to mint without bound, diluting every stake and
+// every escrowed reward in the same token.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn test_mint_up_to_the_cap() {
+    let suite = setup();
+    let room = SUPPLY_CAP - suite.erc20().total_supply();
+    set_contract_address(OWNER());
+    suite.mintable().mint(OTHER(), room);
+    assert_eq!(suite.erc20().total_supply(), SUPPLY_CAP);
+    assert_eq!(balance(suite, OTHER()), room);
+}
+
+#[test]
+#[should_panic(expected: ('mint above supply cap', 'ENTRYPOINT_FAILED'))]
+fn test_mint_above_the_cap() {
+    let suite = setup();
+    let room = SUPPLY_CAP - suite.erc20().total_supply();
+    set_contract_address(OWNER());
+    suite.mintable().mint(OTHER(), room + 1);
+}
+
+#[test]
+#[should_panic(expected: ('mint above supply cap', 'ENTRYPOINT_FAILED'))]
+fn test_mint_once_the_cap_is_reached() {
+    let suite = setup();
+    let room = SUPPLY_CAP - suite.erc20().total_supply();
+    set_contract_address(OWNER());
+    suite.mintable().mint(OTHER(), room);
+    suite.mintable().mint(OTHER(), 1);
+}
+
+#[test]
+#[should_panic(expected: ('mint above supply cap', 'ENTRYPOINT_FAILED'))]
+fn test_mint_of_the_largest_amount_does_not_wrap() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    suite.mintable().mint(OTHER(), Bounded::MAX);
+}
+
+#[test]
+fn test_constructor_refuses_a_zero_cap() {
+    let mut calldata = array![];
+    let name: ByteArray = "CIRO Token";
+    let symbol: ByteArray = "CIRO";
+    name.serialize(ref calldata);
+    symbol.serialize(ref calldata);
+    OWNER().serialize(ref calldata);
+    let zero: u256 = 0;
+    zero.serialize(ref calldata);
+    let class_hash: ClassHash = CiroToken::TEST_CLASS_HASH.try_into().unwrap();
+    match deploy_syscall(class_hash, 0, calldata.span(), false) {
+        Result::Ok(_) => panic!("deploy with a zero cap succeeded"),
+        Result::Err(data) => assert_eq!(*data.at(0), 'supply cap is zero'),
+    }
 }
 
 #[test]

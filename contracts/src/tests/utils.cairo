@@ -79,6 +79,8 @@ pub const DISPUTE_BOND: u256 = 5_000_000_000_000_000_000; // 5 CIRO
 pub const QUORUM: u32 = 2;
 pub const VOTING_PERIOD: u64 = 86_400;
 pub const INITIAL_BALANCE: u256 = 10_000_000_000_000_000_000_000; // 10_000 CIRO
+/// The token's supply cap: 100_000 CIRO.
+pub const SUPPLY_CAP: u256 = 100_000_000_000_000_000_000_000;
 
 // A job's defaults.
 pub const START: u64 = 1_000_000;
@@ -204,6 +206,7 @@ pub fn deploy_token() -> ContractAddress {
     name.serialize(ref calldata);
     symbol.serialize(ref calldata);
     OWNER().serialize(ref calldata);
+    SUPPLY_CAP.serialize(ref calldata);
     deploy(CiroToken::TEST_CLASS_HASH, calldata)
 }
 

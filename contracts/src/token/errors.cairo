@@ -5,3 +5,5 @@ pub const TRANSFER_TO_ZERO: felt252 = 'transfer to zero address';
 pub const APPROVE_TO_ZERO: felt252 = 'approve to zero address';
 pub const MINT_TO_ZERO: felt252 = 'mint to zero address';
 pub const ZERO_AMOUNT: felt252 = 'amount is zero';
+pub const ZERO_CAP: felt252 = 'supply cap is zero';
+pub const CAP_EXCEEDED: felt252 = 'mint above supply cap';

@@ -29,7 +29,9 @@ pub trait IERC20<TState> {
 #[starknet::interface]
 pub trait IMintable<TState> {
     /// Creates `amount` tokens for `recipient`.
-    /// Requirements: caller holds `MINTER`; not paused; `recipient` is not zero; `amount` > 0.
-    /// Emits `Transfer` from the zero address.
+    /// Requirements: caller holds `MINTER`; not paused; `recipient` is not zero; `amount` > 0;
+    /// the total supply stays at most the cap. Emits `Transfer` from the zero address.
     fn mint(ref self: TState, recipient: ContractAddress, amount: u256);
+    /// The most tokens that can ever exist, fixed at deployment.
+    fn cap(self: @TState) -> u256;
 }

@@ -1,4 +1,6 @@
-/// CiroToken: an ERC20 with 18 decimals, minted by holders of the `MINTER` role.
+/// CiroToken: an ERC20 with 18 decimals, minted by holders of the `MINTER` role up to a
+/// supply cap fixed at deployment: no key can ever create more than the cap, so the token
+/// that is both the stake and the payment cannot be diluted past it.
 /// Pausing stops minting only; transfers always go through so that exits and settlements do.
 #[starknet::contract]
 pub mod CiroToken {
@@ -25,6 +27,7 @@ pub mod CiroToken {
         name: ByteArray,
         symbol: ByteArray,
         total_supply: u256,
+        cap: u256,
         balances: Map<ContractAddress, u256>,
         allowances: Map<(ContractAddress, ContractAddress), u256>,
         #[substorage(v0)]
@@ -60,11 +63,18 @@ pub mod CiroToken {
         pub value: u256,
     }
 
-    /// `owner` administers the token and is its first minter.
+    /// `owner` administers the token and is its first minter; at most `cap` tokens (base
+    /// units) can ever exist.
     #[constructor]
     fn constructor(
-        ref self: ContractState, name: ByteArray, symbol: ByteArray, owner: ContractAddress,
+        ref self: ContractState,
+        name: ByteArray,
+        symbol: ByteArray,
+        owner: ContractAddress,
+        cap: u256,
     ) {
+        assert(cap != 0, errors::ZERO_CAP);
+        self.cap.write(cap);
         self.name.write(name);
         self.symbol.write(symbol);
         self.admin.initializer(owner);
@@ -133,9 +143,15 @@ pub mod CiroToken {
             self.admin.assert_not_paused();
             assert(!is_zero_address(recipient), errors::MINT_TO_ZERO);
             assert(amount != 0, errors::ZERO_AMOUNT);
-            self.total_supply.write(self.total_supply.read() + amount);
+            let supply = self.total_supply.read();
+            assert(amount <= self.cap.read() - supply, errors::CAP_EXCEEDED);
+            self.total_supply.write(supply + amount);
             self.balances.write(recipient, self.balances.read(recipient) + amount);
             self.emit(Transfer { from: zero_address(), to: recipient, value: amount });
+        }
+
+        fn cap(self: @ContractState) -> u256 {
+            self.cap.read()
         }
     }
 
