@@ -1,6 +1,8 @@
 //! Fee benchmark: deploys the suite on an in-process devnet and runs a job's whole life,
 //! recording the actual fee (STRK), L2 gas and L1 data gas of every transaction, and the
-//! wall time of each round trip.
+//! wall time of each round trip. Then the same work paid the batched way: a deposit once,
+//! acceptances signed off chain, and `settle_batch` with 1, 10 and 100 jobs, against the
+//! per-job path (approve, create_job, assign, submit_result, accept) measured in the same run.
 //!
 //! `cargo bench -p ciro-bindings --bench fees` (add `--profile dev` to skip the long
 //! release build: fees and gas do not depend on the build profile, only the times do).
@@ -85,7 +87,9 @@ async fn main() {
         });
         job
     };
-    // Three jobs: accepted, timed out, disputed.
+    // Three jobs: accepted, timed out, disputed. The first one's approve, create_job and
+    // assign, with its submit_result and accept below, are the per-job path.
+    let first_job = rows.len();
     let mut jobs = Vec::new();
     for deadline_in in [3600u64, 60, 3600] {
         let now = suite.now().await;
@@ -125,6 +129,7 @@ async fn main() {
         jobs.push(id);
     }
     let (accepted, timed_out, disputed) = (jobs[0], jobs[1], jobs[2]);
+    let first_settled = rows.len();
     step!(
         "JobEscrow.submit_result",
         worker,
@@ -183,6 +188,50 @@ async fn main() {
             suite.escrow(worker).finalize_getcall(&finalized)
         ]
     );
+    let per_job: Vec<Receipt> = rows[first_job..first_job + 3]
+        .iter()
+        .chain(&rows[first_settled..first_settled + 2])
+        .map(|row| row.receipt)
+        .collect();
+
+    // Batched: one deposit, then each batch in one transaction the worker sends.
+    let sizes = [1usize, 10, 100];
+    let total = sizes.iter().sum::<usize>() as u128 * REWARD;
+    suite
+        .send(
+            &suite.owner,
+            vec![suite
+                .token(&suite.owner)
+                .mint_getcall(&ContractAddress(client.address()), &u256(total))],
+        )
+        .await;
+    step!(
+        "JobEscrow.deposit (with its approve; once for every batch below)",
+        client,
+        vec![
+            suite
+                .token(client)
+                .approve_getcall(&escrow_at, &u256(total)),
+            suite.escrow(client).deposit_getcall(&u256(total))
+        ]
+    );
+    let key = suite.client_key();
+    let mut nonce = 1_000u64;
+    let mut batches = Vec::new();
+    for size in sizes {
+        let batch: Vec<_> = (0..size)
+            .map(|_| {
+                nonce += 1;
+                suite.acceptance_signed_with(nonce, &key)
+            })
+            .collect();
+        let t = Instant::now();
+        let receipt = suite
+            .send(worker, vec![suite.settle_call(worker, &batch)])
+            .await;
+        batches.push((size, receipt, t.elapsed().as_secs_f64()));
+    }
+
     step!(
         "Staking.unstake_intent",
         worker,
@@ -206,6 +255,32 @@ async fn main() {
             row.receipt.l2_gas,
             row.receipt.l1_data_gas,
             row.millis.map_or("-".to_owned(), |m| format!("{m:.0}"))
+        ));
+    }
+    let path_fee: u128 = per_job.iter().map(|r| r.fee).sum();
+    let path_gas: u64 = per_job.iter().map(|r| r.l2_gas).sum();
+    out.push_str(&format!(
+        "\n## Per job: one transaction per step against batched settlement\n\n\
+         The per-job path is the first job above: approve, create_job, assign, submit_result, \
+         accept ({} transactions). A batched job costs its share of one `settle_batch` the worker \
+         sends (the client's deposit is paid once for all of them, and its acceptances are \
+         signed off chain). Same devnet, same run.\n\n",
+        per_job.len()
+    ));
+    out.push_str("| path | jobs per tx | fee per job (STRK) | L2 gas per job | fee ratio to per-job | tx round trip (ms) |\n|---|---:|---:|---:|---:|---:|\n");
+    out.push_str(&format!(
+        "| one tx per step | - | {} | {} | 1.0x | - |\n",
+        format_tokens(path_fee),
+        path_gas
+    ));
+    for (size, receipt, secs) in &batches {
+        let n = *size as u128;
+        out.push_str(&format!(
+            "| settle_batch | {size} | {} | {} | {:.1}x lower | {:.0} |\n",
+            format_tokens(receipt.fee / n),
+            receipt.l2_gas / *size as u64,
+            path_fee as f64 / (receipt.fee as f64 / n as f64),
+            secs * 1e3
         ));
     }
     write_figures("fees", &out);

@@ -14,19 +14,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use starknet::{
-    core::{
-        types::{typed_data::TypedData, Felt},
-        utils::parse_cairo_short_string,
-    },
+    core::types::{typed_data::TypedData, Felt},
     signers::SigningKey,
 };
 
-use crate::error::{ChainError, Result};
-
-/// The domain's name: the contract the bid is for.
-pub const DOMAIN_NAME: &str = "CIRO JobEscrow";
-/// The domain's version (the message layout).
-pub const DOMAIN_VERSION: &str = "1";
+use crate::error::Result;
+use crate::snip12;
 
 /// The `Bid` type as SNIP-12 revision 1 encodes it; its `starknet_keccak` is the type hash.
 pub const BID_TYPE: &str = "\"Bid\"(\"escrow\":\"ContractAddress\",\"spec_hash\":\"felt\",\"price\":\"u128\",\"collateral\":\"u128\",\"deadline\":\"timestamp\",\"expiry\":\"timestamp\",\"nonce\":\"felt\")";
@@ -72,34 +65,19 @@ impl From<Bid> for crate::contracts::escrow::Bid {
 impl Bid {
     /// The SNIP-12 typed data `worker` signs for `escrow` on `chain_id`.
     pub fn typed_data(&self, chain_id: Felt, escrow: Felt) -> Result<TypedData> {
-        let chain = parse_cairo_short_string(&chain_id)
-            .map_err(|e| ChainError::Input(format!("chain id {chain_id:#x}: {e}")))?;
-        let data = json!({
-            "types": {
-                "StarknetDomain": [
-                    { "name": "name", "type": "shortstring" },
-                    { "name": "version", "type": "shortstring" },
-                    { "name": "chainId", "type": "shortstring" },
-                    { "name": "revision", "type": "shortstring" }
-                ],
-                "Bid": [
-                    { "name": "escrow", "type": "ContractAddress" },
-                    { "name": "spec_hash", "type": "felt" },
-                    { "name": "price", "type": "u128" },
-                    { "name": "collateral", "type": "u128" },
-                    { "name": "deadline", "type": "timestamp" },
-                    { "name": "expiry", "type": "timestamp" },
-                    { "name": "nonce", "type": "felt" }
-                ]
-            },
-            "primaryType": "Bid",
-            "domain": {
-                "name": DOMAIN_NAME,
-                "version": DOMAIN_VERSION,
-                "chainId": chain,
-                "revision": "1"
-            },
-            "message": {
+        snip12::typed_data(
+            chain_id,
+            "Bid",
+            json!([
+                { "name": "escrow", "type": "ContractAddress" },
+                { "name": "spec_hash", "type": "felt" },
+                { "name": "price", "type": "u128" },
+                { "name": "collateral", "type": "u128" },
+                { "name": "deadline", "type": "timestamp" },
+                { "name": "expiry", "type": "timestamp" },
+                { "name": "nonce", "type": "felt" }
+            ]),
+            json!({
                 "escrow": format!("{escrow:#x}"),
                 "spec_hash": format!("{:#x}", self.spec_hash),
                 "price": self.price.to_string(),
@@ -107,21 +85,16 @@ impl Bid {
                 "deadline": self.deadline.to_string(),
                 "expiry": self.expiry.to_string(),
                 "nonce": format!("{:#x}", self.nonce)
-            }
-        });
-        serde_json::from_value(data)
-            .map_err(|e| ChainError::Input(format!("the bid's typed data: {e}")))
+            }),
+        )
     }
 
     /// The hash `worker`'s account signs and the escrow checks.
     pub fn hash(&self, chain_id: Felt, escrow: Felt, worker: Felt) -> Result<Felt> {
-        self.typed_data(chain_id, escrow)?
-            .message_hash(worker)
-            .map_err(|e| ChainError::Input(format!("hashing the bid: {e}")))
+        snip12::message_hash(&self.typed_data(chain_id, escrow)?, worker)
     }
 
-    /// Signs the bid with the key of a single-key account (`r, s`, as OpenZeppelin and
-    /// Argent accounts expect).
+    /// Signs the bid with the key of a single-key account.
     pub fn sign(
         self,
         chain_id: Felt,
@@ -129,14 +102,11 @@ impl Bid {
         worker: Felt,
         key: &SigningKey,
     ) -> Result<SignedBid> {
-        let hash = self.hash(chain_id, escrow, worker)?;
-        let signature = key
-            .sign(&hash)
-            .map_err(|e| ChainError::Input(format!("signing the bid: {e}")))?;
+        let signature = snip12::sign(self.hash(chain_id, escrow, worker)?, key)?;
         Ok(SignedBid {
             worker,
             bid: self,
-            signature: vec![signature.r, signature.s],
+            signature,
         })
     }
 }

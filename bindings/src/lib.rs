@@ -7,10 +7,13 @@
 //! - [`deploy`]: the idempotent deploy of the whole suite;
 //! - [`units`]: token amounts and capability names;
 //! - [`bid`]: a worker's signed consent to a job (SNIP-12), as the escrow checks it;
+//! - [`acceptance`]: a client's signed acceptance of a result, paid from its deposit in a batch;
+//! - [`snip12`]: the escrow's typed-data domain, shared by bids and acceptances;
 //! - [`commitment`]: a worker's committed result and its opening;
 //! - [`ops`]: a signing [`ops::Session`] and what it does: stake, create and settle jobs, vote;
 //! - [`error`]: errors, with reverts decoded to the contract's own message.
 
+pub mod acceptance;
 pub mod artifacts;
 pub mod bid;
 pub mod chain;
@@ -20,6 +23,7 @@ pub mod deploy;
 pub mod deployment;
 pub mod error;
 pub mod ops;
+pub mod snip12;
 pub mod units;
 
 pub use artifacts::Contract;

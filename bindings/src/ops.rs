@@ -12,6 +12,7 @@ use starknet::core::types::{Call, Felt};
 use starknet::providers::Provider as _;
 use starknet::signers::SigningKey;
 
+use crate::acceptance::{Acceptance, SignedAcceptance};
 use crate::bid::{Bid, SignedBid};
 use crate::chain::{Account, Chain, Receipt};
 use crate::commitment::Opening;
@@ -642,6 +643,131 @@ impl Session {
         }
         calls.push(self.escrow()?.finalize_getcall(&job_id));
         self.send("JobEscrow.finalize", calls).await
+    }
+
+    // --- batched settlement ------------------------------------------------------------
+
+    fn escrow_reader(&self) -> Result<escrow::JobEscrowReader<&std::sync::Arc<crate::chain::Rpc>>> {
+        Ok(escrow::JobEscrowReader::new(
+            self.at(Contract::JobEscrow)?,
+            self.chain.rpc(),
+        ))
+    }
+
+    /// Adds `amount` to this account's deposit, which pays the acceptances it signs
+    /// (approving the escrow first unless `approve` is false).
+    pub async fn deposit(&self, amount: u128, approve: bool) -> Result<Receipt> {
+        if amount == 0 {
+            return Err(ChainError::Input("the deposit must be positive".into()));
+        }
+        let call = self.escrow()?.deposit_getcall(&units::u256(amount));
+        let calls = self
+            .with_approval(self.at(Contract::JobEscrow)?, amount, approve, call)
+            .await?;
+        self.send("JobEscrow.deposit", calls).await
+    }
+
+    /// What `client` holds in its deposit, and its pending withdrawal (amount, unix seconds
+    /// from which it can be withdrawn; zero if none).
+    pub async fn deposit_of(&self, client: Felt) -> Result<(u128, u128, u64)> {
+        let reader = self.escrow_reader()?;
+        let held = reader
+            .deposit_of(&addr(client))
+            .call()
+            .await
+            .map_err(|e| self.view_error("JobEscrow.deposit_of", e))?;
+        let pending = reader
+            .withdrawal_of(&addr(client))
+            .call()
+            .await
+            .map_err(|e| self.view_error("JobEscrow.withdrawal_of", e))?;
+        Ok((
+            units::from_u256(&held)?,
+            units::from_u256(&pending.amount)?,
+            pending.available_at,
+        ))
+    }
+
+    /// Asks to withdraw `amount` from this account's deposit; it can be withdrawn a day later.
+    pub async fn request_withdrawal(&self, amount: u128) -> Result<Receipt> {
+        let (held, _, _) = self.deposit_of(self.me()).await?;
+        if amount == 0 || amount > held {
+            return Err(ChainError::Input(format!(
+                "the withdrawal must be between 1 and the deposit, {} CIRO",
+                format_tokens(held)
+            )));
+        }
+        let call = self
+            .escrow()?
+            .request_withdrawal_getcall(&units::u256(amount));
+        self.send("JobEscrow.request_withdrawal", vec![call]).await
+    }
+
+    /// Withdraws the requested amount (or what is left of the deposit) once its delay passed.
+    pub async fn withdraw(&self) -> Result<Receipt> {
+        let call = self.escrow()?.withdraw_getcall();
+        self.send("JobEscrow.withdraw", vec![call]).await
+    }
+
+    /// The protocol fee an acceptance must carry now (the lowest the escrow takes).
+    pub async fn fee_floor_bps(&self) -> Result<u16> {
+        self.escrow_reader()?
+            .fee_floor_bps()
+            .call()
+            .await
+            .map_err(|e| self.view_error("JobEscrow.fee_floor_bps", e))
+    }
+
+    /// The protocol fee jobs are agreed under now.
+    pub async fn fee_bps(&self) -> Result<u16> {
+        self.escrow_reader()?
+            .fee_bps()
+            .call()
+            .await
+            .map_err(|e| self.view_error("JobEscrow.fee_bps", e))
+    }
+
+    /// Whether `client`'s acceptance with `nonce` was settled.
+    pub async fn is_acceptance_used(&self, client: Felt, nonce: Felt) -> Result<bool> {
+        self.escrow_reader()?
+            .is_acceptance_used(&addr(client), &nonce)
+            .call()
+            .await
+            .map_err(|e| self.view_error("JobEscrow.is_acceptance_used", e))
+    }
+
+    /// This account's signature on `acceptance` to this deployment's escrow, with `key` (the
+    /// account's own key: a client accepts a result and pays it from its deposit).
+    pub fn sign_acceptance(
+        &self,
+        acceptance: Acceptance,
+        key: &SigningKey,
+    ) -> Result<SignedAcceptance> {
+        acceptance.sign(
+            self.chain.chain_id(),
+            self.at(Contract::JobEscrow)?,
+            self.me(),
+            key,
+        )
+    }
+
+    /// The call that settles `batch` (for fee estimates and multicalls).
+    pub fn settle_batch_call(&self, batch: &[SignedAcceptance]) -> Result<Call> {
+        let settlements: Vec<escrow::Settlement> = batch.iter().map(Into::into).collect();
+        Ok(self.escrow()?.settle_batch_getcall(&settlements))
+    }
+
+    /// Pays every acceptance of `batch` from its client's deposit in one transaction (anyone
+    /// signs: the acceptances carry the clients' signatures). Entries grouped by worker cost
+    /// least.
+    pub async fn settle_batch(&self, batch: &[SignedAcceptance]) -> Result<Receipt> {
+        if batch.is_empty() {
+            return Err(ChainError::Input(
+                "a batch needs at least one acceptance".into(),
+            ));
+        }
+        let call = self.settle_batch_call(batch)?;
+        self.send("JobEscrow.settle_batch", vec![call]).await
     }
 
     // --- dispute -----------------------------------------------------------------------

@@ -127,6 +127,85 @@ async fn an_accepted_job_pays_the_worker_and_the_fee() {
     assert_eq!(record.total_earned, u256(REWARD - fee(REWARD)));
 }
 
+/// Batched settlement with real accounts: the client deposits once and signs acceptances
+/// with its account key; one transaction the worker sends pays them all. The escrow hashes an
+/// acceptance exactly as `ciro_bindings::acceptance` does, and an acceptance the client did
+/// not sign, or one already paid, pays nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_signed_acceptances_pays_in_one_transaction() {
+    let suite = deploy_suite().await;
+    let (chain_id, escrow_at, client, worker) = (
+        suite.chain.chain_id(),
+        suite.at(Contract::JobEscrow),
+        suite.client.address(),
+        suite.worker.address(),
+    );
+    suite.deposit(3 * REWARD).await;
+    let key = suite.client_key();
+    let batch: Vec<_> = (1..=3)
+        .map(|nonce| suite.acceptance_signed_with(nonce, &key))
+        .collect();
+    let on_chain = escrow::JobEscrowReader::new(escrow_at, suite.chain.rpc())
+        .acceptance_hash(
+            &ContractAddress(client),
+            &escrow::Settlement::from(&batch[0]).acceptance,
+        )
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        on_chain,
+        batch[0]
+            .acceptance
+            .hash(chain_id, escrow_at, client)
+            .unwrap()
+    );
+
+    // The worker signs an acceptance "from the client" itself.
+    let worker_key = SigningKey::from_secret_scalar(suite.devnet.account(2).private_key);
+    let forged = suite.acceptance_signed_with(9, &worker_key);
+    let refused = suite
+        .try_send(
+            &suite.worker,
+            vec![suite.settle_call(&suite.worker, &[forged])],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ChainError::Reverted { message, .. } if message.contains("invalid acceptance signature")),
+        "{refused}"
+    );
+
+    suite
+        .send(
+            &suite.worker,
+            vec![suite.settle_call(&suite.worker, &batch)],
+        )
+        .await;
+    assert_eq!(
+        suite.balance(worker).await,
+        FUNDS + 3 * (REWARD - fee(REWARD))
+    );
+    assert_eq!(suite.balance(suite.treasury).await, 3 * fee(REWARD));
+    assert_eq!(suite.balance(client).await, FUNDS - 3 * REWARD);
+    assert_eq!(suite.balance(escrow_at).await, 0);
+    let record = suite.reputation_of(worker).await;
+    assert_eq!(record.jobs_completed, 3);
+    assert_eq!(record.total_earned, u256(3 * (REWARD - fee(REWARD))));
+
+    let replayed = suite
+        .try_send(
+            &suite.worker,
+            vec![suite.settle_call(&suite.worker, &batch[..1])],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&replayed, ChainError::Reverted { message, .. } if message.contains("acceptance already used")),
+        "{replayed}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missed_deadline_refunds_the_client_and_slashes_the_worker() {
     let suite = deploy_suite().await;

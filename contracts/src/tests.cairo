@@ -8,5 +8,6 @@ mod test_token;
 mod test_staking;
 mod test_reputation;
 mod test_escrow;
+mod test_batch;
 mod test_disputes;
 mod test_flows;

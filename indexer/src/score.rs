@@ -4,7 +4,8 @@
 //! ```text
 //! on each outcome at block time t (seconds):
 //!     decay   = 0.5 ^ ((t - t_last) / HALF_LIFE)        t_last = time of the previous outcome
-//!     success = success * decay + s                      s = 1 for job_completed, dispute_won
+//!     success = success * decay + s                      s = 1 for job_completed, dispute_won,
+//!                                                          and each job of a jobs_completed batch
 //!     failure = failure * decay + f                      f = 3 for job_failed (a timeout, slashed)
 //!                                                          f = 5 for dispute_lost (slashed)
 //! score = (success + PRIOR_SUCCESS) / (success + failure + PRIOR_SUCCESS + PRIOR_FAILURE)
@@ -26,7 +27,7 @@ pub const PRIOR_SUCCESS: f64 = 1.0;
 /// Pseudo-failures every worker starts with.
 pub const PRIOR_FAILURE: f64 = 1.0;
 /// The formula, as served with every score.
-pub const FORMULA: &str = "score = (S + 1) / (S + F + 2), where S and F are sums over the worker's ReputationUpdated events, each weighted 0.5^(age / 30 days) with age measured from the worker's latest outcome: job_completed and dispute_won add 1 to S, job_failed adds 3 to F, dispute_lost adds 5 to F";
+pub const FORMULA: &str = "score = (S + 1) / (S + F + 2), where S and F are sums over the worker's ReputationUpdated events, each weighted 0.5^(age / 30 days) with age measured from the worker's latest outcome: job_completed and dispute_won add 1 to S (jobs_completed, a batch, adds 1 per job), job_failed adds 3 to F, dispute_lost adds 5 to F";
 
 /// What happened to a worker, as the reputation contract records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -34,6 +35,9 @@ pub const FORMULA: &str = "score = (S + 1) / (S + F + 2), where S and F are sums
 pub enum Outcome {
     /// A job was accepted or finalized.
     JobCompleted,
+    /// Jobs settled in one batch; the event's change in `jobs_completed` says how many, and
+    /// each counts as a `JobCompleted`.
+    JobsCompleted,
     /// A job timed out.
     JobFailed,
     /// A dispute was ruled for the worker.
@@ -47,6 +51,7 @@ impl Outcome {
     pub fn from_reason(reason: &str) -> Option<Self> {
         Some(match reason {
             "job_completed" => Self::JobCompleted,
+            "jobs_completed" => Self::JobsCompleted,
             "job_failed" => Self::JobFailed,
             "dispute_won" => Self::DisputeWon,
             "dispute_lost" => Self::DisputeLost,
@@ -58,6 +63,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::JobCompleted => "job_completed",
+            Self::JobsCompleted => "jobs_completed",
             Self::JobFailed => "job_failed",
             Self::DisputeWon => "dispute_won",
             Self::DisputeLost => "dispute_lost",
@@ -67,7 +73,7 @@ impl Outcome {
     /// (success weight, failure weight).
     fn weights(self) -> (f64, f64) {
         match self {
-            Self::JobCompleted | Self::DisputeWon => (1.0, 0.0),
+            Self::JobCompleted | Self::JobsCompleted | Self::DisputeWon => (1.0, 0.0),
             Self::JobFailed => (0.0, 3.0),
             Self::DisputeLost => (0.0, 5.0),
         }
@@ -88,13 +94,20 @@ pub struct ScoreState {
 impl ScoreState {
     /// Folds in one outcome at block time `t`.
     pub fn record(&mut self, outcome: Outcome, t: u64) {
+        self.record_many(outcome, t, 1);
+    }
+
+    /// Folds in `times` outcomes at block time `t`, as many `record`s would (they decay
+    /// together), in constant time.
+    pub fn record_many(&mut self, outcome: Outcome, t: u64, times: u64) {
         let decay = match self.at {
             Some(last) if t > last => 0.5f64.powf((t - last) as f64 / HALF_LIFE_SECS),
             _ => 1.0,
         };
         let (s, f) = outcome.weights();
-        self.success = self.success * decay + s;
-        self.failure = self.failure * decay + f;
+        let n = times as f64;
+        self.success = self.success * decay + s * n;
+        self.failure = self.failure * decay + f * n;
         self.at = Some(self.at.map_or(t, |last| last.max(t)));
     }
 
@@ -127,6 +140,22 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_jobs_counts_as_that_many_completions() {
+        let mut one_by_one = ScoreState::default();
+        one_by_one.record(Outcome::JobFailed, 10);
+        let mut batched = one_by_one;
+        for _ in 0..3 {
+            one_by_one.record(Outcome::JobCompleted, 1_000);
+        }
+        batched.record_many(Outcome::JobsCompleted, 1_000, 3);
+        assert_eq!(batched, one_by_one);
+        assert_eq!(
+            batched.ppm(),
+            (4.0 / (4.0 + 3.0 * 0.5f64.powf(990.0 / HALF_LIFE_SECS) + 1.0) * 1e6).round() as i64
+        );
+    }
+
+    #[test]
     fn old_outcomes_fade_with_a_thirty_day_half_life() {
         let mut s = ScoreState::default();
         s.record(Outcome::DisputeLost, 0);
@@ -141,6 +170,7 @@ mod tests {
     fn reasons_round_trip_and_unknown_ones_are_none() {
         for o in [
             Outcome::JobCompleted,
+            Outcome::JobsCompleted,
             Outcome::JobFailed,
             Outcome::DisputeWon,
             Outcome::DisputeLost,

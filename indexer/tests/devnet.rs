@@ -100,6 +100,20 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
     let (dc, won) = dispute(&suite, c, Ruling::WorkerRight).await;
     let d = suite.assigned_job(3600).await;
     let (dd, lost) = dispute(&suite, d, Ruling::ClientRight).await;
+    // Two more jobs, settled in one batch from the client's deposit: one reputation event
+    // that counts both, and one JobSettled each.
+    suite.deposit(2 * REWARD).await;
+    let key = suite.client_key();
+    let batch = [
+        suite.acceptance_signed_with(1, &key),
+        suite.acceptance_signed_with(2, &key),
+    ];
+    let batched = suite
+        .send(
+            &suite.worker,
+            vec![suite.settle_call(&suite.worker, &batch)],
+        )
+        .await;
 
     let worker = hex(suite.worker.address());
     let h = head(&suite).await;
@@ -142,6 +156,7 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
         ("job_failed", &timed_out, 0.0, 3.0),
         ("dispute_won", &won, 1.0, 0.0),
         ("dispute_lost", &lost, 0.0, 5.0),
+        ("jobs_completed", &batched, 2.0, 0.0),
     ];
     let mut timed = Vec::new();
     for (_, r, s, f) in &outcomes {
@@ -182,8 +197,9 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
                 record.disputes_won,
                 record.disputes_lost
             ),
-            (2, 2, 1, 1),
-            "a won dispute also counts as a completed job, a lost one as a failed job"
+            (4, 2, 1, 1),
+            "a won dispute also counts as a completed job, a lost one as a failed job, and a \
+             batch as many as it paid"
         );
         assert_eq!(w["total_earned"], units(record.total_earned.low), "{label}");
         // The timeout's slash, and the lost dispute's (all of it to the treasury).
@@ -201,7 +217,7 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
         assert_eq!(w["score_ppm"], (score * 1e6).round() as i64, "{label}");
         // Provenance: every score step names its transaction and block.
         let history = w["score_history"].as_array().unwrap();
-        assert_eq!(history.len(), 4, "{label}: {history:?}");
+        assert_eq!(history.len(), 5, "{label}: {history:?}");
         for (point, (reason, receipt, _, _)) in history.iter().zip(&outcomes) {
             assert_eq!(point["reason"], *reason, "{label}");
             assert_eq!(point["tx_hash"], hex(receipt.hash), "{label}");
@@ -343,6 +359,20 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
     let sqlite = dump(&dbs[0].1).await;
     let postgres = dump(&dbs[1].1).await;
     assert!(!sqlite["events"].as_array().unwrap().is_empty());
+    // Each job of the batch is its own event, filed under its worker.
+    let settled: Vec<&Value> = sqlite["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "JobSettled")
+        .collect();
+    assert_eq!(settled.len(), 2, "{settled:?}");
+    for e in settled {
+        assert_eq!(
+            (&e["worker"], &e["tx_hash"]),
+            (&json!(worker), &json!(hex(batched.hash)))
+        );
+    }
     assert_eq!(sqlite, postgres);
 }
 

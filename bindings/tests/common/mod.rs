@@ -250,6 +250,58 @@ impl Suite {
         .unwrap()
     }
 
+    /// The client approves and deposits `amount` for batched settlement.
+    pub async fn deposit(&self, amount: u128) {
+        let escrow_at = ContractAddress(self.at(Contract::JobEscrow));
+        let calls = vec![
+            self.token(&self.client)
+                .approve_getcall(&escrow_at, &u256(amount)),
+            self.escrow(&self.client).deposit_getcall(&u256(amount)),
+        ];
+        self.send(&self.client, calls).await;
+    }
+
+    /// The client's acceptance, with `nonce`, of the worker's committed `OPENING` for
+    /// `REWARD`, signed with `key` (the client's own key unless a test forges it).
+    pub fn acceptance_signed_with(
+        &self,
+        nonce: u64,
+        key: &SigningKey,
+    ) -> ciro_bindings::acceptance::SignedAcceptance {
+        let worker = self.worker.address();
+        ciro_bindings::acceptance::Acceptance {
+            worker,
+            spec_hash: Felt::from(0x5bec_u32),
+            capability: capability("wasm").unwrap(),
+            amount: REWARD,
+            fee_bps: FEE_BPS,
+            commitment: OPENING.commitment(worker),
+            nonce: Felt::from(nonce),
+        }
+        .sign(
+            self.chain.chain_id(),
+            self.at(Contract::JobEscrow),
+            self.client.address(),
+            key,
+        )
+        .unwrap()
+    }
+
+    /// The client's real account key.
+    pub fn client_key(&self) -> SigningKey {
+        SigningKey::from_secret_scalar(self.devnet.account(1).private_key)
+    }
+
+    /// The call that settles `batch`, sent by anyone.
+    pub fn settle_call(
+        &self,
+        account: &Account,
+        batch: &[ciro_bindings::acceptance::SignedAcceptance],
+    ) -> Call {
+        let settlements: Vec<escrow::Settlement> = batch.iter().map(Into::into).collect();
+        self.escrow(account).settle_batch_getcall(&settlements)
+    }
+
     /// The client's call that assigns the worker to `job_id` on the worker's signed bid.
     pub async fn assign_call(&self, job_id: u64) -> Call {
         let signed = self.worker_bid(job_id).await;

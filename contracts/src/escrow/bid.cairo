@@ -52,9 +52,6 @@ pub const BID_TYPE_HASH: felt252 =
 pub fn bid_hash(
     bid: @Bid, escrow: ContractAddress, worker: ContractAddress, chain_id: felt252,
 ) -> felt252 {
-    let domain = poseidon_hash_span(
-        array![DOMAIN_TYPE_HASH, DOMAIN_NAME, DOMAIN_VERSION, chain_id, REVISION].span(),
-    );
     let message = poseidon_hash_span(
         array![
             BID_TYPE_HASH,
@@ -68,10 +65,21 @@ pub fn bid_hash(
         ]
             .span(),
     );
-    poseidon_hash_span(array![STARKNET_MESSAGE, domain, worker.into(), message].span())
+    signed_message_hash(message, worker, chain_id)
 }
 
-/// The part of SRC-6 the escrow calls on a worker's account.
+/// The SNIP-12 hash `signer` signs for `message` (the struct hash of a message to the
+/// escrow's domain) on `chain_id`.
+pub fn signed_message_hash(
+    message: felt252, signer: ContractAddress, chain_id: felt252,
+) -> felt252 {
+    let domain = poseidon_hash_span(
+        array![DOMAIN_TYPE_HASH, DOMAIN_NAME, DOMAIN_VERSION, chain_id, REVISION].span(),
+    );
+    poseidon_hash_span(array![STARKNET_MESSAGE, domain, signer.into(), message].span())
+}
+
+/// The part of SRC-6 the escrow calls on a worker's or a client's account.
 #[starknet::interface]
 pub trait ISRC6Signature<TState> {
     fn is_valid_signature(self: @TState, hash: felt252, signature: Array<felt252>) -> felt252;

@@ -14,6 +14,11 @@
 /// A job's money terms (fee, timeout slash, dispute bond) are copied into it at creation, so
 /// no later change by the owner touches a job in flight. A dispute costs the client a bond,
 /// held here: it goes to the worker if the client loses and back to the client if it wins.
+///
+/// Batched settlement runs beside the job lifecycle: a client keeps a deposit here, signs an
+/// acceptance for each result it checked off chain, and `settle_batch` pays many acceptances
+/// in one transaction, one `JobSettled` event each. Deposits leave only after
+/// `WITHDRAWAL_DELAY`, so an acceptance a worker holds stays payable for that long.
 #[starknet::contract]
 pub mod JobEscrow {
     use starknet::storage::{
@@ -26,13 +31,15 @@ pub mod JobEscrow {
     };
     use crate::admin::component::AdminComponent;
     use crate::disputes::interface::{IDisputesEscrowDispatcher, IDisputesEscrowDispatcherTrait};
+    use crate::escrow::acceptance::{Acceptance, Settlement, acceptance_hash};
     use crate::escrow::bid::{
         Bid, ISRC6SignatureDispatcher, ISRC6SignatureDispatcherTrait, VALIDATED, bid_hash,
     };
     use crate::escrow::errors;
     use crate::escrow::interface::{
-        IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow, MAX_CHALLENGE_WINDOW,
-        MAX_FEE_BPS, MAX_JOB_DURATION, result_commitment,
+        FEE_GRACE, IBatchSettlement, IEscrowConfig, IEscrowSettlement, IEscrowView, IJobEscrow,
+        MAX_CHALLENGE_WINDOW, MAX_FEE_BPS, MAX_JOB_DURATION, WITHDRAWAL_DELAY, Withdrawal,
+        result_commitment,
     };
     use crate::reputation::interface::{
         IReputationWriterDispatcher, IReputationWriterDispatcherTrait,
@@ -68,6 +75,15 @@ pub mod JobEscrow {
         jobs: Map<u64, Job>,
         /// Bids consumed, by (worker, nonce).
         used_bids: Map<(ContractAddress, felt252), bool>,
+        /// Clients' deposits, which pay their acceptances.
+        deposits: Map<ContractAddress, u256>,
+        /// Pending withdrawals from deposits, by client.
+        withdrawals: Map<ContractAddress, Withdrawal>,
+        /// Acceptances settled, by (client, nonce).
+        used_acceptances: Map<(ContractAddress, felt252), bool>,
+        /// The fee acceptances may still carry after a raise, until `fee_floor_until`.
+        fee_floor_bps: u16,
+        fee_floor_until: u64,
         #[substorage(v0)]
         admin: AdminComponent::Storage,
     }
@@ -89,6 +105,10 @@ pub mod JobEscrow {
         DisputeBondUpdated: DisputeBondUpdated,
         TreasuryUpdated: TreasuryUpdated,
         DisputesUpdated: DisputesUpdated,
+        Deposited: Deposited,
+        WithdrawalRequested: WithdrawalRequested,
+        Withdrawn: Withdrawn,
+        JobSettled: JobSettled,
         #[flat]
         AdminEvent: AdminComponent::Event,
     }
@@ -244,6 +264,51 @@ pub mod JobEscrow {
     pub struct DisputesUpdated {
         pub old_disputes: ContractAddress,
         pub new_disputes: ContractAddress,
+    }
+
+    /// `client` added `amount` to its deposit, which now holds `balance`.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct Deposited {
+        #[key]
+        pub client: ContractAddress,
+        pub amount: u256,
+        pub balance: u256,
+    }
+
+    /// `client` asked to withdraw `amount` from its deposit; it can from `available_at`.
+    /// Workers holding its acceptances settle them before then.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct WithdrawalRequested {
+        #[key]
+        pub client: ContractAddress,
+        pub amount: u256,
+        pub available_at: u64,
+    }
+
+    /// `client` withdrew `amount`; its deposit now holds `balance`.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct Withdrawn {
+        #[key]
+        pub client: ContractAddress,
+        pub amount: u256,
+        pub balance: u256,
+    }
+
+    /// One job settled in a batch: `client` paid `amount` from its deposit for the result
+    /// `worker` committed to as `commitment`; the worker got `payout`, the treasury `fee`.
+    #[derive(Drop, PartialEq, Debug, starknet::Event)]
+    pub struct JobSettled {
+        #[key]
+        pub client: ContractAddress,
+        #[key]
+        pub worker: ContractAddress,
+        pub nonce: felt252,
+        pub spec_hash: felt252,
+        pub capability: felt252,
+        pub commitment: felt252,
+        pub amount: u256,
+        pub payout: u256,
+        pub fee: u256,
     }
 
     /// The disputes contract is wired afterwards with `set_disputes`.
@@ -541,6 +606,119 @@ pub mod JobEscrow {
     }
 
     #[abi(embed_v0)]
+    impl BatchSettlementImpl of IBatchSettlement<ContractState> {
+        fn deposit(ref self: ContractState, amount: u256) {
+            self.admin.assert_not_paused();
+            assert(amount != 0, errors::ZERO_AMOUNT);
+            let client = get_caller_address();
+            let balance = self.deposits.read(client) + amount;
+            self.deposits.write(client, balance);
+            self.emit(Deposited { client, amount, balance });
+            self.token_dispatcher().transfer_from(client, get_contract_address(), amount);
+        }
+
+        fn request_withdrawal(ref self: ContractState, amount: u256) {
+            assert(amount != 0, errors::ZERO_AMOUNT);
+            let client = get_caller_address();
+            assert(amount <= self.deposits.read(client), errors::INSUFFICIENT_DEPOSIT);
+            let available_at = get_block_timestamp() + WITHDRAWAL_DELAY;
+            self.withdrawals.write(client, Withdrawal { amount, available_at });
+            self.emit(WithdrawalRequested { client, amount, available_at });
+        }
+
+        fn withdraw(ref self: ContractState) -> u256 {
+            let client = get_caller_address();
+            let request = self.withdrawals.read(client);
+            assert(request.amount != 0, errors::NO_WITHDRAWAL);
+            assert(get_block_timestamp() >= request.available_at, errors::WITHDRAWAL_NOT_READY);
+            let held = self.deposits.read(client);
+            // Settlements may have spent part of what was asked for meanwhile.
+            let amount = if request.amount < held {
+                request.amount
+            } else {
+                held
+            };
+            let balance = held - amount;
+            self.withdrawals.write(client, Default::default());
+            self.deposits.write(client, balance);
+            self.emit(Withdrawn { client, amount, balance });
+            if amount != 0 {
+                self.token_dispatcher().transfer(client, amount);
+            }
+            amount
+        }
+
+        fn settle_batch(ref self: ContractState, settlements: Array<Settlement>) -> u32 {
+            let count = settlements.len();
+            assert(count != 0, errors::EMPTY_BATCH);
+            let escrow = get_contract_address();
+            let chain_id = get_tx_info().unbox().chain_id;
+            let floor = self.current_fee_floor();
+            let mut fees: u256 = 0;
+            // The run of consecutive settlements paying one worker, paid when it ends.
+            let mut run_worker = zero_address();
+            let mut run_payout: u256 = 0;
+            let mut run_jobs: u32 = 0;
+            for settlement in settlements {
+                let Settlement { client, acceptance, signature } = settlement;
+                let worker = acceptance.worker;
+                assert(!is_zero_address(worker), errors::ZERO_ADDRESS);
+                assert(worker != client, errors::WORKER_IS_CLIENT);
+                assert(acceptance.amount != 0, errors::ZERO_AMOUNT);
+                assert(acceptance.commitment != 0, errors::ZERO_COMMITMENT);
+                assert(acceptance.fee_bps >= floor, errors::FEE_BELOW_FLOOR);
+                assert(acceptance.fee_bps <= MAX_FEE_BPS, errors::FEE_TOO_HIGH);
+                let key = (client, acceptance.nonce);
+                assert(!self.used_acceptances.read(key), errors::ACCEPTANCE_USED);
+                let amount: u256 = acceptance.amount.into();
+                let held = self.deposits.read(client);
+                assert(held >= amount, errors::INSUFFICIENT_DEPOSIT);
+                // Consumed and debited before the client's account is called: re-entering
+                // from it finds this acceptance used and the deposit already lower.
+                self.used_acceptances.write(key, true);
+                self.deposits.write(client, held - amount);
+                let hash = acceptance_hash(@acceptance, escrow, client, chain_id);
+                let verdict = ISRC6SignatureDispatcher { contract_address: client }
+                    .is_valid_signature(hash, signature);
+                assert(verdict == VALIDATED, errors::BAD_ACCEPTANCE);
+                let fee = bps_of(amount, acceptance.fee_bps);
+                let payout = amount - fee;
+                self.emit(settled_event(client, @acceptance, amount, payout, fee));
+                if worker != run_worker {
+                    self.pay_run(run_worker, run_payout, run_jobs);
+                    run_worker = worker;
+                    run_payout = 0;
+                    run_jobs = 0;
+                }
+                run_payout += payout;
+                run_jobs += 1;
+                fees += fee;
+            };
+            self.pay_run(run_worker, run_payout, run_jobs);
+            if fees != 0 {
+                self.token_dispatcher().transfer(self.treasury.read(), fees);
+            }
+            count
+        }
+    }
+
+    fn settled_event(
+        client: ContractAddress, acceptance: @Acceptance, amount: u256, payout: u256, fee: u256,
+    ) -> JobSettled {
+        JobSettled {
+            client,
+            worker: *acceptance.worker,
+            nonce: *acceptance.nonce,
+            spec_hash: *acceptance.spec_hash,
+            capability: *acceptance.capability,
+            commitment: *acceptance.commitment,
+            amount,
+            payout,
+            fee,
+        }
+    }
+
+    #[abi(embed_v0)]
     impl EscrowSettlementImpl of IEscrowSettlement<ContractState> {
         fn settle_dispute(ref self: ContractState, job_id: u64, worker_right: bool) -> u256 {
             let mut job = self.read_job(job_id);
@@ -595,6 +773,32 @@ pub mod JobEscrow {
             self.used_bids.read((worker, nonce))
         }
 
+        fn acceptance_hash(
+            self: @ContractState, client: ContractAddress, acceptance: Acceptance,
+        ) -> felt252 {
+            acceptance_hash(
+                @acceptance, get_contract_address(), client, get_tx_info().unbox().chain_id,
+            )
+        }
+
+        fn is_acceptance_used(
+            self: @ContractState, client: ContractAddress, nonce: felt252,
+        ) -> bool {
+            self.used_acceptances.read((client, nonce))
+        }
+
+        fn deposit_of(self: @ContractState, client: ContractAddress) -> u256 {
+            self.deposits.read(client)
+        }
+
+        fn withdrawal_of(self: @ContractState, client: ContractAddress) -> Withdrawal {
+            self.withdrawals.read(client)
+        }
+
+        fn fee_floor_bps(self: @ContractState) -> u16 {
+            self.current_fee_floor()
+        }
+
         fn fee_bps(self: @ContractState) -> u16 {
             self.fee_bps.read()
         }
@@ -634,6 +838,11 @@ pub mod JobEscrow {
             self.admin.assert_only_owner();
             assert(fee_bps <= MAX_FEE_BPS, errors::FEE_TOO_HIGH);
             let old_fee_bps = self.fee_bps.read();
+            if fee_bps > old_fee_bps {
+                // Acceptances signed before the raise keep settling at their fee for a while.
+                self.fee_floor_bps.write(self.current_fee_floor());
+                self.fee_floor_until.write(get_block_timestamp() + FEE_GRACE);
+            }
             self.fee_bps.write(fee_bps);
             self.emit(FeeUpdated { old_fee_bps, new_fee_bps: fee_bps });
         }
@@ -684,6 +893,31 @@ pub mod JobEscrow {
 
         fn reputation_dispatcher(self: @ContractState) -> IReputationWriterDispatcher {
             IReputationWriterDispatcher { contract_address: self.reputation.read() }
+        }
+
+        /// The lowest fee an acceptance may carry now.
+        fn current_fee_floor(self: @ContractState) -> u16 {
+            let fee_bps = self.fee_bps.read();
+            if get_block_timestamp() > self.fee_floor_until.read() {
+                return fee_bps;
+            }
+            let floor = self.fee_floor_bps.read();
+            if floor < fee_bps {
+                floor
+            } else {
+                fee_bps
+            }
+        }
+
+        /// Pays `worker` what a run of `jobs` settlements earned it, and records them.
+        fn pay_run(ref self: ContractState, worker: ContractAddress, payout: u256, jobs: u32) {
+            if jobs == 0 {
+                return;
+            }
+            if payout != 0 {
+                self.token_dispatcher().transfer(worker, payout);
+            }
+            self.reputation_dispatcher().record_jobs_completed(worker, jobs, payout);
         }
 
         /// Marks the job Completed, releases the collateral, pays the worker and the fee.

@@ -1,4 +1,5 @@
 use starknet::ContractAddress;
+use crate::escrow::acceptance::{Acceptance, Settlement};
 use crate::escrow::bid::Bid;
 use crate::types::Job;
 
@@ -20,6 +21,23 @@ pub fn result_commitment(result_hash: felt252, worker: ContractAddress, salt: fe
 
 /// The highest protocol fee the owner may set: 1_000 bps (10 %).
 pub const MAX_FEE_BPS: u16 = 1_000;
+
+/// How long a client waits between asking to withdraw from its deposit and withdrawing: one
+/// day. Until then the deposit still pays the acceptances the client signed, so a worker
+/// holding one has a day to settle it once `WithdrawalRequested` shows.
+pub const WITHDRAWAL_DELAY: u64 = 86_400;
+
+/// How long acceptances signed under the fee before a raise still settle at it: one day, as
+/// long as a worker has to settle before a client can withdraw.
+pub const FEE_GRACE: u64 = WITHDRAWAL_DELAY;
+
+/// A client's pending withdrawal from its deposit; all zero when there is none.
+#[derive(Copy, Drop, Serde, PartialEq, Debug, starknet::Store, Default)]
+pub struct Withdrawal {
+    pub amount: u256,
+    /// Unix seconds from which `withdraw` pays it.
+    pub available_at: u64,
+}
 
 /// The job lifecycle, for clients, workers and anyone settling.
 #[starknet::interface]
@@ -94,6 +112,38 @@ pub trait IJobEscrow<TState> {
     fn dispute(ref self: TState, job_id: u64, evidence_hash: felt252) -> u64;
 }
 
+/// Batched settlement: clients pay accepted results from a deposit, many in one transaction.
+/// Jobs settled this way never exist on chain as escrow jobs: each is one `JobSettled` event
+/// and one consumed `(client, nonce)`. A job whose result the client does not accept is not
+/// signed, so it never enters a batch; it goes through an escrow job and its dispute path.
+/// Pausing stops `deposit` only: withdrawals and settlement of accepted work always go through.
+#[starknet::interface]
+pub trait IBatchSettlement<TState> {
+    /// Pulls `amount` from the caller (approve it first) into its deposit, which pays the
+    /// acceptances it signs. Requirements: not paused; `amount` > 0. Emits `Deposited`.
+    fn deposit(ref self: TState, amount: u256);
+    /// Asks to withdraw `amount` from the caller's deposit once `WITHDRAWAL_DELAY` has passed,
+    /// replacing any earlier request (and restarting its delay). Until it is withdrawn the
+    /// deposit still pays acceptances.
+    /// Requirements: 0 < `amount` <= the caller's deposit. Emits `WithdrawalRequested`.
+    fn request_withdrawal(ref self: TState, amount: u256);
+    /// Pays the caller its requested withdrawal, or what is left of its deposit if that is
+    /// less, and clears the request. Returns the amount paid.
+    /// Requirements: a withdrawal was requested and its delay has passed. Emits `Withdrawn`.
+    fn withdraw(ref self: TState) -> u256;
+    /// Pays every settlement from its client's deposit in one transaction: the worker gets the
+    /// amount minus the acceptance's fee, the treasury the fees (one transfer), each worker one
+    /// transfer and one reputation record per run of consecutive settlements naming it (so a
+    /// batch grouped by worker is cheapest). Returns the number of settlements.
+    /// Requirements, for each settlement: the worker is neither zero nor the client; the amount
+    /// and the commitment are not zero; the fee is at least `fee_floor_bps` and at most
+    /// `MAX_FEE_BPS`; `(client, nonce)` was not used; the client's deposit covers the amount;
+    /// `signature` is valid for `acceptance_hash(client, acceptance)` according to the
+    /// client's account (SRC-6). One failing settlement fails the batch. There must be at
+    /// least one. Emits `JobSettled` for each.
+    fn settle_batch(ref self: TState, settlements: Array<Settlement>) -> u32;
+}
+
 /// The disputes contract's hook to settle a disputed job's funds.
 #[starknet::interface]
 pub trait IEscrowSettlement<TState> {
@@ -120,6 +170,17 @@ pub trait IEscrowView<TState> {
     ) -> felt252;
     /// Whether `worker`'s bid with `nonce` was used.
     fn is_bid_used(self: @TState, worker: ContractAddress, nonce: felt252) -> bool;
+    /// The SNIP-12 hash `client`'s account signs for `acceptance` to this escrow on this chain.
+    fn acceptance_hash(self: @TState, client: ContractAddress, acceptance: Acceptance) -> felt252;
+    /// Whether `client`'s acceptance with `nonce` was settled.
+    fn is_acceptance_used(self: @TState, client: ContractAddress, nonce: felt252) -> bool;
+    /// What `client` holds in its deposit.
+    fn deposit_of(self: @TState, client: ContractAddress) -> u256;
+    /// `client`'s pending withdrawal; all zero if none.
+    fn withdrawal_of(self: @TState, client: ContractAddress) -> Withdrawal;
+    /// The lowest fee an acceptance may carry now: the current fee, or for `FEE_GRACE` after a
+    /// raise, the fee before it.
+    fn fee_floor_bps(self: @TState) -> u16;
     fn fee_bps(self: @TState) -> u16;
     fn timeout_slash_bps(self: @TState) -> u16;
     /// The bond a client pays to dispute a job created now (each job keeps its own).
@@ -134,8 +195,9 @@ pub trait IEscrowView<TState> {
 /// Owner-only configuration.
 #[starknet::interface]
 pub trait IEscrowConfig<TState> {
-    /// Applies to jobs created afterwards. Requirements: caller is the owner;
-    /// `fee_bps` <= `MAX_FEE_BPS`. Emits `FeeUpdated`.
+    /// Applies to jobs created afterwards, and to acceptances signed under it; after a raise,
+    /// acceptances at the old fee still settle for `FEE_GRACE`.
+    /// Requirements: caller is the owner; `fee_bps` <= `MAX_FEE_BPS`. Emits `FeeUpdated`.
     fn set_fee_bps(ref self: TState, fee_bps: u16);
     /// Applies to jobs created afterwards. Requirements: caller is the owner;
     /// `bps` <= 10_000. Emits `TimeoutSlashUpdated`.

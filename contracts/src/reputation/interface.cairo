@@ -8,6 +8,10 @@ pub trait IReputationWriter<TState> {
     /// A job was paid: `jobs_completed` + 1, `total_earned` + `earned`.
     /// Requirements: caller holds `REPUTATION_WRITER`; `worker` is not zero.
     fn record_job_completed(ref self: TState, worker: ContractAddress, earned: u256);
+    /// `jobs` jobs settled in one batch were paid: `jobs_completed` + `jobs`, `total_earned` +
+    /// `earned`. Requirements: caller holds `REPUTATION_WRITER`; `worker` is not zero; `jobs`
+    /// > 0.
+    fn record_jobs_completed(ref self: TState, worker: ContractAddress, jobs: u32, earned: u256);
     /// A job timed out: `jobs_failed` + 1, `total_slashed` + `slashed`.
     /// Requirements: caller holds `REPUTATION_WRITER`; `worker` is not zero.
     fn record_job_failed(ref self: TState, worker: ContractAddress, slashed: u256);
@@ -27,6 +31,8 @@ pub trait IReputationView<TState> {
 /// Why a record changed, carried in `ReputationUpdated.reason`.
 pub mod reasons {
     pub const JOB_COMPLETED: felt252 = 'job_completed';
+    /// Several jobs paid at once; the count is the change in `jobs_completed`.
+    pub const JOBS_COMPLETED: felt252 = 'jobs_completed';
     pub const JOB_FAILED: felt252 = 'job_failed';
     pub const DISPUTE_WON: felt252 = 'dispute_won';
     pub const DISPUTE_LOST: felt252 = 'dispute_lost';

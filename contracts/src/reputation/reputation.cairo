@@ -56,6 +56,17 @@ pub mod Reputation {
             self.commit(worker, reasons::JOB_COMPLETED, old, new);
         }
 
+        fn record_jobs_completed(
+            ref self: ContractState, worker: ContractAddress, jobs: u32, earned: u256,
+        ) {
+            let old = self.before_write(worker);
+            assert(jobs != 0, errors::ZERO_JOBS);
+            let mut new = old;
+            new.jobs_completed += jobs.into();
+            new.total_earned += earned;
+            self.commit(worker, reasons::JOBS_COMPLETED, old, new);
+        }
+
         fn record_job_failed(ref self: ContractState, worker: ContractAddress, slashed: u256) {
             let old = self.before_write(worker);
             let mut new = old;

@@ -264,3 +264,32 @@ fn test_record_job_completed_after_role_revoked() {
     set_contract_address(OTHER());
     suite.reputation_writer().record_job_completed(WORKER(), ONE);
 }
+
+#[test]
+fn test_record_jobs_completed_counts_every_job_in_one_update() {
+    let suite = writer_suite();
+    set_block_timestamp(START + 5);
+    suite.reputation_writer().record_jobs_completed(WORKER(), 3, 90 * ONE);
+    let mut new = zero_record();
+    new.jobs_completed = 3;
+    new.total_earned = 90 * ONE;
+    new.last_active = START + 5;
+    assert_eq!(suite.reputation_view().reputation_of(WORKER()), new);
+    assert_eq!(next_event(suite), updated(WORKER(), reasons::JOBS_COMPLETED, zero_record(), new));
+    assert!(next_event(suite).is_none());
+}
+
+#[test]
+#[should_panic(expected: ('jobs is zero', 'ENTRYPOINT_FAILED'))]
+fn test_record_jobs_completed_of_no_job_is_refused() {
+    let suite = writer_suite();
+    suite.reputation_writer().record_jobs_completed(WORKER(), 0, 0);
+}
+
+#[test]
+#[should_panic(expected: ('caller is missing role', 'ENTRYPOINT_FAILED'))]
+fn test_record_jobs_completed_needs_the_writer_role() {
+    let suite = setup();
+    set_contract_address(WORKER());
+    suite.reputation_writer().record_jobs_completed(WORKER(), 100, 0);
+}

@@ -12,10 +12,12 @@ use crate::disputes::interface::{
     IDisputesConfigDispatcher, IDisputesConfigDispatcherTrait, IDisputesDispatcher,
     IDisputesViewDispatcher,
 };
+use crate::escrow::acceptance::{Acceptance, Settlement};
 use crate::escrow::bid::Bid;
 use crate::escrow::escrow::JobEscrow;
 use crate::escrow::interface::{
-    IEscrowConfigDispatcher, IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcher,
+    IBatchSettlementDispatcher, IBatchSettlementDispatcherTrait, IEscrowConfigDispatcher,
+    IEscrowConfigDispatcherTrait, IEscrowSettlementDispatcher,
     IEscrowViewDispatcher, IEscrowViewDispatcherTrait, IJobEscrowDispatcher,
     IJobEscrowDispatcherTrait, result_commitment,
 };
@@ -37,17 +39,18 @@ use super::mock_account::MockAccount;
 pub fn OWNER() -> ContractAddress {
     contract_address_const::<'owner'>()
 }
+/// The client and the workers are accounts (`MockAccount`), so they can sign acceptances and
+/// bids; `setup` deploys them at these addresses.
 pub fn CLIENT() -> ContractAddress {
-    contract_address_const::<'client'>()
+    account_address(CLIENT_SECRET)
 }
-/// The workers are accounts (`MockAccount`), so they can sign bids; `setup` deploys them
-/// at these addresses.
 pub fn WORKER() -> ContractAddress {
     account_address(WORKER_SECRET)
 }
 pub fn WORKER2() -> ContractAddress {
     account_address(WORKER2_SECRET)
 }
+pub const CLIENT_SECRET: felt252 = 'client';
 pub const WORKER_SECRET: felt252 = 'worker';
 pub const WORKER2_SECRET: felt252 = 'worker2';
 pub fn TREASURY() -> ContractAddress {
@@ -135,6 +138,9 @@ pub impl SuiteImpl of SuiteTrait {
     }
     fn escrow(self: @Suite) -> IJobEscrowDispatcher {
         IJobEscrowDispatcher { contract_address: *self.escrow }
+    }
+    fn batch(self: @Suite) -> IBatchSettlementDispatcher {
+        IBatchSettlementDispatcher { contract_address: *self.escrow }
     }
     fn escrow_view(self: @Suite) -> IEscrowViewDispatcher {
         IEscrowViewDispatcher { contract_address: *self.escrow }
@@ -262,6 +268,7 @@ pub fn deploy_disputes(
 pub fn setup() -> Suite {
     set_block_timestamp(START);
     set_contract_address(OWNER());
+    deploy_account(CLIENT_SECRET);
     deploy_account(WORKER_SECRET);
     deploy_account(WORKER2_SECRET);
     let token = deploy_token();
@@ -337,16 +344,49 @@ pub fn bid_for(escrow: ContractAddress, job_id: u64) -> Bid {
     }
 }
 
-/// `worker`'s signature over `bid` to `escrow` (a `WORKER` or `WORKER2` account).
-pub fn sign_bid(escrow: ContractAddress, worker: ContractAddress, bid: Bid) -> Array<felt252> {
-    let secret = if worker == WORKER() {
+/// The signature `account` (`CLIENT`, `WORKER` or `WORKER2`) makes over `hash`.
+pub fn sign_as(account: ContractAddress, hash: felt252) -> Array<felt252> {
+    let secret = if account == CLIENT() {
+        CLIENT_SECRET
+    } else if account == WORKER() {
         WORKER_SECRET
-    } else if worker == WORKER2() {
+    } else if account == WORKER2() {
         WORKER2_SECRET
     } else {
         'not an account'
     };
-    MockAccount::sign(secret, IEscrowViewDispatcher { contract_address: escrow }.bid_hash(worker, bid))
+    MockAccount::sign(secret, hash)
+}
+
+/// `worker`'s signature over `bid` to `escrow` (a `WORKER` or `WORKER2` account).
+pub fn sign_bid(escrow: ContractAddress, worker: ContractAddress, bid: Bid) -> Array<felt252> {
+    sign_as(worker, IEscrowViewDispatcher { contract_address: escrow }.bid_hash(worker, bid))
+}
+
+/// An acceptance of `worker`'s `RESULT` for the default job: `REWARD` at the suite's fee.
+pub fn acceptance(worker: ContractAddress, nonce: felt252) -> Acceptance {
+    Acceptance {
+        worker,
+        spec_hash: SPEC,
+        capability: WASM,
+        amount: REWARD.try_into().unwrap(),
+        fee_bps: FEE_BPS,
+        commitment: commitment(worker),
+        nonce,
+    }
+}
+
+/// `client`'s acceptance, signed by its account, as a batch entry.
+pub fn settlement(suite: Suite, client: ContractAddress, acceptance: Acceptance) -> Settlement {
+    let hash = suite.escrow_view().acceptance_hash(client, acceptance);
+    Settlement { client, acceptance, signature: sign_as(client, hash) }
+}
+
+/// `client` approves and deposits `amount` into the escrow.
+pub fn deposit(suite: Suite, client: ContractAddress, amount: u256) {
+    set_contract_address(client);
+    suite.erc20().approve(suite.escrow, amount);
+    suite.batch().deposit(amount);
 }
 
 /// The caller assigns `worker` to `escrow`'s job on a bid the worker signed for its terms.

@@ -24,6 +24,10 @@ pub fn name(e: &Event) -> &'static str {
         Event::DisputeBondUpdated(_) => "DisputeBondUpdated",
         Event::TreasuryUpdated(_) => "TreasuryUpdated",
         Event::DisputesUpdated(_) => "DisputesUpdated",
+        Event::Deposited(_) => "Deposited",
+        Event::WithdrawalRequested(_) => "WithdrawalRequested",
+        Event::Withdrawn(_) => "Withdrawn",
+        Event::JobSettled(_) => "JobSettled",
         Event::AdminEvent(_) => "Admin",
     }
 }
@@ -48,16 +52,25 @@ pub fn refs(e: &Event) -> Refs {
             ..job(e.job_id, &e.worker)
         },
         Event::JobRefunded(e) => job(e.job_id, &e.worker),
+        // A job settled in a batch has no escrow job: it belongs to its worker only.
+        Event::JobSettled(e) => Refs {
+            worker: non_zero(e.worker.0),
+            ..Refs::default()
+        },
         Event::FeeUpdated(_)
         | Event::TimeoutSlashUpdated(_)
         | Event::DisputeBondUpdated(_)
         | Event::TreasuryUpdated(_)
         | Event::DisputesUpdated(_)
+        | Event::Deposited(_)
+        | Event::WithdrawalRequested(_)
+        | Event::Withdrawn(_)
         | Event::AdminEvent(_) => Refs::default(),
     }
 }
 
-/// Counts the jobs assigned to a worker.
+/// Counts the jobs assigned to a worker. Jobs settled in batches count through the
+/// reputation record (`jobs_completed`), which the same transaction updates.
 pub fn apply_worker(w: &mut Worker, e: &Event) {
     if let Event::JobAssigned(_) = e {
         w.jobs_assigned += 1;
@@ -135,6 +148,10 @@ pub fn apply_job(job: &mut Job, e: &Event, at: &Location) -> Result<()> {
         | Event::DisputeBondUpdated(_)
         | Event::TreasuryUpdated(_)
         | Event::DisputesUpdated(_)
+        | Event::Deposited(_)
+        | Event::WithdrawalRequested(_)
+        | Event::Withdrawn(_)
+        | Event::JobSettled(_)
         | Event::AdminEvent(_) => return Ok(()),
     }
     job.updated_at = at.timestamp;

@@ -41,7 +41,12 @@ pub fn apply_worker(w: &mut Worker, e: &Event, at: &Location) -> Result<()> {
     let reason = capability_name(e.reason);
     match Outcome::from_reason(&reason) {
         Some(outcome) => {
-            w.score_state.record(outcome, at.timestamp);
+            // A batch records all the jobs it paid a worker in one event: each one counts.
+            let times = match outcome {
+                Outcome::JobsCompleted => e.new.jobs_completed.saturating_sub(e.old.jobs_completed),
+                _ => 1,
+            };
+            w.score_state.record_many(outcome, at.timestamp, times);
             w.new_points.push(ScorePoint {
                 reason,
                 score: w.score_state.score(),
