@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use ciro::contracts::{self, BuildOptions, BuildStatus, TestOptions, Workspace};
 use ciro::net::NetworkArgs;
+use ciro_bindings::acceptance::{Acceptance, SignedAcceptance};
 use ciro_bindings::commitment::Opening;
 use ciro_bindings::ops::{self, JobTerms};
 use ciro_bindings::units::{capability, format_tokens, parse_felt, parse_tokens};
@@ -51,6 +52,9 @@ enum Group {
     /// Create and drive jobs through the escrow.
     #[command(subcommand)]
     Job(JobAction),
+    /// A client's deposit for batched settlement, its acceptances, and batches that pay them.
+    #[command(subcommand)]
+    Batch(BatchAction),
     /// Read disputes, vote as an arbitrator, resolve by the votes cast after the voting period.
     #[command(subcommand)]
     Dispute(DisputeAction),
@@ -395,6 +399,66 @@ enum JobAction {
     },
 }
 
+/// `ciro batch <action>`.
+#[derive(Debug, Subcommand)]
+enum BatchAction {
+    /// Add CIRO to your deposit, which pays the acceptances you sign (approves the escrow in
+    /// the same transaction).
+    Deposit {
+        /// Amount in CIRO.
+        #[arg(long)]
+        amount: String,
+        /// Use the existing allowance instead of approving.
+        #[arg(long)]
+        no_approve: bool,
+    },
+    /// Show a deposit and its pending withdrawal.
+    Status {
+        /// Client address [default: the signing account].
+        #[arg(long = "of")]
+        of: Option<String>,
+    },
+    /// Ask to withdraw from your deposit; `withdraw` pays it a day later. Until then the
+    /// deposit still pays the acceptances you signed.
+    RequestWithdrawal {
+        /// Amount in CIRO.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Withdraw what you asked for once its day has passed.
+    Withdraw,
+    /// Accept a worker's result and sign its payment from your deposit (client). Prints the
+    /// signed acceptance as JSON: give it to the worker, or settle it with `ciro batch settle`.
+    Accept {
+        /// The worker paid.
+        #[arg(long)]
+        worker: String,
+        /// What you pay, in CIRO; the worker gets it minus the protocol fee.
+        #[arg(long)]
+        amount: String,
+        /// The worker's result commitment (what its opening opens).
+        #[arg(long)]
+        commitment: String,
+        /// Hash of the job specification.
+        #[arg(long, default_value = "0x1")]
+        spec_hash: String,
+        /// The capability the job needed.
+        #[arg(long, default_value = "wasm")]
+        capability: String,
+        /// A value you never used in an acceptance before [default: a random one].
+        #[arg(long)]
+        nonce: Option<String>,
+    },
+    /// Pay signed acceptances in one transaction (anyone: the acceptances carry the clients'
+    /// signatures).
+    Settle {
+        /// A signed acceptance as `ciro batch accept` prints it, or a file holding one or a
+        /// JSON array of them; repeat for several.
+        #[arg(long = "acceptance", required = true)]
+        acceptances: Vec<String>,
+    },
+}
+
 /// `ciro token <action>`.
 #[derive(Debug, Subcommand)]
 enum TokenAction {
@@ -662,6 +726,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Group::Token(action) => {
             return runtime()?.block_on(token(&cli.net, &root(cli.root.as_deref())?, action))
         }
+        Group::Batch(action) => {
+            return runtime()?.block_on(batch(&cli.net, &root(cli.root.as_deref())?, action))
+        }
         Group::Dispute(action) => {
             return runtime()?.block_on(dispute(&cli.net, &root(cli.root.as_deref())?, action))
         }
@@ -755,6 +822,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Group::Contracts(ContractsAction::Deploy(_) | ContractsAction::AcceptOwnership)
         | Group::Worker(_)
         | Group::Job(_)
+        | Group::Batch(_)
         | Group::Dispute(_)
         | Group::Token(_)
         | Group::Node(_)
@@ -1363,6 +1431,135 @@ async fn job(
                 &session.job_timeout(id).await?
             )
         ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads signed acceptances: each argument is one as JSON, or a file with one or an array.
+fn read_acceptances(args: &[String]) -> anyhow::Result<Vec<SignedAcceptance>> {
+    let mut out = Vec::new();
+    for arg in args {
+        let text = if arg.trim_start().starts_with(['{', '[']) {
+            arg.clone()
+        } else {
+            std::fs::read_to_string(arg).with_context(|| format!("--acceptance: reading {arg}"))?
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("--acceptance {arg}: not JSON"))?;
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
+        for item in items {
+            out.push(serde_json::from_value(item).with_context(|| {
+                format!(
+                    "--acceptance {arg}: not a signed acceptance as `ciro batch accept` prints it"
+                )
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+async fn batch(
+    net: &NetworkArgs,
+    root: &std::path::Path,
+    action: BatchAction,
+) -> anyhow::Result<ExitCode> {
+    if let BatchAction::Accept {
+        worker,
+        amount,
+        commitment,
+        spec_hash,
+        capability: cap,
+        nonce,
+    } = action
+    {
+        let (chain, deployment) = net.connect_deployed(root).await?;
+        let (address, key) = net.signing_key(&chain).await?;
+        let account = chain.account(address, key.clone());
+        let session = ciro_bindings::ops::Session::new(chain, deployment, account);
+        let worker = parse_felt("--worker", &worker)?;
+        let acceptance = Acceptance {
+            worker,
+            spec_hash: parse_felt("--spec-hash", &spec_hash)?,
+            capability: capability(&cap)?,
+            amount: parse_tokens(&amount)?,
+            // The fee jobs are agreed under now; a later raise leaves it payable for a day.
+            fee_bps: session.fee_bps().await?,
+            commitment: parse_felt("--commitment", &commitment)?,
+            nonce: match nonce {
+                Some(n) => parse_felt("--nonce", &n)?,
+                None => starknet::core::types::Felt::from(rand::random::<u128>()),
+            },
+        };
+        if worker == session.me() {
+            anyhow::bail!("--worker is your own account: a client cannot pay itself");
+        }
+        let signed = session.sign_acceptance(acceptance, &key)?;
+        println!("{}", serde_json::to_string(&signed)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let session = net.session(root).await?;
+    match action {
+        BatchAction::Deposit { amount, no_approve } => {
+            let amount = parse_tokens(&amount)?;
+            let receipt = session.deposit(amount, !no_approve).await?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!("deposited {} CIRO", format_tokens(amount)),
+                    &receipt
+                )
+            );
+        }
+        BatchAction::Status { of } => {
+            let who = match of {
+                Some(a) => parse_felt("--of", &a)?,
+                None => session.me(),
+            };
+            let (held, pending, available_at) = session.deposit_of(who).await?;
+            println!("deposit     {} CIRO", format_tokens(held));
+            if pending > 0 {
+                println!(
+                    "withdrawal  {} CIRO from {available_at} (unix)",
+                    format_tokens(pending)
+                );
+            }
+        }
+        BatchAction::RequestWithdrawal { amount } => {
+            let amount = parse_tokens(&amount)?;
+            let receipt = session.request_withdrawal(amount).await?;
+            let (_, _, available_at) = session.deposit_of(session.me()).await?;
+            println!(
+                "{}",
+                tx_line(
+                    &format!(
+                        "asked to withdraw {} CIRO, withdrawable from {available_at} (unix)",
+                        format_tokens(amount)
+                    ),
+                    &receipt
+                )
+            );
+        }
+        BatchAction::Withdraw => {
+            let before = session.balance(session.me()).await?;
+            let receipt = session.withdraw().await?;
+            let paid = session.balance(session.me()).await?.saturating_sub(before);
+            println!(
+                "{}",
+                tx_line(&format!("withdrew {} CIRO", format_tokens(paid)), &receipt)
+            );
+        }
+        BatchAction::Settle { acceptances } => {
+            let batch = read_acceptances(&acceptances)?;
+            let receipt = session.settle_batch(&batch).await?;
+            println!(
+                "{}",
+                tx_line(&format!("settled {} jobs", batch.len()), &receipt)
+            );
+        }
+        BatchAction::Accept { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }

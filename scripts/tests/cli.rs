@@ -435,6 +435,90 @@ fn every_subcommand_runs_through_the_binary() {
     ok(root, &devnet, client, &["job", "timeout", &fourth]);
     assert!(ok(root, &devnet, client, &["job", "status", &fourth]).contains("Refunded"));
 
+    // batch: the client deposits and signs an acceptance; the worker settles it.
+    let deposited = ok(
+        root,
+        &devnet,
+        client,
+        &["batch", "deposit", "--amount", "20"],
+    );
+    assert!(deposited.contains("deposited 20 CIRO"), "{deposited}");
+    let accepted_json = ok(
+        root,
+        &devnet,
+        client,
+        &[
+            "batch",
+            "accept",
+            "--worker",
+            &worker_addr,
+            "--amount",
+            "10",
+            "--commitment",
+            "0x1234",
+        ],
+    );
+    let accepted = root.join("accepted.json");
+    std::fs::write(&accepted, &accepted_json).unwrap();
+    let settled = ok(
+        root,
+        &devnet,
+        worker,
+        &[
+            "batch",
+            "settle",
+            "--acceptance",
+            accepted.to_str().unwrap(),
+        ],
+    );
+    assert!(settled.contains("settled 1 jobs"), "{settled}");
+    let again = fails(
+        root,
+        &devnet,
+        worker,
+        &[
+            "batch",
+            "settle",
+            "--acceptance",
+            accepted.to_str().unwrap(),
+        ],
+    );
+    assert!(again.contains("acceptance already used"), "{again}");
+    let own = fails(
+        root,
+        &devnet,
+        client,
+        &[
+            "batch",
+            "accept",
+            "--worker",
+            &client_addr,
+            "--amount",
+            "1",
+            "--commitment",
+            "0x1",
+        ],
+    );
+    assert!(own.contains("cannot pay itself"), "{own}");
+    ok(
+        root,
+        &devnet,
+        client,
+        &["batch", "request-withdrawal", "--amount", "4"],
+    );
+    let early = fails(root, &devnet, client, &["batch", "withdraw"]);
+    assert!(early.contains("withdrawal delay not passed"), "{early}");
+    let status = ok(
+        root,
+        &devnet,
+        worker,
+        &["batch", "status", "--of", &client_addr],
+    );
+    assert!(
+        status.contains("deposit     10 CIRO") && status.contains("withdrawal  4 CIRO"),
+        "{status}"
+    );
+
     // unstake: intent, then withdrawal after the 7-day window.
     ok(
         root,
@@ -446,6 +530,8 @@ fn every_subcommand_runs_through_the_binary() {
         .unwrap();
     let withdrew = ok(root, &devnet, worker, &["worker", "unstake"]);
     assert!(withdrew.contains("withdrew 50 CIRO"), "{withdrew}");
+    let withdrew = ok(root, &devnet, client, &["batch", "withdraw"]);
+    assert!(withdrew.contains("withdrew 4 CIRO"), "{withdrew}");
 
     // indexer: serves what happened above, then stops on SIGTERM.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
