@@ -3,6 +3,7 @@
 
 mod utils;
 mod mock_account;
+mod reentrant_account;
 mod test_admin;
 mod test_token;
 mod test_staking;

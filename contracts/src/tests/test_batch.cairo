@@ -13,6 +13,12 @@ use crate::escrow::interface::{
     MAX_FEE_BPS, WITHDRAWAL_DELAY, Withdrawal,
 };
 use crate::reputation::interface::IReputationViewDispatcherTrait;
+use crate::token::interface::IMintableDispatcherTrait;
+use super::mock_account::MockAccount;
+use super::reentrant_account::ReentrantAccount;
+use super::reentrant_account::ReentrantAccount::{
+    IReentrantClientDispatcher, IReentrantClientDispatcherTrait,
+};
 use super::utils::{
     CLIENT, FEE_BPS, INITIAL_BALANCE, ONE, OTHER, OWNER, REWARD, SPEC, START, Suite, SuiteTrait,
     TREASURY, WASM, WORKER, WORKER2, acceptance, admin, balance, commitment, deposit, drop_events,
@@ -522,4 +528,36 @@ fn test_acceptance_hash_matches_the_rust_vector() {
         acceptance_hash(@accepted, escrow, client, 'SN_SEPOLIA'),
         0x1ff439eabfb349414ba0778007a797359383e40da1c5cbc5511743c5275b8b9,
     );
+}
+
+/// Attack: the client's account re-enters the escrow from its signature check and withdraws
+/// its deposit while a batch is paying from it. The acceptance was consumed and the deposit
+/// debited before the account was called, so the withdrawal gets only what is left: the
+/// escrow never pays out more than the client put in.
+#[test]
+fn test_a_client_account_that_reenters_cannot_take_more_than_it_deposited() {
+    let suite = setup();
+    let secret = 'reentrant';
+    let class_hash: starknet::ClassHash = ReentrantAccount::TEST_CLASS_HASH.try_into().unwrap();
+    let (client, _) = starknet::syscalls::deploy_syscall(
+        class_hash, 0, array![secret, suite.escrow.into()].span(), false,
+    )
+        .unwrap();
+    set_contract_address(OWNER());
+    suite.mintable().mint(client, DEPOSIT);
+    IReentrantClientDispatcher { contract_address: client }
+        .deposit_and_request(suite.token, DEPOSIT);
+    set_block_timestamp(START + WITHDRAWAL_DELAY);
+    let accepted = acceptance(WORKER(), 1);
+    let hash = suite.escrow_view().acceptance_hash(client, accepted);
+    let entry = Settlement {
+        client, acceptance: accepted, signature: MockAccount::sign(secret, hash),
+    };
+    set_contract_address(WORKER());
+    suite.batch().settle_batch(array![entry]);
+    // The worker was paid, and the client withdrew the rest, inside the batch.
+    assert_eq!(balance(suite, WORKER()), INITIAL_BALANCE + payout());
+    assert_eq!(balance(suite, client), DEPOSIT - REWARD);
+    assert_eq!(suite.escrow_view().deposit_of(client), 0);
+    assert_eq!(balance(suite, suite.escrow), 0);
 }
