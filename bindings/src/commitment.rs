@@ -5,7 +5,7 @@
 //! only to `finalize` after a silent client, or when disputed.
 //!
 //! The escrow computes the same hash in Cairo (`result_commitment` in
-//! `contracts/src/escrow/interface.cairo`); a devnet test pins both to the same value.
+//! `contracts/src/escrow/interface.cairo`); a test on each side pins the same vector.
 
 use serde::{Deserialize, Serialize};
 use starknet::core::types::Felt;
@@ -37,6 +37,22 @@ impl Opening {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `test_result_commitment_matches_the_rust_vector` in
+    /// `contracts/src/tests/test_escrow.cairo` pins the same value.
+    #[test]
+    fn the_commitment_is_the_vector_the_cairo_tests_pin() {
+        let committed = result_commitment(
+            Felt::from_hex_unchecked("0xbeef"),
+            Felt::from_hex_unchecked("0x3ae"),
+            Felt::from_hex_unchecked("0x5a17"),
+        );
+        assert_eq!(
+            format!("{committed:#x}"),
+            "0x511e56909dd34815dcbad877849f6acb7c0884ae41290192ff6108a486b9865",
+            "update test_result_commitment_matches_the_rust_vector too"
+        );
+    }
 
     #[test]
     fn a_commitment_binds_the_result_the_worker_and_the_salt() {
