@@ -128,6 +128,15 @@ pub fn felt_of(hash: &Hash) -> Felt {
     Felt::from_bytes_be(&bytes)
 }
 
+/// The opening of a worker's commitment to `result` with its 32-byte `salt`, as the chain
+/// reads them.
+pub fn opening_of(result: &Hash, salt: &[u8; 32]) -> Opening {
+    Opening {
+        result_hash: felt_of(result),
+        salt: Felt::from_bytes_be(salt),
+    }
+}
+
 /// What an account signs to back a peer: a Pedersen hash of a domain tag, the chain id,
 /// the account and the peer id's bytes (31 to a felt), so a backing is good for one peer on
 /// one chain only.
@@ -561,10 +570,7 @@ impl Settler {
                     salt,
                 } => {
                     let settler = self.clone();
-                    let opening = Opening {
-                        result_hash: felt_of(&result),
-                        salt: Felt::from_bytes_be(&salt),
-                    };
+                    let opening = opening_of(&result, &salt);
                     tasks.spawn(async move { settler.submit(job, escrow_id, opening).await });
                 }
                 ToChain::Verify { peer, backing } => {
@@ -1344,10 +1350,7 @@ fn slot_step(
 ) -> SlotStep {
     const DISPUTE: &str = "JobEscrow.dispute";
     let opens_to_agreed = |result: &Hash, salt: &[u8; 32]| {
-        let opening = Opening {
-            result_hash: felt_of(result),
-            salt: Felt::from_bytes_be(salt),
-        };
+        let opening = opening_of(result, salt);
         expected == Some(*result) && opening.opens(committed.commitment, committed.worker)
     };
     match state {
@@ -1404,10 +1407,7 @@ mod tests {
         let agreed = Hash::of(b"agreed");
         let salt = [7u8; 32];
         let worker = Felt::from(0xaaa_u32);
-        let opening = Opening {
-            result_hash: felt_of(&agreed),
-            salt: Felt::from_bytes_be(&salt),
-        };
+        let opening = opening_of(&agreed, &salt);
         let honest = Committed {
             commitment: opening.commitment(worker),
             worker,
@@ -1463,11 +1463,7 @@ mod tests {
         let agreed = Hash::of(b"agreed");
         let salt = [7u8; 32];
         let honest_worker = Felt::from(0xaaa_u32);
-        let copied = Opening {
-            result_hash: felt_of(&agreed),
-            salt: Felt::from_bytes_be(&salt),
-        }
-        .commitment(honest_worker);
+        let copied = opening_of(&agreed, &salt).commitment(honest_worker);
         let lazy = Committed {
             commitment: copied,
             worker: Felt::from(0xbbb_u32),
