@@ -156,6 +156,31 @@ where
 /// The collateral every job asks of a worker in `UpSettings::default()`.
 const COLLATERAL: u128 = 5 * ONE;
 
+/// Waits for `job` to have `count` disputes, then for each to be resolved; returns them
+/// with their ids, in the order the client opened them.
+async fn resolved_disputes(
+    net: &LocalNetwork,
+    job: ciro_node::protocol::JobId,
+    count: usize,
+) -> Vec<(u64, ciro_bindings::contracts::disputes::Dispute)> {
+    use ciro_bindings::contracts::disputes::DisputeStatus;
+    let ids = eventually("the disputes", Duration::from_secs(10), || async {
+        let d = net.job(&job).unwrap().disputes;
+        (d.len() == count).then_some(d)
+    })
+    .await;
+    let mut resolved = Vec::new();
+    for id in ids {
+        let dispute = eventually("the ruling", Duration::from_secs(60), || async {
+            let d = net.owner.dispute_status(id).await.unwrap();
+            (d.status == DisputeStatus::Resolved).then_some(d)
+        })
+        .await;
+        resolved.push((id, dispute));
+    }
+    resolved
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
     use ciro_bindings::contracts::disputes::{DisputeStatus, Ruling};
@@ -596,7 +621,7 @@ const DISPUTE_BOND: u128 = 10 * ONE;
 // the job, pays the honest worker (with the client's bond) and slashes the liar.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_agreement_every_slot_is_disputed_and_only_the_honest_worker_is_paid() {
-    use ciro_bindings::contracts::disputes::{DisputeStatus, Ruling};
+    use ciro_bindings::contracts::disputes::Ruling;
     let dir = tempfile::tempdir().unwrap();
     let net = started(UpSettings {
         conduct: vec![ciro_node::WorkerConduct::Lie],
@@ -624,17 +649,7 @@ async fn without_agreement_every_slot_is_disputed_and_only_the_honest_worker_is_
     assert!(slots.iter().all(|s| s.state == "disputed"), "{slots:?}");
 
     // The arbitrator re-runs the job and rules on each slot.
-    let disputes = eventually("both disputes", Duration::from_secs(10), || async {
-        let d = net.job(&job).unwrap().disputes;
-        (d.len() == 2).then_some(d)
-    })
-    .await;
-    for dispute_id in disputes {
-        let dispute = eventually("the ruling", Duration::from_secs(60), || async {
-            let d = net.owner.dispute_status(dispute_id).await.unwrap();
-            (d.status == DisputeStatus::Resolved).then_some(d)
-        })
-        .await;
+    for (dispute_id, dispute) in resolved_disputes(&net, job, 2).await {
         let expected = if dispute.worker.0 == liar {
             Ruling::ClientRight
         } else {
@@ -668,7 +683,7 @@ async fn without_agreement_every_slot_is_disputed_and_only_the_honest_worker_is_
 // loses both bonds; the workers keep their stake.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_disputes_right_results_and_withholds_the_job_loses_its_bonds() {
-    use ciro_bindings::contracts::disputes::{DisputeStatus, Ruling};
+    use ciro_bindings::contracts::disputes::Ruling;
     let dir = tempfile::tempdir().unwrap();
     let net = started(UpSettings {
         client_conduct: ciro_node::ClientConduct::Grief,
@@ -687,17 +702,7 @@ async fn a_client_that_disputes_right_results_and_withholds_the_job_loses_its_bo
         .unwrap();
     let slots = &settled[&job];
     assert!(slots.iter().all(|s| s.state == "disputed"), "{slots:?}");
-    let disputes = eventually("both disputes", Duration::from_secs(10), || async {
-        let d = net.job(&job).unwrap().disputes;
-        (d.len() == 2).then_some(d)
-    })
-    .await;
-    for dispute_id in disputes {
-        let dispute = eventually("the ruling", Duration::from_secs(60), || async {
-            let d = net.owner.dispute_status(dispute_id).await.unwrap();
-            (d.status == DisputeStatus::Resolved).then_some(d)
-        })
-        .await;
+    for (dispute_id, dispute) in resolved_disputes(&net, job, 2).await {
         // Ruled by the arbitrator's vote, not by the voting period running out.
         assert_eq!(
             (dispute.ruling, dispute.votes_worker, dispute.votes_client),
