@@ -401,6 +401,14 @@ fn every_subcommand_runs_through_the_binary() {
         unrevealed.contains("JobEscrow.finalize reverted: result not revealed"),
         "{unrevealed}"
     );
+    // Half an opening is refused before anything is sent.
+    let half = fails(
+        root,
+        &devnet,
+        client,
+        &["job", "finalize", &third, "--result-hash", "0x2"],
+    );
+    assert!(half.contains("--salt"), "{half}");
     let wrong = fails(
         root,
         &devnet,
