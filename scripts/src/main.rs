@@ -1217,13 +1217,18 @@ fn tx_line(action: &str, receipt: &ciro_bindings::Receipt) -> String {
 }
 
 /// A signed bid from `--bid`: JSON text, or the path of a file holding it.
-fn read_bid(arg: &str) -> anyhow::Result<ciro_bindings::bid::SignedBid> {
-    let text = if arg.trim_start().starts_with('{') {
-        arg.to_string()
+/// The text of a JSON argument: `arg` itself when it is JSON, else the file it names.
+fn json_arg(flag: &str, arg: &str) -> anyhow::Result<String> {
+    if arg.trim_start().starts_with(['{', '[']) {
+        Ok(arg.to_string())
     } else {
-        std::fs::read_to_string(arg).with_context(|| format!("--bid: reading {arg}"))?
-    };
-    serde_json::from_str(&text).context("--bid: not a signed bid as `ciro worker bid` prints it")
+        std::fs::read_to_string(arg).with_context(|| format!("{flag}: reading {arg}"))
+    }
+}
+
+fn read_bid(arg: &str) -> anyhow::Result<ciro_bindings::bid::SignedBid> {
+    serde_json::from_str(&json_arg("--bid", arg)?)
+        .context("--bid: not a signed bid as `ciro worker bid` prints it")
 }
 
 /// `ciro worker bid`: signs the worker's consent to escrow job `id`, on the job's own terms
@@ -1439,11 +1444,7 @@ async fn job(
 fn read_acceptances(args: &[String]) -> anyhow::Result<Vec<SignedAcceptance>> {
     let mut out = Vec::new();
     for arg in args {
-        let text = if arg.trim_start().starts_with(['{', '[']) {
-            arg.clone()
-        } else {
-            std::fs::read_to_string(arg).with_context(|| format!("--acceptance: reading {arg}"))?
-        };
+        let text = json_arg("--acceptance", arg)?;
         let value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("--acceptance {arg}: not JSON"))?;
         let items = match value {
