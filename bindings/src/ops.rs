@@ -6,6 +6,8 @@
 //! transaction (a multicall when a token approval must come first), waits for it, and
 //! returns what a user wants to read.
 
+use std::sync::Arc;
+
 use cainome::cairo_serde::{ContractAddress, U256};
 use starknet::accounts::Account as _;
 use starknet::core::types::{Call, Felt};
@@ -14,7 +16,7 @@ use starknet::signers::SigningKey;
 
 use crate::acceptance::{Acceptance, SignedAcceptance};
 use crate::bid::{Bid, SignedBid};
-use crate::chain::{Account, Chain, Receipt};
+use crate::chain::{Account, Chain, Receipt, Rpc};
 use crate::commitment::Opening;
 use crate::contracts::{disputes, escrow, reputation, staking, token};
 use crate::error::{ChainError, Result};
@@ -555,7 +557,7 @@ impl Session {
 
     /// How many jobs the escrow holds (ids run from 1 to it).
     pub async fn job_count(&self) -> Result<u64> {
-        escrow::JobEscrowReader::new(self.at(Contract::JobEscrow)?, self.chain.rpc())
+        self.escrow_reader()?
             .job_count()
             .call()
             .await
@@ -564,7 +566,7 @@ impl Session {
 
     /// A job as the escrow stores it.
     pub async fn job_status(&self, job_id: u64) -> Result<escrow::Job> {
-        let reader = escrow::JobEscrowReader::new(self.at(Contract::JobEscrow)?, self.chain.rpc());
+        let reader = self.escrow_reader()?;
         known_id("job", job_id, self.job_count().await?)?;
         reader
             .job(&job_id)
@@ -647,7 +649,7 @@ impl Session {
 
     // --- batched settlement ------------------------------------------------------------
 
-    fn escrow_reader(&self) -> Result<escrow::JobEscrowReader<&std::sync::Arc<crate::chain::Rpc>>> {
+    fn escrow_reader(&self) -> Result<escrow::JobEscrowReader<&Arc<Rpc>>> {
         Ok(escrow::JobEscrowReader::new(
             self.at(Contract::JobEscrow)?,
             self.chain.rpc(),
