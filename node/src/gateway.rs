@@ -108,7 +108,7 @@ impl From<SubmitError> for ApiError {
                 field: Some("module"),
             },
             SubmitError::Invalid { field, message } => Self::bad(field, message),
-            SubmitError::Stopped => Self {
+            SubmitError::Busy | SubmitError::Stopped => Self {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: e.to_string(),
                 field: None,
@@ -177,7 +177,12 @@ async fn submit(
         message: e.body_text(),
         field: Some("body"),
     })?;
-    let job_id = shared.submit(body.into_request()?).await?;
+    // Decoding base64 and compiling WebAssembly text are input-sized work: off the
+    // runtime's async threads.
+    let request = tokio::task::spawn_blocking(move || body.into_request())
+        .await
+        .map_err(|_| ApiError::from(SubmitError::Stopped))??;
+    let job_id = shared.submit(request).await?;
     Ok((StatusCode::CREATED, Json(Submitted { job_id })))
 }
 
@@ -217,8 +222,24 @@ async fn peers(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!({ "peer_id": shared.peer_id, "peers": shared.peers().await })).into_response()
 }
 
+/// The event loop counts as stalled once it has not ticked for this long.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+
+/// `200 {"status": "ok"}`, or `503 {"status": "stalled"}` while the node's event loop is
+/// stuck; `loop_lag_ms` says how long since it last ticked.
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    Json(json!({ "peer_id": shared.peer_id, "status": "ok" })).into_response()
+    let silence = shared.heartbeat.silence();
+    let (status, word) = if silence > STALLED_AFTER {
+        (StatusCode::SERVICE_UNAVAILABLE, "stalled")
+    } else {
+        (StatusCode::OK, "ok")
+    };
+    let body = json!({
+        "peer_id": shared.peer_id,
+        "status": word,
+        "loop_lag_ms": silence.as_millis() as u64,
+    });
+    (status, Json(body)).into_response()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

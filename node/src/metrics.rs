@@ -1,5 +1,10 @@
 //! The node's Prometheus metrics, served at `/metrics`.
 
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -25,6 +30,38 @@ pub struct Metrics {
     /// Reputation updates from peers that the chain confirmed.
     pub reputation_updates: IntCounter,
     pub peers: IntGauge,
+    /// How late each tick of the event loop ran: a busy or stalled loop shows here.
+    pub loop_lag_seconds: Histogram,
+}
+
+/// When the node's event loop last ticked, for `/health` to tell a stalled loop from a
+/// live one: the gateway answers from its own task even when the loop is stuck.
+pub struct Heartbeat {
+    started: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Heartbeat {
+    /// The loop is alive now.
+    pub fn beat(&self) {
+        self.last_ms
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// How long since the loop last ticked.
+    pub fn silence(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -61,6 +98,18 @@ impl Default for Metrics {
         )
         .expect("valid");
         registry.register(Box::new(peers.clone())).expect("unique");
+        let loop_lag_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "loop_lag_seconds",
+                "How late the event loop's ticks ran: time it spent on other work",
+            )
+            .namespace("ciro_node")
+            .buckets(vec![0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 5.0]),
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(loop_lag_seconds.clone()))
+            .expect("unique");
         Self {
             gossip: counter_vec(
                 &registry,
@@ -110,6 +159,7 @@ impl Default for Metrics {
                 "Reputation updates heard over gossip and confirmed on chain",
             ),
             peers,
+            loop_lag_seconds,
             registry,
         }
     }

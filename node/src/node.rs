@@ -35,7 +35,7 @@ use crate::{
     discovery::{self, AdCache},
     job::{ClientJob, JobStatus, Outcome},
     limits::{Channel, Limits, Verdict},
-    metrics::Metrics,
+    metrics::{Heartbeat, Metrics},
     network::{self, Behaviour, BehaviourEvent},
     protocol::{
         self, addrs_from_wire, addrs_to_wire, spec_hash, topics, Assignment, Backing, Bid,
@@ -86,13 +86,96 @@ pub enum SubmitError {
         field: &'static str,
         message: String,
     },
+    #[error("the node is compiling other modules; try again shortly")]
+    Busy,
     #[error("the node has stopped")]
     Stopped,
 }
 
+/// How long compiling a submitted module may take, and how long a submission waits for
+/// its turn to compile.
+pub const COMPILE_BUDGET: Duration = Duration::from_secs(10);
+/// Modules compiled at once for submissions; the rest wait their turn.
+const COMPILING_AT_ONCE: usize = 1;
+
+/// A job whose request passed every check, with its hashes.
+#[derive(Debug)]
+pub struct Checked {
+    request: JobRequest,
+    module: Hash,
+    input: Hash,
+    spec: Hash,
+}
+
+impl JobRequest {
+    /// Checks everything but the module: cheap, and done before any work is spent on it.
+    fn check_fields(&self) -> Result<(), SubmitError> {
+        let invalid = |field, message: &str| SubmitError::Invalid {
+            field,
+            message: message.into(),
+        };
+        protocol::check_capability(&self.capability)
+            .map_err(|e| invalid("capability", &e.to_string()))?;
+        if self.redundancy == 0 || self.redundancy > protocol::MAX_REDUNDANCY {
+            return Err(invalid("redundancy", "must be 1 to 8"));
+        }
+        self.limits
+            .check()
+            .map_err(|e| invalid("limits", &e.to_string()))?;
+        if self.input.len() > protocol::MAX_BLOB_BYTES {
+            return Err(invalid("input", "larger than 8 MiB"));
+        }
+        if self.module.len() > protocol::MAX_BLOB_BYTES {
+            return Err(invalid("module", "larger than 8 MiB"));
+        }
+        if self.deadline.is_zero() || self.deadline > Duration::from_secs(24 * 3600) {
+            return Err(invalid("deadline", "must be between 1 s and 24 h"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a job for submission. The module is compiled, and the module and input hashed,
+/// on a blocking thread, one submission at a time, within `budget`: a module built to be
+/// slow to compile costs its sender a refusal, never the node its event loop.
+pub async fn check(
+    sandbox: &Sandbox,
+    turn: &Arc<tokio::sync::Semaphore>,
+    request: JobRequest,
+    budget: Duration,
+) -> Result<Checked, SubmitError> {
+    request.check_fields()?;
+    let permit = tokio::time::timeout(budget, turn.clone().acquire_owned())
+        .await
+        .map_err(|_| SubmitError::Busy)?
+        .map_err(|_| SubmitError::Stopped)?;
+    let sandbox = sandbox.clone();
+    let compiling = tokio::task::spawn_blocking(move || {
+        // The turn is held until compiling ends, even past the budget: a runaway
+        // compilation keeps others waiting, not piling up on blocking threads.
+        let _permit = permit;
+        let module = sandbox.check(&request.module)?;
+        let input = Hash::of(&request.input);
+        let spec = spec_hash(&module, &input, &request.capability, &request.limits);
+        Ok(Checked {
+            request,
+            module,
+            input,
+            spec,
+        })
+    });
+    match tokio::time::timeout(budget, compiling).await {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(_)) => Err(SubmitError::Stopped),
+        Err(_) => Err(SubmitError::Module(SandboxError::CompileTimeout(
+            budget.as_secs(),
+        ))),
+    }
+}
+
 /// What the gateway and the embedding program can ask of the node.
 pub enum Command {
-    Submit(Box<JobRequest>, oneshot::Sender<Result<JobId, SubmitError>>),
+    Submit(Box<Checked>, oneshot::Sender<JobId>),
     FindWorkers {
         capability: String,
         count: usize,
@@ -150,9 +233,14 @@ pub struct Shared {
     pub reputation: Mutex<HashMap<[u8; 32], protocol::ReputationUpdate>>,
     pub jobs: Mutex<HashMap<JobId, ClientJob>>,
     pub metrics: Metrics,
+    /// When the event loop last ticked.
+    pub heartbeat: Heartbeat,
     pub listen_addrs: Mutex<Vec<Multiaddr>>,
     pub commands: mpsc::Sender<Command>,
     pub events: tokio::sync::broadcast::Sender<NodeEvent>,
+    sandbox: Sandbox,
+    /// Turns to compile a submitted module (see [`check`]).
+    compiling: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -176,10 +264,12 @@ impl Shared {
         rx.await.ok()
     }
 
+    /// Checks a job off the event loop (see [`check`]), then hands it to the node.
     pub async fn submit(&self, request: JobRequest) -> Result<JobId, SubmitError> {
-        self.ask(|tx| Command::Submit(Box::new(request), tx))
+        let checked = check(&self.sandbox, &self.compiling, request, COMPILE_BUDGET).await?;
+        self.ask(|tx| Command::Submit(Box::new(checked), tx))
             .await
-            .unwrap_or(Err(SubmitError::Stopped))
+            .ok_or(SubmitError::Stopped)
     }
 
     pub async fn find_workers(&self, capability: &str, count: usize) -> Vec<PeerId> {
@@ -557,14 +647,18 @@ impl Node {
         let (commands_tx, commands) = mpsc::channel(256);
         let (internal, internal_rx) = mpsc::unbounded_channel();
         let metrics = Metrics::default();
+        let sandbox = Sandbox::new()?;
         let shared = Arc::new(Shared {
             peer_id: me,
             reputation: Mutex::default(),
             jobs: Mutex::default(),
             metrics: metrics.clone(),
+            heartbeat: Heartbeat::default(),
             listen_addrs: Mutex::new(listening),
             commands: commands_tx,
             events: tokio::sync::broadcast::channel(4096).0,
+            sandbox: sandbox.clone(),
+            compiling: Arc::new(tokio::sync::Semaphore::new(COMPILING_AT_ONCE)),
         });
         let (http, gateway) = match config.http {
             Some(addr) => {
@@ -588,7 +682,7 @@ impl Node {
             key,
             me,
             limits: Limits::new(config.policy.clone()),
-            sandbox: Sandbox::new()?,
+            sandbox,
             shared: shared.clone(),
             metrics,
             ads: AdCache::default(),
@@ -991,32 +1085,14 @@ impl Node {
 
     // ----- client: submitting, announcing, selecting, verifying ----------------------
 
-    fn submit(&mut self, request: JobRequest) -> Result<JobId, SubmitError> {
-        let invalid = |field, message: &str| SubmitError::Invalid {
-            field,
-            message: message.into(),
-        };
-        protocol::check_capability(&request.capability)
-            .map_err(|e| invalid("capability", &e.to_string()))?;
-        if request.redundancy == 0 || request.redundancy > protocol::MAX_REDUNDANCY {
-            return Err(invalid("redundancy", "must be 1 to 8"));
-        }
-        request
-            .limits
-            .check()
-            .map_err(|e| invalid("limits", &e.to_string()))?;
-        if request.input.len() > protocol::MAX_BLOB_BYTES {
-            return Err(invalid("input", "larger than 8 MiB"));
-        }
-        if request.module.len() > protocol::MAX_BLOB_BYTES {
-            return Err(invalid("module", "larger than 8 MiB"));
-        }
-        if request.deadline.is_zero() || request.deadline > Duration::from_secs(24 * 3600) {
-            return Err(invalid("deadline", "must be between 1 s and 24 h"));
-        }
-        let module = self.sandbox.check(&request.module)?;
-        let input = Hash::of(&request.input);
-        let spec = spec_hash(&module, &input, &request.capability, &request.limits);
+    /// A job [`Shared::submit`] has checked: it is announced at once.
+    fn submit(&mut self, checked: Checked) -> JobId {
+        let Checked {
+            request,
+            module,
+            input,
+            spec,
+        } = checked;
         let now = now_ms();
         let nonce: [u8; 16] = rand_nonce();
         let id = protocol::job_id(&self.me, &spec, &nonce);
@@ -1046,7 +1122,7 @@ impl Node {
         }
         self.shared.jobs.lock().expect("jobs lock").insert(id, job);
         self.announce(id);
-        Ok(id)
+        id
     }
 
     /// Publishes the job's announcement; with nobody subscribed yet, looks for workers
@@ -2308,6 +2384,11 @@ impl Node {
     }
 
     fn on_tick(&mut self) {
+        let silence = self.shared.heartbeat.silence();
+        self.shared.heartbeat.beat();
+        self.metrics
+            .loop_lag_seconds
+            .observe(silence.saturating_sub(TICK).as_secs_f64());
         self.drive_jobs(None);
         if !self.evidence.is_empty() {
             self.publish_evidence();
@@ -2428,4 +2509,74 @@ fn rand_nonce() -> [u8; 16] {
     bytes[..8].copy_from_slice(&now_ms().to_be_bytes());
     bytes[8..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::workloads;
+
+    fn request(module: Vec<u8>) -> JobRequest {
+        JobRequest {
+            module,
+            input: vec![1, 2, 3],
+            capability: "wasm".into(),
+            redundancy: 2,
+            reward: 5,
+            limits: JobLimits::default(),
+            deadline: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_submission_is_checked_off_the_loop_within_a_budget_and_one_at_a_time() {
+        let sandbox = Sandbox::new().unwrap();
+        let turn = Arc::new(tokio::sync::Semaphore::new(COMPILING_AT_ONCE));
+        let matmul = workloads::compile(workloads::MATMUL);
+
+        let checked = check(&sandbox, &turn, request(matmul.clone()), COMPILE_BUDGET)
+            .await
+            .unwrap();
+        assert_eq!(checked.module, Hash::of(&matmul));
+        assert_eq!(checked.input, Hash::of(&[1, 2, 3]));
+        let limits = JobLimits::default();
+        assert_eq!(
+            checked.spec,
+            spec_hash(&checked.module, &checked.input, "wasm", &limits)
+        );
+
+        // Compiling that outlasts the budget is refused as the module's fault.
+        let fresh = Sandbox::new().unwrap();
+        let timed_out = check(&fresh, &turn, request(matmul.clone()), Duration::ZERO).await;
+        assert!(matches!(
+            timed_out,
+            Err(SubmitError::Module(SandboxError::CompileTimeout(0)))
+        ));
+
+        // While another submission holds the turn, a second one waits, then is turned away.
+        let held = turn.clone().acquire_owned().await.unwrap();
+        let busy = check(
+            &sandbox,
+            &turn,
+            request(matmul.clone()),
+            Duration::from_millis(50),
+        )
+        .await;
+        assert!(matches!(busy, Err(SubmitError::Busy)), "{busy:?}");
+        drop(held);
+        assert!(check(&sandbox, &turn, request(matmul), COMPILE_BUDGET)
+            .await
+            .is_ok());
+
+        // Bad fields are refused before any compiling.
+        let mut bad = request(b"not even wasm".to_vec());
+        bad.redundancy = 0;
+        assert!(matches!(
+            check(&sandbox, &turn, bad, COMPILE_BUDGET).await,
+            Err(SubmitError::Invalid {
+                field: "redundancy",
+                ..
+            })
+        ));
+    }
 }
