@@ -699,49 +699,59 @@ fn indexer_config(
     Ok(config)
 }
 
+/// How long blocking threads still busy when a command ends (a module compiling, a job
+/// running) may keep the process alive: a signal always stops it promptly.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs `work` to its end on a fresh runtime, then leaves what still runs on blocking
+/// threads after [`SHUTDOWN_GRACE`].
+fn block_on(
+    work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(work);
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    outcome
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let runtime = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")
-    };
     match cli.group {
         #[cfg(feature = "devnet")]
-        Group::Devnet(args) => return runtime()?.block_on(devnet(args)),
+        Group::Devnet(args) => return block_on(devnet(args)),
         #[cfg(feature = "devnet")]
         Group::Up(args) => {
             let dir = match args.dir.clone() {
                 Some(dir) => dir,
                 None => ciro::up::default_dir(&root(cli.root.as_deref())?),
             };
-            return runtime()?.block_on(up(args, dir));
+            return block_on(up(args, dir));
         }
         Group::Worker(action) => {
-            return runtime()?.block_on(worker(&cli.net, &root(cli.root.as_deref())?, action))
+            return block_on(worker(&cli.net, &root(cli.root.as_deref())?, action))
         }
-        Group::Job(action) => {
-            return runtime()?.block_on(job(&cli.net, &root(cli.root.as_deref())?, action))
-        }
+        Group::Job(action) => return block_on(job(&cli.net, &root(cli.root.as_deref())?, action)),
         Group::Token(action) => {
-            return runtime()?.block_on(token(&cli.net, &root(cli.root.as_deref())?, action))
+            return block_on(token(&cli.net, &root(cli.root.as_deref())?, action))
         }
         Group::Batch(action) => {
-            return runtime()?.block_on(batch(&cli.net, &root(cli.root.as_deref())?, action))
+            return block_on(batch(&cli.net, &root(cli.root.as_deref())?, action))
         }
         Group::Dispute(action) => {
-            return runtime()?.block_on(dispute(&cli.net, &root(cli.root.as_deref())?, action))
+            return block_on(dispute(&cli.net, &root(cli.root.as_deref())?, action))
         }
         Group::Indexer(IndexerAction::Run(args)) => {
             let config = indexer_config(&cli.net, cli.root.as_deref(), &args)?;
-            return runtime()?.block_on(async {
+            return block_on(async {
                 let shutdown = ciro_indexer::service::shutdown_on_signals();
                 ciro_indexer::service::run(config, shutdown, None).await?;
                 Ok(ExitCode::SUCCESS)
             });
         }
         Group::Node(NodeAction::Run(args)) => {
-            return runtime()?.block_on(async {
+            return block_on(async {
                 let config = node_config(&cli.net, cli.root.as_deref(), *args).await?;
                 let settles = config.chain.is_some();
                 let node = ciro_node::Node::start(config).await?;
@@ -762,16 +772,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Group::Contracts(ContractsAction::Deploy(args)) => {
             let root = root(cli.root.as_deref())?;
             let config = args.config()?;
-            return runtime()?.block_on(ciro::deploy_cmd::run(
-                &cli.net,
-                &root,
-                config,
-                args.dry_run,
-            ));
+            return block_on(ciro::deploy_cmd::run(&cli.net, &root, config, args.dry_run));
         }
         Group::Contracts(ContractsAction::AcceptOwnership) => {
             let root = root(cli.root.as_deref())?;
-            return runtime()?.block_on(async {
+            return block_on(async {
                 let session = cli.net.session(&root).await?;
                 let (taken, receipt) = session.accept_ownership().await?;
                 let names: Vec<_> = taken.iter().map(|c| c.name()).collect();

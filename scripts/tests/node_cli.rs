@@ -1,11 +1,19 @@
 //! `ciro node run` and `ciro job submit` through the real binary: three nodes on loopback
-//! TCP, a verified job, refusals, and a clean stop on SIGTERM.
+//! TCP, a verified job, refusals, and a clean stop on SIGTERM; a module built to stall its
+//! compiler, refused while the node keeps answering, and a prompt stop on SIGINT.
 
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
 };
+
+use base64::Engine as _;
 
 use ciro_node::{protocol::Limits, sandbox::workloads, sandbox::Sandbox};
 
@@ -50,11 +58,15 @@ fn node(dir: &Path, name: &str, extra: &[&str]) -> NodeProcess {
     }
 }
 
-fn stop(mut node: NodeProcess) -> bool {
+fn signal(node: &NodeProcess, signal: &str) {
     Command::new("kill")
-        .args(["-TERM", &node.child.id().to_string()])
+        .args([signal, &node.child.id().to_string()])
         .status()
         .unwrap();
+}
+
+fn stop(mut node: NodeProcess) -> bool {
+    signal(&node, "-TERM");
     node.child.wait().unwrap().success()
 }
 
@@ -174,5 +186,131 @@ fn three_node_processes_run_a_verified_job_from_the_cli() {
 
     for (name, node) in [("client", client), ("second", second), ("first", first)] {
         assert!(stop(node), "SIGTERM stops the {name} node cleanly");
+    }
+}
+
+/// A module whose `run` nests `depth` blocks: 3 bytes per level, and a compiler's time
+/// grows faster than the nesting.
+fn nested_module(depth: usize) -> Vec<u8> {
+    let text = format!(
+        r#"(module (memory (export "memory") 1)
+             (func (export "alloc") (param i32) (result i32) i32.const 0)
+             (func (export "run") (param i32 i32) (result i64) {} {} i64.const 0))"#,
+        "block ".repeat(depth),
+        "end ".repeat(depth)
+    );
+    workloads::compile(&text)
+}
+
+/// How long `GET url` takes to answer 200, or `None` when it does not.
+async fn answer_time(http: &reqwest::Client, url: &str) -> Option<Duration> {
+    let started = Instant::now();
+    let response = http.get(url).send().await.ok()?;
+    response.status().is_success().then(|| started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_built_to_stall_compilation_is_refused_while_the_node_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = node(dir.path(), "worker", &["--capability", "wasm"]);
+    let client = node(dir.path(), "client", &["--bootstrap", &worker.addr]);
+    let http = reqwest::Client::new();
+    let peers_url = format!("{}/v1/peers", client.gateway);
+    let health_url = format!("{}/health", client.gateway);
+
+    // The client's peers and health are answered every 50 ms while the module is refused.
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = tokio::spawn({
+        let (http, watching) = (http.clone(), watching.clone());
+        let (peers_url, health_url) = (peers_url.clone(), health_url.clone());
+        async move {
+            let mut slowest = Duration::ZERO;
+            let mut answers = 0;
+            while watching.load(Ordering::Relaxed) {
+                for url in [&peers_url, &health_url] {
+                    let took = answer_time(&http, url)
+                        .await
+                        .expect("the gateway answers 200");
+                    slowest = slowest.max(took);
+                    answers += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (slowest, answers)
+        }
+    });
+
+    let module = nested_module(80_000);
+    assert!(module.len() > 200_000, "{} bytes", module.len());
+    let refused = http
+        .post(format!("{}/v1/jobs", client.gateway))
+        .json(&serde_json::json!({
+            "module": base64::engine::general_purpose::STANDARD.encode(&module),
+            "input": "AA==",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["field"], "module", "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("too costly to compile") && error.contains("more than 1000 deep"),
+        "{error}"
+    );
+    // Keep watching a little past the refusal.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    watching.store(false, Ordering::Relaxed);
+    let (slowest, answers) = watcher.await.unwrap();
+    assert!(answers >= 4, "{answers} answers");
+    assert!(
+        slowest < Duration::from_millis(200),
+        "the slowest answer took {slowest:?}"
+    );
+
+    // The client still sees its worker, and its loop is live.
+    let peers: serde_json::Value = http
+        .get(&peers_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let worker_id = worker.addr.rsplit('/').next().unwrap();
+    assert!(
+        peers["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["peer_id"] == worker_id && p["connected"] == true),
+        "{peers}"
+    );
+    let health: serde_json::Value = http
+        .get(&health_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+
+    // SIGINT stops both nodes within 5 s.
+    for mut node in [client, worker] {
+        signal(&node, "-INT");
+        let asked = Instant::now();
+        let status = loop {
+            if let Some(status) = node.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                asked.elapsed() < Duration::from_secs(5),
+                "the node was still running 5 s after SIGINT"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{status}");
     }
 }
