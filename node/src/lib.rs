@@ -3,7 +3,8 @@
 //! Where things are handled, one hop each:
 //! - [`protocol`]: every message on the wire, its limits, signing and decoding;
 //! - [`network`]: transports and the composed libp2p behaviour;
-//! - [`node`]: the event loop: swarm events, gossip, requests, responses, commands, timers;
+//! - [`node`]: the event loop, which routes swarm events, gossip, requests, responses,
+//!   commands and timers to the roles: client, worker, arbiter, peers and lookup;
 //! - [`job`]: a client's job and its rules (selection, k-of-n verification, reassignment);
 //! - [`sandbox`]: wasmtime execution within a job's limits, and the example workloads;
 //! - [`discovery`]: sharded DHT provider keys and the gossip ad cache;

@@ -1,0 +1,415 @@
+//! The worker role: hearing announcements, bidding, fetching, running, committing and
+//! delivering, and submitting its result on chain.
+
+use super::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WorkState {
+    Bid,
+    Fetching,
+    Running,
+    Committing,
+    Delivering,
+    Done,
+}
+
+pub(super) struct WorkerJob {
+    pub(super) client: PeerId,
+    pub(super) announcement: JobAnnouncement,
+    pub(super) state: WorkState,
+    pub(super) assignment: Option<Assignment>,
+    pub(super) blobs: HashMap<Hash, Vec<u8>>,
+    pub(super) outcome: Option<Outcome>,
+    pub(super) seen: Instant,
+    /// The client's escrow job for this work, once it is assigned on chain.
+    pub(super) escrow: Option<u64>,
+    /// The salt of this worker's on-chain commitment to its result (a felt, big-endian).
+    pub(super) salt: [u8; 32],
+    pub(super) submitted: bool,
+    /// The result is committed on chain and its slot not settled yet: the job's module and
+    /// input are kept, in case a dispute needs them.
+    pub(super) settling: bool,
+    /// The slot was disputed: arbitrators may fetch the job from this worker, so a client
+    /// cannot starve them of it.
+    pub(super) disputed_at: Option<Instant>,
+}
+
+/// How long a worker keeps a job whose slot is still settling on chain.
+pub(super) const SETTLING_RETENTION: Duration = Duration::from_secs(3600);
+
+/// How long a worker keeps a disputed job for the arbitrators to fetch.
+pub(super) const DISPUTED_RETENTION: Duration = Duration::from_secs(600);
+
+impl Node {
+    pub(super) fn busy(&self) -> usize {
+        self.work
+            .values()
+            .filter(|w| {
+                matches!(
+                    w.state,
+                    WorkState::Fetching
+                        | WorkState::Running
+                        | WorkState::Committing
+                        | WorkState::Delivering
+                )
+            })
+            .count()
+    }
+
+    pub(super) fn on_announcement(&mut self, client: PeerId, job: JobAnnouncement) {
+        if !self.config.capabilities.contains(&job.capability) {
+            return;
+        }
+        self.shared.emit(NodeEvent::Heard {
+            job: job.job_id,
+            at: Instant::now(),
+        });
+        let backed = match &self.chain {
+            Some(link) => {
+                self.config.conduct == WorkerConduct::IgnoreStake
+                    || link
+                        .own
+                        .as_ref()
+                        .is_some_and(|own| own.backs(&job.capability, 0))
+            }
+            None => true,
+        };
+        let bidding = backed
+            && job.reward >= self.config.min_price
+            && job.deadline_ms > now_ms()
+            && self.busy() < self.config.slots as usize
+            && !self.work.contains_key(&job.job_id)
+            && self.draws_bid(&job);
+        if !bidding {
+            return;
+        }
+        // On chain, the bid carries this worker's signed consent: its price, its free stake
+        // (capped by `--max-collateral`) as the most collateral, and its result due a margin
+        // after the job's deadline.
+        let link_and_standing = self
+            .chain
+            .as_ref()
+            .and_then(|link| link.own.as_ref().map(|own| (link, own)));
+        let consent = match link_and_standing {
+            Some((link, own)) => match link.bidder.consent(
+                &job.job_id,
+                self.config.min_price,
+                crate::chain::offered_collateral(own.free, link.max_collateral),
+                job.deadline_ms,
+                now_ms() / 1000,
+            ) {
+                Ok(consent) => Some(consent),
+                Err(e) => {
+                    tracing::warn!(job = %job.job_id, "signing a consent: {e}");
+                    return;
+                }
+            },
+            None => None,
+        };
+        for addr in addrs_from_wire(&job.addrs) {
+            self.swarm.add_peer_address(client, addr);
+        }
+        let bid = Bid {
+            job_id: job.job_id,
+            price: self.config.min_price,
+            eta_ms: (job.limits.timeout_ms / 4).max(1) * (1 + self.busy() as u32),
+            stake_claim: self
+                .chain
+                .as_ref()
+                .and_then(|l| l.own.as_ref())
+                .map_or(0, |own| own.stake),
+            reputation_claim_ppm: 0,
+            backing: self.chain.as_ref().map(|l| l.backing.clone()),
+            consent,
+        };
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .jobs
+            .send_request(&client, Request::Bid(bid));
+        self.pending.insert(id, Pending::Bid(job.job_id));
+        self.work.insert(
+            job.job_id,
+            WorkerJob {
+                client,
+                announcement: job,
+                state: WorkState::Bid,
+                assignment: None,
+                blobs: HashMap::new(),
+                outcome: None,
+                seen: Instant::now(),
+                escrow: None,
+                salt: random_felt(),
+                submitted: false,
+                settling: false,
+                disputed_at: None,
+            },
+        );
+    }
+
+    /// Whether this worker bids on a first announcement. The client needs a few bids,
+    /// not one from every worker: each bids with probability `BID_FANOUT × k / N`, N the
+    /// workers it knows offer the capability, so about `BID_FANOUT × k` bid however large
+    /// the network. The draw is a hash of the job and the worker, so it is fair and
+    /// reproducible. A re-announcement (round > 0) is bid on by everyone.
+    pub(super) fn draws_bid(&self, job: &JobAnnouncement) -> bool {
+        if job.round > 0 {
+            return true;
+        }
+        let offering = self.ads.offering(&job.capability, Instant::now()).len() + 1;
+        let p = BID_FANOUT * job.redundancy as f64 / offering as f64;
+        if p >= 1.0 {
+            return true;
+        }
+        let draw = Hash::of(&[job.job_id.0.as_slice(), &self.me.to_bytes()].concat());
+        let draw = u64::from_be_bytes(draw.0[..8].try_into().expect("8 bytes"));
+        (draw as f64) < p * u64::MAX as f64
+    }
+
+    /// The client's answer to a bid: a refusal or a lost request ends the work unless
+    /// the client assigned it meanwhile.
+    pub(super) fn on_bid_reply(&mut self, job: JobId, response: Result<Response, ()>) {
+        if matches!(response, Ok(Response::Ack)) {
+            return;
+        }
+        if self
+            .work
+            .get(&job)
+            .is_some_and(|w| w.state == WorkState::Bid)
+        {
+            self.work.remove(&job);
+        }
+    }
+
+    /// The client's answer to a fetch of the job's module or input.
+    pub(super) fn on_fetch_reply(
+        &mut self,
+        job: JobId,
+        hash: Hash,
+        client: PeerId,
+        response: Result<Response, ()>,
+    ) {
+        match response {
+            Ok(Response::Blob(blob)) => self.on_blob(job, hash, blob),
+            _ => self.abandon(job, client),
+        }
+    }
+
+    /// The client's answer to the commitment: once acknowledged, the result follows.
+    pub(super) fn on_commit_reply(&mut self, job: JobId, response: Result<Response, ()>) {
+        match response {
+            Ok(Response::Ack) => self.deliver(job),
+            _ => self.on_result_reply(job),
+        }
+    }
+
+    /// The result is delivered (or the client is gone): the work is done.
+    pub(super) fn on_result_reply(&mut self, job: JobId) {
+        if let Some(w) = self.work.get_mut(&job) {
+            w.state = WorkState::Done;
+        }
+    }
+
+    /// The client assigned this worker on chain: its result goes on chain too.
+    pub(super) fn on_escrowed(
+        &mut self,
+        client: PeerId,
+        job_id: JobId,
+        escrow_id: u64,
+    ) -> Response {
+        match self.work.get_mut(&job_id) {
+            Some(work) if work.client == client && self.chain.is_some() => {
+                work.escrow = Some(escrow_id);
+                self.submit_on_chain(job_id);
+                Response::Ack
+            }
+            Some(_) => Response::Refused(Refusal::NotAssigned),
+            None => Response::Refused(Refusal::UnknownJob),
+        }
+    }
+
+    pub(super) fn on_assign(&mut self, client: PeerId, assignment: Assignment) -> Response {
+        let busy = self.busy();
+        let Some(work) = self.work.get_mut(&assignment.job_id) else {
+            return Response::Refused(Refusal::UnknownJob);
+        };
+        if work.client != client || work.state != WorkState::Bid {
+            return Response::Refused(Refusal::NotAssigned);
+        }
+        if work.announcement.limits != assignment.limits {
+            return Response::Refused(Refusal::BadRequest);
+        }
+        if busy >= self.config.slots as usize {
+            // Forget the bid, so the worker can bid again when the job is re-announced.
+            self.work.remove(&assignment.job_id);
+            return Response::Refused(Refusal::Busy);
+        }
+        work.state = WorkState::Fetching;
+        work.assignment = Some(assignment.clone());
+        if self.config.conduct == WorkerConduct::Stall {
+            return Response::Ack;
+        }
+        for hash in [assignment.module, assignment.input] {
+            let id = self.swarm.behaviour_mut().jobs.send_request(
+                &client,
+                Request::Fetch {
+                    job_id: assignment.job_id,
+                    hash,
+                },
+            );
+            self.pending.insert(
+                id,
+                Pending::Fetch {
+                    job: assignment.job_id,
+                    hash,
+                },
+            );
+        }
+        Response::Ack
+    }
+
+    pub(super) fn on_blob(&mut self, job: JobId, hash: Hash, blob: Vec<u8>) {
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        if Hash::of(&blob) != hash {
+            let client = work.client;
+            work.state = WorkState::Done;
+            self.penalize(client, "bad-blob");
+            return;
+        }
+        work.blobs.insert(hash, blob);
+        let assignment = work.assignment.clone().expect("fetching implies assigned");
+        let (Some(module), Some(input)) = (
+            work.blobs.get(&assignment.module).cloned(),
+            work.blobs.get(&assignment.input).cloned(),
+        ) else {
+            return;
+        };
+        work.state = WorkState::Running;
+        let sandbox = self.sandbox.clone();
+        let done = self.internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = sandbox.run(&module, &input, &assignment.limits);
+            let _ = done.send(Internal::Executed { job, result });
+        });
+    }
+
+    pub(super) fn on_executed(&mut self, done: Internal) {
+        let (job, result) = match done {
+            Internal::Executed { job, result } => (job, result),
+            Internal::Rerun { dispute_id, result } => return self.on_rerun(dispute_id, result),
+        };
+        let (label, fuel) = match &result {
+            Ok(e) => {
+                self.metrics
+                    .execution_seconds
+                    .observe(e.elapsed.as_secs_f64());
+                ("ok", e.fuel_used)
+            }
+            Err(_) => ("error", 0),
+        };
+        self.metrics.executions.with_label_values(&[label]).inc();
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        let mut outcome = match result {
+            Ok(e) => Outcome::Output(e.output),
+            Err(e) => Outcome::Error(e.to_string()),
+        };
+        if self.config.conduct == WorkerConduct::Lie {
+            outcome = match outcome {
+                Outcome::Output(mut bytes) => {
+                    bytes.push(0xff);
+                    Outcome::Output(bytes)
+                }
+                Outcome::Error(_) => Outcome::Output(b"made up".to_vec()),
+            };
+        }
+        let commit = ResultCommit {
+            job_id: job,
+            result: outcome.hash(),
+            fuel_used: fuel,
+            salt: work.salt,
+        };
+        work.state = WorkState::Committing;
+        work.outcome = Some(outcome);
+        let client = work.client;
+        self.submit_on_chain(job);
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .jobs
+            .send_request(&client, Request::Commit(commit));
+        self.pending.insert(id, Pending::Commit(job));
+    }
+
+    pub(super) fn deliver(&mut self, job: JobId) {
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        let (output, error) = match work.outcome.clone() {
+            Some(Outcome::Output(bytes)) => (bytes, None),
+            Some(Outcome::Error(message)) => (Vec::new(), Some(message)),
+            None => return,
+        };
+        work.state = WorkState::Delivering;
+        let client = work.client;
+        let id = self.swarm.behaviour_mut().jobs.send_request(
+            &client,
+            Request::Result {
+                job_id: job,
+                output,
+                error,
+            },
+        );
+        self.pending.insert(id, Pending::Result(job));
+    }
+
+    /// Sends the worker's committed result to its escrow job, once both are known.
+    pub(super) fn submit_on_chain(&mut self, job: JobId) {
+        let Some(link) = &self.chain else {
+            return;
+        };
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        if let (Some(escrow_id), Some(outcome), false) =
+            (work.escrow, &work.outcome, work.submitted)
+        {
+            work.submitted = true;
+            let _ = link.to.send(ToChain::Submit {
+                job,
+                escrow_id,
+                result: outcome.hash(),
+                salt: work.salt,
+            });
+        }
+    }
+
+    pub(super) fn abandon(&mut self, job: JobId, client: PeerId) {
+        if let Some(w) = self.work.get_mut(&job) {
+            tracing::debug!(%job, %client, "abandoning a job");
+            w.state = WorkState::Done;
+        }
+    }
+
+    /// This worker's result is on chain: the job is kept until its slot settles.
+    pub(super) fn on_submitted(&mut self, job: JobId, escrow_id: u64) {
+        if let Some(work) = self.work.get_mut(&job) {
+            work.settling = true;
+        }
+        self.shared
+            .emit(NodeEvent::SubmittedOnChain { job, escrow_id });
+    }
+
+    /// This worker's slot is settled; a disputed one is kept a while for the arbitrators.
+    pub(super) fn on_work_settled(&mut self, job: JobId, disputed: bool) {
+        if let Some(work) = self.work.get_mut(&job) {
+            work.settling = false;
+            if disputed {
+                work.disputed_at = Some(Instant::now());
+            }
+        }
+    }
+}
