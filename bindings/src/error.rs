@@ -101,6 +101,11 @@ pub enum ChainError {
 pub type Result<T, E = ChainError> = std::result::Result<T, E>;
 
 impl ChainError {
+    /// Whether this is a revert for exactly `reason` (see [`crate::reverts`]).
+    pub fn is_revert(&self, reason: &str) -> bool {
+        matches!(self, ChainError::Reverted { message, .. } if message == reason)
+    }
+
     /// Classifies an error text from starknet-rs or cainome raised while doing `action`:
     /// a revert gets the contract's message, a transport failure becomes `Unreachable`.
     pub fn from_text(action: impl Into<String>, url: &str, text: &str) -> Self {
@@ -199,11 +204,17 @@ mod tests {
             matches!(&reverted, ChainError::Reverted { message, .. } if message == "Staking: zero amount"),
             "{reverted:?}"
         );
+        assert!(reverted.is_revert("Staking: zero amount"));
+        assert!(
+            !reverted.is_revert("zero amount"),
+            "a part of a reason is not the reason"
+        );
         let down = ChainError::from_text(
             "chain id",
             "http://127.0.0.1:1/rpc",
             "error sending request for url (http://127.0.0.1:1/rpc): connection refused",
         );
         assert!(matches!(down, ChainError::Unreachable { .. }), "{down:?}");
+        assert!(!down.is_revert("connection refused"));
     }
 }

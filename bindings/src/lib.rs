@@ -23,6 +23,7 @@ pub mod deploy;
 pub mod deployment;
 pub mod error;
 pub mod ops;
+pub mod reverts;
 pub mod snip12;
 pub mod units;
 
