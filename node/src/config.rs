@@ -54,8 +54,6 @@ pub struct NodeConfig {
     pub reachable: bool,
     /// Peers to join through, each with a `/p2p/<peer id>` suffix.
     pub bootstrap: Vec<Multiaddr>,
-    /// Where the HTTP gateway listens; `None` runs no gateway.
-    pub http: Option<SocketAddr>,
     /// What this node runs as a worker; empty for a client-only node.
     pub capabilities: Vec<String>,
     /// Jobs run at once.
@@ -87,7 +85,6 @@ impl Default for NodeConfig {
             external: Vec::new(),
             reachable: true,
             bootstrap: Vec::new(),
-            http: None,
             capabilities: Vec::new(),
             slots: 4,
             min_price: 0,
@@ -115,7 +112,7 @@ impl NodeConfig {
             anyhow::bail!("at most {} capabilities", crate::protocol::MAX_CAPABILITIES);
         }
         for addr in &self.bootstrap {
-            crate::node::peer_of(addr).ok_or_else(|| {
+            crate::network::peer_of(addr).ok_or_else(|| {
                 anyhow::anyhow!("bootstrap address {addr} has no /p2p/<peer id> suffix")
             })?;
         }
@@ -207,7 +204,6 @@ impl NodeArgs {
             external: self.external,
             reachable: !self.unreachable,
             bootstrap: self.bootstrap,
-            http: Some(self.http),
             capabilities: self.capabilities,
             slots: self.slots,
             min_price: self.min_price,

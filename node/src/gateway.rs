@@ -6,7 +6,7 @@
 //!
 //! Bad input is a 4xx with `{"error", "field"}`; the node itself never sees it.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
@@ -16,23 +16,14 @@ use axum::{
     Json, Router,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     node::{JobRequest, Shared, SubmitError},
     protocol::{Hash, Limits, MAX_BLOB_BYTES},
 };
-
-/// Serializes bytes as standard base64.
-/// Serializes a `u128` amount as a decimal string (JSON numbers lose precision past 2^53).
-pub fn decimal<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&value.to_string())
-}
-
-pub fn base64_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&STANDARD.encode(bytes))
-}
 
 /// A job as `POST /v1/jobs` takes it. The module is base64 of a binary module, or
 /// WebAssembly text in `module_wat`; the input is base64.
@@ -256,6 +247,48 @@ async fn not_found() -> ApiError {
         message: "no such route".into(),
         field: None,
     }
+}
+
+/// A running gateway. Dropping it stops it.
+pub struct Gateway {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+impl Gateway {
+    /// Stops taking connections and lets requests in flight finish, for up to a second.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.task).await;
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves a node's HTTP API at `addr` (port 0 picks one; [`Gateway::addr`] says which).
+pub async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> anyhow::Result<Gateway> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("gateway on {addr}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let app = router(shared);
+    let stop = CancellationToken::new();
+    let stopped = stop.clone().cancelled_owned();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!("gateway stopped: {e}");
+        }
+    });
+    Ok(Gateway { addr, task, stop })
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {

@@ -76,7 +76,7 @@ pub struct AssignmentRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    Output(#[serde(serialize_with = "crate::gateway::base64_bytes")] Vec<u8>),
+    Output(#[serde(serialize_with = "crate::json::base64_bytes")] Vec<u8>),
     Error(String),
 }
 
@@ -87,6 +87,39 @@ impl Outcome {
             Self::Output(bytes) => Hash::of(bytes),
             Self::Error(message) => Hash::of(&[b"ciro/error\0", message.as_bytes()].concat()),
         }
+    }
+}
+
+/// An outcome and its hash, computed once where input-sized work belongs: off the event
+/// loop (an output runs to 8 MiB).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hashed {
+    outcome: Outcome,
+    hash: Hash,
+}
+
+impl Hashed {
+    pub fn new(outcome: Outcome) -> Self {
+        let hash = outcome.hash();
+        Self { outcome, hash }
+    }
+
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    pub fn into_outcome(self) -> Outcome {
+        self.outcome
+    }
+}
+
+impl From<Outcome> for Hashed {
+    fn from(outcome: Outcome) -> Self {
+        Self::new(outcome)
     }
 }
 
@@ -168,7 +201,7 @@ pub struct ClientJob {
     /// What the chain refused for it (not enough CIRO, a worker it would not assign…).
     pub chain_errors: Vec<String>,
     /// How each slot ended on chain, once all have.
-    pub settlement: Option<Vec<crate::chain::SlotReport>>,
+    pub settlement: Option<Vec<SlotReport>>,
     /// Disputes opened on chain against its workers.
     pub disputes: Vec<u64>,
     /// What made its id unique (see [`crate::protocol::job_id`]).
@@ -382,13 +415,14 @@ impl ClientJob {
     pub fn deliver(
         &mut self,
         worker: &PeerId,
-        outcome: Outcome,
+        outcome: impl Into<Hashed>,
         now_ms: u64,
     ) -> Result<(), Refusal> {
         let a = self.assignment_mut(worker).ok_or(Refusal::NotAssigned)?;
         if a.state != AssignmentState::Committed {
             return Err(Refusal::NoCommit);
         }
+        let outcome: Hashed = outcome.into();
         let hash = outcome.hash();
         let commit = a.commit;
         a.finished_ms = Some(now_ms);
@@ -405,7 +439,7 @@ impl ClientJob {
             return Err(Refusal::HashMismatch);
         }
         a.state = AssignmentState::Delivered;
-        a.output = Some(outcome);
+        a.output = Some(outcome.into_outcome());
         self.verify(now_ms);
         Ok(())
     }
@@ -554,6 +588,63 @@ impl ClientJob {
                 self.fail("results disagree and no k workers agreed", now_ms);
             }
         }
+    }
+}
+
+/// What an escrow slot of a job ended as on chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SlotReport {
+    pub escrow_id: u64,
+    pub worker: Option<PeerId>,
+    pub state: SlotState,
+    /// The transaction that settled it, if this node sent one.
+    pub tx_hash: Option<String>,
+}
+
+/// How an escrow slot ended, as its settler left it. It serializes (and compares with a
+/// `&str`) as its lowercase name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotState {
+    /// Accepted: the worker was paid.
+    Completed,
+    /// Disputed: the arbitrators decide.
+    Disputed,
+    /// Refunded to the client by `claim_timeout`.
+    Refunded,
+    /// Never used, and cancelled.
+    Cancelled,
+    /// Left for the worker to `finalize` after the challenge window.
+    Submitted,
+    /// The escrow has no such job.
+    Unknown,
+    /// The settler gave up on it: reading or sending kept failing.
+    Stuck,
+}
+
+impl SlotState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Disputed => "disputed",
+            Self::Refunded => "refunded",
+            Self::Cancelled => "cancelled",
+            Self::Submitted => "submitted",
+            Self::Unknown => "unknown",
+            Self::Stuck => "stuck",
+        }
+    }
+}
+
+impl std::fmt::Display for SlotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for SlotState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 

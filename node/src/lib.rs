@@ -19,6 +19,7 @@ pub mod discovery;
 pub mod gateway;
 pub mod identity;
 pub mod job;
+pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod network;

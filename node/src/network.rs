@@ -28,6 +28,14 @@ use libp2p::{
 
 use crate::protocol::{self, JobCodec, MAX_GOSSIP_BYTES};
 
+/// The peer id at the end of a `/p2p/<id>` address.
+pub fn peer_of(addr: &libp2p::Multiaddr) -> Option<libp2p::PeerId> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
 /// The Kademlia protocol name: CIRO's own DHT, apart from IPFS's.
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ciro/kad/1");
 /// What identify reports as the protocol version; peers on another version are not added

@@ -20,6 +20,14 @@ use libp2p::{identity, Multiaddr, PeerId, StreamProtocol};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// Unix milliseconds, the clock every `*_ms` field on the wire is read against.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64
+}
+
 /// The version every envelope carries. A peer speaking another version is rejected, not
 /// guessed at; the request-response protocol name carries the same number.
 pub const VERSION: u16 = 1;
@@ -224,7 +232,7 @@ pub struct CapabilityAd {
 }
 
 /// A Starknet account's signature over a peer id: the proof that the account, and the
-/// stake it holds, stands behind the peer (see [`crate::chain::binding_hash`]). Peers check
+/// stake it holds, stands behind the peer (see `chain::binding_hash`). Peers check
 /// it with the account contract's own `is_valid_signature`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backing {

@@ -89,6 +89,17 @@ pub enum Fetched {
     },
 }
 
+/// Why the indexer's standing of a worker could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("the indexer URL: {0}")]
+    Url(#[from] url::ParseError),
+    #[error("asking the indexer: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the indexer's answer: {0}")]
+    Answer(String),
+}
+
 impl IndexerSource {
     pub fn new(base: Url, ttl: Duration) -> Self {
         Self {
@@ -103,10 +114,10 @@ impl IndexerSource {
     }
 
     /// Fetches `account`'s standing now.
-    pub async fn fetch(&self, account: Felt) -> Result<Option<Standing>, String> {
+    pub async fn fetch(&self, account: Felt) -> Result<Option<Standing>, FetchError> {
         match self.fetch_if_changed(account, None).await? {
             Fetched::Changed { standing, .. } => Ok(standing),
-            Fetched::Unchanged => Err("304 without a tag".into()),
+            Fetched::Unchanged => Err(FetchError::Answer("304 without a tag".into())),
         }
     }
 
@@ -116,21 +127,18 @@ impl IndexerSource {
         &self,
         account: Felt,
         etag: Option<&str>,
-    ) -> Result<Fetched, String> {
+    ) -> Result<Fetched, FetchError> {
         #[derive(serde::Deserialize)]
         struct Worker {
             score_ppm: i64,
             stake: String,
         }
-        let url = self
-            .base
-            .join(&format!("v1/workers/{account:#x}"))
-            .map_err(|e| e.to_string())?;
+        let url = self.base.join(&format!("v1/workers/{account:#x}"))?;
         let mut request = self.http.get(url);
         if let Some(tag) = etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, tag);
         }
-        let response = request.send().await.map_err(|e| e.to_string())?;
+        let response = request.send().await?;
         match response.status() {
             reqwest::StatusCode::NOT_MODIFIED => return Ok(Fetched::Unchanged),
             reqwest::StatusCode::NOT_FOUND => {
@@ -141,17 +149,19 @@ impl IndexerSource {
             }
             _ => {}
         }
-        let response = response.error_for_status().map_err(|e| e.to_string())?;
+        let response = response.error_for_status()?;
         let etag = response
             .headers()
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let worker: Worker = response.json().await.map_err(|e| e.to_string())?;
+        let worker: Worker = response.json().await?;
         Ok(Fetched::Changed {
             standing: Some(Standing {
                 reputation_ppm: worker.score_ppm.clamp(0, 1_000_000) as u32,
-                stake: worker.stake.parse().map_err(|_| "stake is not a number")?,
+                stake: worker.stake.parse().map_err(|_| {
+                    FetchError::Answer(format!("stake {:?} is not a number", worker.stake))
+                })?,
             }),
             etag,
         })

@@ -17,11 +17,10 @@ use libp2p::Multiaddr;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_nodes_discover_bid_run_verify_and_survive_the_bootstrap_loss() {
     let (boot, workers) = network(4).await;
-    let client = start(NodeConfig {
-        http: Some("127.0.0.1:0".parse().unwrap()),
-        ..config(memory(), &boot.addrs(), &[])
-    })
-    .await;
+    let client = start(config(memory(), &boot.addrs(), &[])).await;
+    let gateway = ciro_node::gateway::serve(client.shared.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
 
     // Discovery: every worker is found through the DHT's provider records or ads.
     let found = discover(&client, "wasm", 4).await;
@@ -58,7 +57,7 @@ async fn six_nodes_discover_bid_run_verify_and_survive_the_bootstrap_loss() {
     assert_eq!(ran, 2.0);
 
     // The same job over the gateway.
-    let http = format!("http://{}", client.http.unwrap());
+    let http = format!("http://{}", gateway.addr);
     let web = reqwest::Client::new();
     let body: serde_json::Value = web
         .get(format!("{http}/v1/jobs/{id}"))

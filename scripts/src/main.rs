@@ -752,20 +752,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Group::Node(NodeAction::Run(args)) => {
             return block_on(async {
+                let http = args.http;
                 let config = node_config(&cli.net, cli.root.as_deref(), *args).await?;
                 let settles = config.chain.is_some();
                 let node = ciro_node::Node::start(config).await?;
+                let gateway = ciro_node::gateway::serve(node.shared.clone(), http).await?;
                 if settles {
                     println!("settling on chain");
                 }
                 for addr in node.addrs() {
                     println!("listening on {addr}");
                 }
-                if let Some(http) = node.http {
-                    println!("gateway on http://{http}");
-                }
+                println!("gateway on http://{}", gateway.addr);
                 let mut shutdown = ciro_indexer::service::shutdown_on_signals();
                 let _ = shutdown.wait_for(|stop| *stop).await;
+                gateway.shutdown().await;
+                node.shutdown().await;
                 Ok(ExitCode::SUCCESS)
             });
         }

@@ -132,6 +132,8 @@ pub struct LocalNetwork {
     pub rpc: Option<RpcProxy>,
     /// The client node (the bootstrap peer, with the gateway).
     pub client: NodeHandle,
+    /// The client node's HTTP gateway.
+    client_gateway: ciro_node::gateway::Gateway,
     /// The client's account.
     pub client_account: Felt,
     /// The worker nodes.
@@ -304,7 +306,6 @@ impl LocalNetwork {
         let client = Node::start(NodeConfig {
             key_file: Some(settings.dir.join("client.key")),
             listen: vec![loopback],
-            http: Some(settings.client_http),
             reputation: Arc::new(IndexerSource::new(indexer_url, Duration::from_secs(2))),
             client_conduct: settings.client_conduct,
             chain: Some(chain_settings(CLIENT)),
@@ -312,6 +313,9 @@ impl LocalNetwork {
         })
         .await
         .context("starting the client node")?;
+        let client_gateway = ciro_node::gateway::serve(client.shared.clone(), settings.client_http)
+            .await
+            .context("starting the client's gateway")?;
         progress(Step::Node {
             peer: client.peer_id().to_string(),
             role: "client",
@@ -389,6 +393,7 @@ impl LocalNetwork {
             indexer_task,
             rpc,
             client,
+            client_gateway,
             client_account,
             workers,
             arbitrator,
@@ -439,7 +444,7 @@ impl LocalNetwork {
 
     /// The client node's gateway.
     pub fn gateway(&self) -> Option<SocketAddr> {
-        self.client.http
+        Some(self.client_gateway.addr)
     }
 
     /// Waits until every worker advertises to the client, so the first jobs find them.

@@ -232,11 +232,12 @@ impl Shared {
 /// A running node.
 pub struct NodeHandle {
     pub shared: Arc<Shared>,
-    /// Where the gateway listens, when it runs.
-    pub http: Option<SocketAddr>,
     pub(super) task: tokio::task::JoinHandle<()>,
-    pub(super) gateway: Option<tokio::task::JoinHandle<()>>,
+    pub(super) stop: CancellationToken,
 }
+
+/// How long [`NodeHandle::shutdown`] waits for the event loop before aborting it.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 impl NodeHandle {
     pub fn peer_id(&self) -> PeerId {
@@ -257,12 +258,22 @@ impl NodeHandle {
     /// Stops the node at once, as a crash would: connections drop, nothing is said.
     pub fn kill(&self) {
         self.task.abort();
-        if let Some(g) = &self.gateway {
-            g.abort();
+    }
+
+    /// Stops the node: the event loop finishes what it is handling and ends, its
+    /// connections close, and its settlement stops with it. A loop that does not end
+    /// within [`SHUTDOWN_WAIT`] is aborted.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if tokio::time::timeout(SHUTDOWN_WAIT, &mut self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the node did not stop within {SHUTDOWN_WAIT:?}; aborting it");
         }
     }
 
-    /// Waits for the node's task to end (it ends when killed).
+    /// Waits for the node's task to end (it ends when killed or shut down).
     pub async fn join(&mut self) {
         let _ = (&mut self.task).await;
     }

@@ -7,7 +7,7 @@ use super::*;
 pub(super) struct Arbitration {
     pub(super) evidence: protocol::Evidence,
     pub(super) worker_result: starknet::core::types::Felt,
-    pub(super) blobs: HashMap<Hash, Vec<u8>>,
+    pub(super) blobs: HashMap<Hash, Arc<Vec<u8>>>,
 }
 
 impl Node {
@@ -83,7 +83,12 @@ impl Node {
         response: Result<Response, ()>,
     ) {
         match (response, from_worker) {
-            (Ok(Response::Blob(blob)), _) => self.on_evidence_blob(dispute_id, hash, blob),
+            (Ok(Response::Blob(blob)), _) => self.off_loop(move || Internal::EvidenceBlob {
+                dispute_id,
+                hash,
+                genuine: Hash::of(&blob) == hash,
+                blob: Arc::new(blob),
+            }),
             (_, false) => {
                 tracing::info!(
                     dispute_id,
@@ -101,11 +106,18 @@ impl Node {
         }
     }
 
-    pub(super) fn on_evidence_blob(&mut self, dispute_id: u64, hash: Hash, blob: Vec<u8>) {
+    /// A fetched blob of a disputed job, checked against its hash on a blocking thread.
+    pub(super) fn on_evidence_blob(
+        &mut self,
+        dispute_id: u64,
+        hash: Hash,
+        blob: Arc<Vec<u8>>,
+        genuine: bool,
+    ) {
         let Some(arbitration) = self.arbitrations.get_mut(&dispute_id) else {
             return;
         };
-        if Hash::of(&blob) != hash {
+        if !genuine {
             tracing::warn!(
                 dispute_id,
                 "the client handed over a blob that is not the job's"
@@ -122,10 +134,12 @@ impl Node {
         };
         let limits = e.limits;
         let sandbox = self.sandbox.clone();
-        let done = self.internal.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = sandbox.run(&module, &input, &limits);
-            let _ = done.send(Internal::Rerun { dispute_id, result });
+        self.off_loop(move || {
+            let (outcome, _) = hashed_run(sandbox.run(&module, &input, &limits));
+            Internal::Rerun {
+                dispute_id,
+                outcome,
+            }
         });
     }
 
@@ -164,13 +178,9 @@ impl Node {
     }
 
     /// The arbitrator's own result: the worker was right if it submitted this hash.
-    pub(super) fn on_rerun(&mut self, dispute_id: u64, result: Result<Execution, SandboxError>) {
+    pub(super) fn on_rerun(&mut self, dispute_id: u64, outcome: Hashed) {
         let Some(arbitration) = self.arbitrations.get(&dispute_id) else {
             return;
-        };
-        let outcome = match result {
-            Ok(e) => Outcome::Output(e.output),
-            Err(e) => Outcome::Error(e.to_string()),
         };
         let worker_right = crate::chain::felt_of(&outcome.hash()) == arbitration.worker_result;
         tracing::info!(dispute_id, worker_right, "re-ran a disputed job");

@@ -412,18 +412,31 @@ impl Node {
         .map_or_else(Response::Refused, |()| Response::Ack)
     }
 
-    /// A worker's result, which must match its commitment.
-    pub(super) fn on_result(
+    /// A worker's result: hashed on a blocking thread, then judged by [`Self::on_result`].
+    pub(super) fn hash_result(
         &mut self,
         worker: PeerId,
         job_id: JobId,
         output: Vec<u8>,
         error: Option<String>,
-    ) -> Response {
-        let outcome = match error {
-            Some(message) => Outcome::Error(message),
-            None => Outcome::Output(output),
-        };
+        channel: ResponseChannel<Response>,
+    ) {
+        self.off_loop(move || {
+            let outcome = match error {
+                Some(message) => Outcome::Error(message),
+                None => Outcome::Output(output),
+            };
+            Internal::Result {
+                worker,
+                job_id,
+                outcome: Hashed::new(outcome),
+                channel,
+            }
+        });
+    }
+
+    /// A worker's result, which must match its commitment.
+    pub(super) fn on_result(&mut self, worker: PeerId, job_id: JobId, outcome: Hashed) -> Response {
         let result = self
             .with_job(&job_id, |job| job.deliver(&worker, outcome, now_ms()))
             .unwrap_or(Err(Refusal::UnknownJob));
@@ -437,7 +450,7 @@ impl Node {
         // A worker hands its disputed job to whoever re-runs it.
         if let Some(work) = self.work.get(job_id) {
             if let (Some(_), Some(blob)) = (work.disputed_at, work.blobs.get(hash)) {
-                return Response::Blob(blob.clone());
+                return Response::Blob(blob.to_vec());
             }
         }
         let jobs = self.shared.jobs.lock().expect("jobs lock");

@@ -16,9 +16,8 @@
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
-    net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use futures::StreamExt;
@@ -34,19 +33,21 @@ use libp2p::{
 };
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     chain::{
-        signed_bid, Backer, Bidder, FromChain, Settler, SlotReport, ToChain, Verdict as SlotVerdict,
+        signed_bid, Backer, BackingError, Bidder, FromChain, Settler, SlotReport, ToChain,
+        Verdict as SlotVerdict,
     },
     config::{ClientConduct, NodeConfig, WorkerConduct},
     discovery::{self, AdCache},
-    job::{ClientJob, JobStatus, Outcome},
+    job::{ClientJob, Hashed, JobStatus, Outcome},
     limits::{Channel, Limits, Verdict},
     metrics::{Heartbeat, Metrics},
-    network::{self, Behaviour, BehaviourEvent},
+    network::{self, peer_of, Behaviour, BehaviourEvent},
     protocol::{
-        self, addrs_from_wire, addrs_to_wire, spec_hash, topics, Assignment, Backing, Bid,
+        self, addrs_from_wire, addrs_to_wire, now_ms, spec_hash, topics, Assignment, Backing, Bid,
         CapabilityAd, Consent, Gossip, Hash, Health, JobAnnouncement, JobId, Limits as JobLimits,
         Refusal, Request, Response, ResultCommit,
     },
@@ -64,22 +65,6 @@ mod worker;
 
 pub use api::*;
 use {arbiter::*, client::*, lookup::*, peers::*, worker::*};
-
-/// Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_millis() as u64
-}
-
-/// The peer id at the end of a `/p2p/<id>` address.
-pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        Protocol::P2p(peer) => Some(peer),
-        _ => None,
-    })
-}
 
 enum Pending {
     Bid(JobId),
@@ -103,16 +88,49 @@ enum Pending {
     Result(JobId),
 }
 
+/// Work done off the event loop (on blocking threads), coming back to it.
 enum Internal {
+    /// A job this worker ran: its outcome, hashed, and what running it cost (none when it
+    /// failed).
     Executed {
         job: JobId,
-        result: Result<Execution, SandboxError>,
+        outcome: Hashed,
+        cost: Option<(u64, Duration)>,
     },
     /// An arbitrator's own run of a disputed job.
-    Rerun {
-        dispute_id: u64,
-        result: Result<Execution, SandboxError>,
+    Rerun { dispute_id: u64, outcome: Hashed },
+    /// A blob a worker fetched, and whether it hashes to what was asked for.
+    Blob {
+        job: JobId,
+        hash: Hash,
+        blob: Arc<Vec<u8>>,
+        genuine: bool,
     },
+    /// A blob of a disputed job an arbitrator fetched, checked the same way.
+    EvidenceBlob {
+        dispute_id: u64,
+        hash: Hash,
+        blob: Arc<Vec<u8>>,
+        genuine: bool,
+    },
+    /// A worker's result, hashed, with the channel the client's answer goes back on.
+    Result {
+        worker: PeerId,
+        job_id: JobId,
+        outcome: Hashed,
+        channel: ResponseChannel<Response>,
+    },
+}
+
+/// A run's outcome, hashed, and what it cost: work for a blocking thread.
+fn hashed_run(result: Result<Execution, SandboxError>) -> (Hashed, Option<(u64, Duration)>) {
+    match result {
+        Ok(e) => (
+            Hashed::new(Outcome::Output(e.output)),
+            Some((e.fuel_used, e.elapsed)),
+        ),
+        Err(e) => (Hashed::new(Outcome::Error(e.to_string())), None),
+    }
 }
 
 /// How often the node looks at its jobs, timers and limits.
@@ -156,7 +174,8 @@ pub struct Node {
 
 impl Node {
     /// Starts a node: builds the swarm, listens, joins through the bootstrap peers, and
-    /// runs the event loop (and the gateway, when configured) in the background.
+    /// runs the event loop in the background. The HTTP gateway is not part of the node: whoever
+    /// embeds it starts one with [`crate::gateway::serve`].
     pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         config.check()?;
         let key = match &config.key_file {
@@ -262,23 +281,6 @@ impl Node {
             sandbox: sandbox.clone(),
             compiling: Arc::new(tokio::sync::Semaphore::new(COMPILING_AT_ONCE)),
         });
-        let (http, gateway) = match config.http {
-            Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("gateway on {addr}: {e}"))?;
-                let bound = listener.local_addr()?;
-                let app = crate::gateway::router(shared.clone());
-                let task = tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, app).await {
-                        tracing::error!("gateway stopped: {e}");
-                    }
-                });
-                (Some(bound), Some(task))
-            }
-            None => (None, None),
-        };
-
         let node = Node {
             swarm,
             key,
@@ -309,13 +311,9 @@ impl Node {
             _from_chain: from_chain_tx,
             config,
         };
-        let task = tokio::spawn(node.run(commands, internal_rx, from_chain));
-        Ok(NodeHandle {
-            shared,
-            http,
-            task,
-            gateway,
-        })
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(node.run(commands, internal_rx, from_chain, stop.clone()));
+        Ok(NodeHandle { shared, task, stop })
     }
 
     async fn run(
@@ -323,6 +321,7 @@ impl Node {
         mut commands: mpsc::Receiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
         mut from_chain: mpsc::UnboundedReceiver<FromChain>,
+        stop: CancellationToken,
     ) {
         if self.config.bootstrap.is_empty() {
             self.provide();
@@ -331,13 +330,24 @@ impl Node {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = stop.cancelled() => break,
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 Some(command) = commands.recv() => self.on_command(command),
-                Some(done) = internal.recv() => self.on_executed(done),
+                Some(done) = internal.recv() => self.on_internal(done),
                 Some(message) = from_chain.recv() => self.on_chain(message),
                 _ = tick.tick() => self.on_tick(),
             }
         }
+        tracing::debug!("the node stopped");
+    }
+
+    /// Runs input-sized work (running, hashing) on a blocking thread; what it returns
+    /// comes back to the loop through [`Self::on_internal`].
+    fn off_loop(&self, work: impl FnOnce() -> Internal + Send + 'static) {
+        let done = self.internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = done.send(work());
+        });
     }
 
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {

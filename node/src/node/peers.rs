@@ -205,7 +205,7 @@ impl Node {
         &mut self,
         peer: PeerId,
         backing: Backing,
-        verdict: Result<Backer, String>,
+        verdict: Result<Backer, BackingError>,
     ) {
         let Some(link) = &mut self.chain else {
             return;
@@ -246,6 +246,11 @@ impl Node {
                 for job in concerned {
                     self.drive_jobs(Some(job));
                 }
+            }
+            // The chain could not be read: no verdict, so no penalty; the peer's next
+            // bid or ad asks again.
+            Err(BackingError::Chain(e)) => {
+                tracing::warn!(%peer, "could not check a peer's backing: {e}");
             }
             Err(reason) => {
                 tracing::info!(%peer, "ignoring a peer the chain does not back: {reason}");

@@ -142,9 +142,23 @@ impl Node {
                     job_id,
                     output,
                     error,
-                } => self.on_result(peer, job_id, output, error),
+                } => {
+                    // Hashed off the loop; answered from `on_internal`.
+                    return self.hash_result(peer, job_id, output, error, channel);
+                }
             }
         };
+        self.respond(kind, channel, response, concerns);
+    }
+
+    /// Answers a request, counts the answer, and moves the job it concerns along.
+    pub(super) fn respond(
+        &mut self,
+        kind: &'static str,
+        channel: ResponseChannel<Response>,
+        response: Response,
+        concerns: Option<JobId>,
+    ) {
         let outcome = match &response {
             Response::Refused(r) => format!("{r:?}").to_lowercase(),
             _ => "ok".into(),
@@ -160,6 +174,38 @@ impl Node {
             .send_response(channel, response);
         if concerns.is_some() {
             self.drive_jobs(concerns);
+        }
+    }
+
+    /// Work that comes back from blocking threads, each kind to its role.
+    pub(super) fn on_internal(&mut self, done: Internal) {
+        match done {
+            Internal::Executed { job, outcome, cost } => self.on_executed(job, outcome, cost),
+            Internal::Rerun {
+                dispute_id,
+                outcome,
+            } => self.on_rerun(dispute_id, outcome),
+            Internal::Blob {
+                job,
+                hash,
+                blob,
+                genuine,
+            } => self.on_blob(job, hash, blob, genuine),
+            Internal::EvidenceBlob {
+                dispute_id,
+                hash,
+                blob,
+                genuine,
+            } => self.on_evidence_blob(dispute_id, hash, blob, genuine),
+            Internal::Result {
+                worker,
+                job_id,
+                outcome,
+                channel,
+            } => {
+                let response = self.on_result(worker, job_id, outcome);
+                self.respond("result", channel, response, Some(job_id));
+            }
         }
     }
 

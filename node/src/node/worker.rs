@@ -18,8 +18,8 @@ pub(super) struct WorkerJob {
     pub(super) announcement: JobAnnouncement,
     pub(super) state: WorkState,
     pub(super) assignment: Option<Assignment>,
-    pub(super) blobs: HashMap<Hash, Vec<u8>>,
-    pub(super) outcome: Option<Outcome>,
+    pub(super) blobs: HashMap<Hash, Arc<Vec<u8>>>,
+    pub(super) outcome: Option<Hashed>,
     pub(super) seen: Instant,
     /// The client's escrow job for this work, once it is assigned on chain.
     pub(super) escrow: Option<u64>,
@@ -190,7 +190,12 @@ impl Node {
         response: Result<Response, ()>,
     ) {
         match response {
-            Ok(Response::Blob(blob)) => self.on_blob(job, hash, blob),
+            Ok(Response::Blob(blob)) => self.off_loop(move || Internal::Blob {
+                job,
+                hash,
+                genuine: Hash::of(&blob) == hash,
+                blob: Arc::new(blob),
+            }),
             _ => self.abandon(job, client),
         }
     }
@@ -268,11 +273,12 @@ impl Node {
         Response::Ack
     }
 
-    pub(super) fn on_blob(&mut self, job: JobId, hash: Hash, blob: Vec<u8>) {
+    /// A fetched blob, checked against its hash on a blocking thread.
+    pub(super) fn on_blob(&mut self, job: JobId, hash: Hash, blob: Arc<Vec<u8>>, genuine: bool) {
         let Some(work) = self.work.get_mut(&job) else {
             return;
         };
-        if Hash::of(&blob) != hash {
+        if !genuine {
             let client = work.client;
             work.state = WorkState::Done;
             self.penalize(client, "bad-blob");
@@ -288,43 +294,40 @@ impl Node {
         };
         work.state = WorkState::Running;
         let sandbox = self.sandbox.clone();
-        let done = self.internal.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = sandbox.run(&module, &input, &assignment.limits);
-            let _ = done.send(Internal::Executed { job, result });
+        self.off_loop(move || {
+            let (outcome, cost) = hashed_run(sandbox.run(&module, &input, &assignment.limits));
+            Internal::Executed { job, outcome, cost }
         });
     }
 
-    pub(super) fn on_executed(&mut self, done: Internal) {
-        let (job, result) = match done {
-            Internal::Executed { job, result } => (job, result),
-            Internal::Rerun { dispute_id, result } => return self.on_rerun(dispute_id, result),
-        };
-        let (label, fuel) = match &result {
-            Ok(e) => {
+    /// A finished run: commit to its outcome's hash (computed with the run).
+    pub(super) fn on_executed(
+        &mut self,
+        job: JobId,
+        mut outcome: Hashed,
+        cost: Option<(u64, Duration)>,
+    ) {
+        let (label, fuel) = match cost {
+            Some((fuel, elapsed)) => {
                 self.metrics
                     .execution_seconds
-                    .observe(e.elapsed.as_secs_f64());
-                ("ok", e.fuel_used)
+                    .observe(elapsed.as_secs_f64());
+                ("ok", fuel)
             }
-            Err(_) => ("error", 0),
+            None => ("error", 0),
         };
         self.metrics.executions.with_label_values(&[label]).inc();
         let Some(work) = self.work.get_mut(&job) else {
             return;
         };
-        let mut outcome = match result {
-            Ok(e) => Outcome::Output(e.output),
-            Err(e) => Outcome::Error(e.to_string()),
-        };
         if self.config.conduct == WorkerConduct::Lie {
-            outcome = match outcome {
+            outcome = Hashed::new(match outcome.into_outcome() {
                 Outcome::Output(mut bytes) => {
                     bytes.push(0xff);
                     Outcome::Output(bytes)
                 }
                 Outcome::Error(_) => Outcome::Output(b"made up".to_vec()),
-            };
+            });
         }
         let commit = ResultCommit {
             job_id: job,
@@ -348,9 +351,9 @@ impl Node {
         let Some(work) = self.work.get_mut(&job) else {
             return;
         };
-        let (output, error) = match work.outcome.clone() {
-            Some(Outcome::Output(bytes)) => (bytes, None),
-            Some(Outcome::Error(message)) => (Vec::new(), Some(message)),
+        let (output, error) = match work.outcome.as_ref().map(Hashed::outcome) {
+            Some(Outcome::Output(bytes)) => (bytes.clone(), None),
+            Some(Outcome::Error(message)) => (Vec::new(), Some(message.clone())),
             None => return,
         };
         work.state = WorkState::Delivering;

@@ -1,0 +1,344 @@
+//! The settler's task: its start, the recovery of what an earlier run left, the loop that
+//! routes each [`ToChain`] message to its side, and sending transactions with retries.
+
+use super::*;
+
+/// The chain side of a node.
+pub struct Settler {
+    pub(super) session: Session,
+    pub(super) settings: ChainSettings,
+    /// One transaction at a time from this account, so nonces never race.
+    pub(super) sending: Mutex<()>,
+    /// Disputes whose evidence is being checked (which can wait for the worker's reveal):
+    /// the evidence's later publications are not checked again meanwhile.
+    pub(super) checking: std::sync::Mutex<std::collections::HashSet<u64>>,
+    pub(super) out: mpsc::UnboundedSender<FromChain>,
+}
+
+/// A client job's messages, in order, to the task that settles it.
+pub(super) type JobMailbox = mpsc::UnboundedSender<ToChain>;
+
+impl Settler {
+    /// Connects, checks that the manifest belongs to this chain, and starts the settler.
+    /// Returns the sender the event loop talks through, this node's signed backing and what
+    /// it signs consents with.
+    pub async fn start(
+        settings: ChainSettings,
+        me: PeerId,
+        out: mpsc::UnboundedSender<FromChain>,
+    ) -> anyhow::Result<(mpsc::UnboundedSender<ToChain>, Backing, Bidder)> {
+        if settings.settle_margin_secs < CONSENT_MARGIN_SECS {
+            anyhow::bail!(
+                "the settle margin ({} s) must be at least the {CONSENT_MARGIN_SECS} s a worker's consent asks past the job's deadline",
+                settings.settle_margin_secs
+            );
+        }
+        let chain = Chain::connect(&settings.rpc_url).await?;
+        if chain.chain_id() != settings.deployment.chain_id {
+            anyhow::bail!(
+                "the RPC at {} is chain {}, but the manifest was deployed on {:#x}",
+                ciro_bindings::chain::redact(&settings.rpc_url),
+                chain.chain_name(),
+                settings.deployment.chain_id
+            );
+        }
+        let account = chain.account(
+            settings.account,
+            SigningKey::from_secret_scalar(settings.private_key),
+        );
+        let backing = sign_backing(
+            chain.chain_id(),
+            settings.account,
+            settings.private_key,
+            &me,
+        )?;
+        let bidder = Bidder {
+            chain_id: chain.chain_id(),
+            escrow: settings.deployment.address(Contract::JobEscrow)?,
+            account: settings.account,
+            key: SigningKey::from_secret_scalar(settings.private_key),
+        };
+        let session = Session::new(chain, settings.deployment.clone(), account);
+        let settler = Arc::new(Settler {
+            session,
+            settings,
+            sending: Mutex::new(()),
+            checking: Default::default(),
+            out,
+        });
+        // What this account left unsettled in an earlier run: every escrow job up to now.
+        // Jobs this run creates come after, so recovery never touches them.
+        let existing = settler.session.job_count().await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(settler.run(rx, existing));
+        Ok((tx, backing, bidder))
+    }
+
+    /// How far back recovery looks, in escrow jobs.
+    const RECOVERY_WINDOW: u64 = 10_000;
+
+    /// Resumes the settlement an earlier run of this account left: as a client, its open
+    /// slots are cancelled and its assigned ones claimed once their deadline passes; as a
+    /// worker, its submitted slots are finalized once their window passes, if their result
+    /// was revealed (this run does not know an earlier run's openings). A slot whose result
+    /// this run cannot judge (submitted to a client) is left to the window.
+    pub(super) async fn recover(self: Arc<Self>, existing: u64) {
+        let me = self.session.me();
+        let first = existing.saturating_sub(Self::RECOVERY_WINDOW) + 1;
+        let mut resumed = Vec::new();
+        for escrow_id in first..=existing {
+            let Ok(slot) = self.slot(escrow_id).await else {
+                continue;
+            };
+            let client =
+                slot.client.0 == me && matches!(slot.state, JobState::Open | JobState::Assigned);
+            let worker = slot.worker.0 == me && slot.state == JobState::Submitted;
+            if client || worker {
+                resumed.push((escrow_id, client));
+            }
+        }
+        if resumed.is_empty() {
+            return;
+        }
+        tracing::info!(slots = ?resumed, "resuming the settlement of an earlier run");
+        let work = resumed.into_iter().map(|(escrow_id, client)| {
+            let settler = self.clone();
+            async move {
+                if client {
+                    let report = settler
+                        .settle_slot(JobId::default(), escrow_id, None, None, Verdict::NoResult)
+                        .await;
+                    let _ = settler.out.send(FromChain::Recovered(report));
+                } else {
+                    settler
+                        .finalize_when_due(JobId::default(), escrow_id, None)
+                        .await;
+                }
+            }
+        });
+        futures::future::join_all(work).await;
+    }
+
+    /// Handles the event loop's messages until it stops. Every piece of work runs in one
+    /// `JoinSet`, so when the node stops (or is killed), its settlement stops with it, as
+    /// a crashed process's would.
+    pub(super) async fn run(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<ToChain>,
+        existing: u64,
+    ) {
+        let mut jobs: HashMap<JobId, JobMailbox> = HashMap::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(self.clone().watch_own_standing());
+        tasks.spawn(self.clone().recover(existing));
+        loop {
+            let message = tokio::select! {
+                message = rx.recv() => match message {
+                    Some(message) => message,
+                    None => return,
+                },
+                Some(_) = tasks.join_next() => continue,
+            };
+            match message {
+                ToChain::Created {
+                    job,
+                    slots,
+                    reward,
+                    capability,
+                    deadline_ms,
+                } => {
+                    let (mailbox, inbox) = mpsc::unbounded_channel();
+                    jobs.insert(job, mailbox);
+                    let settler = self.clone();
+                    tasks.spawn(async move {
+                        settler
+                            .client_job(job, slots, reward, capability, deadline_ms, inbox)
+                            .await
+                    });
+                }
+                m @ (ToChain::Assigned { .. } | ToChain::Finished { .. }) => {
+                    let (job, last) = match &m {
+                        ToChain::Assigned { job, .. } => (*job, false),
+                        ToChain::Finished { job, .. } => (*job, true),
+                        _ => unreachable!(),
+                    };
+                    match jobs.get(&job) {
+                        Some(mailbox) => {
+                            let _ = mailbox.send(m);
+                        }
+                        None => tracing::warn!(%job, "no escrow for this job"),
+                    }
+                    if last {
+                        jobs.remove(&job);
+                    }
+                }
+                ToChain::Submit {
+                    job,
+                    escrow_id,
+                    result,
+                    salt,
+                } => {
+                    let settler = self.clone();
+                    let opening = opening_of(&result, &salt);
+                    tasks.spawn(async move { settler.submit(job, escrow_id, opening).await });
+                }
+                ToChain::Verify { peer, backing } => {
+                    let settler = self.clone();
+                    tasks.spawn(async move {
+                        let verdict = settler.verify(&peer, &backing).await;
+                        let _ = settler.out.send(FromChain::Verified {
+                            peer,
+                            backing,
+                            verdict,
+                        });
+                    });
+                }
+                ToChain::Arbitrate { client, evidence } => {
+                    let dispute_id = evidence.dispute_id;
+                    if !self.checking.lock().expect("lock").insert(dispute_id) {
+                        continue;
+                    }
+                    let settler = self.clone();
+                    tasks.spawn(async move {
+                        let checked = settler.check_evidence(&evidence).await;
+                        settler.checking.lock().expect("lock").remove(&dispute_id);
+                        match checked {
+                            Ok(worker_result) => {
+                                let _ = settler.out.send(FromChain::Rerun {
+                                    client,
+                                    evidence,
+                                    worker_result,
+                                });
+                            }
+                            Err(why) => tracing::info!(
+                                dispute = evidence.dispute_id,
+                                "not arbitrating: {why}"
+                            ),
+                        }
+                    });
+                }
+                ToChain::Vote {
+                    dispute_id,
+                    worker_right,
+                } => {
+                    let settler = self.clone();
+                    tasks.spawn(async move { settler.vote(dispute_id, worker_right).await });
+                }
+                ToChain::CheckReputation { from, update } => {
+                    let settler = self.clone();
+                    tasks.spawn(async move {
+                        let genuine = settler.check_reputation(&update).await;
+                        let _ = settler.out.send(FromChain::ReputationChecked {
+                            from,
+                            update,
+                            genuine,
+                        });
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits that double from 100 ms up to `max_backoff`, for as many retries as it takes.
+    pub(super) fn backoff(&self) -> ExponentialBackoff {
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(self.settings.max_backoff)
+            .without_max_times()
+            .build()
+    }
+
+    /// Runs `step` until it succeeds or fails in a way no retry can fix (a revert, bad
+    /// input, a shortfall). RPC failures are retried with backoff, for as long as it takes.
+    pub(super) async fn retry<T, F, Fut>(&self, what: &str, mut step: F) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let mut backoff = self.backoff();
+        loop {
+            match step().await {
+                Ok(value) => return Ok(value),
+                Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc { .. })) => {
+                    let wait = backoff.next().unwrap_or(self.settings.max_backoff);
+                    tracing::warn!("{what}: {e}; retrying in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends one transaction's worth of work, alone.
+    pub(super) async fn send<T, F, Fut>(&self, what: &str, step: F) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let _one_at_a_time = self.sending.lock().await;
+        self.retry(what, step).await
+    }
+
+    /// Sends `step` alone, if escrow job `escrow_id` is still in `expected` when read again
+    /// under the lock (another step may have moved it): `None` when it was not.
+    pub(super) async fn send_while<T, F, Fut>(
+        &self,
+        what: &str,
+        escrow_id: u64,
+        expected: JobState,
+        mut step: F,
+    ) -> Result<Option<T>, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let expected = &expected;
+        self.send(what, || {
+            let step = step();
+            async move {
+                if self.session.job_status(escrow_id).await?.state != *expected {
+                    return Ok(None);
+                }
+                step.await.map(Some)
+            }
+        })
+        .await
+    }
+
+    pub(super) async fn slot(&self, escrow_id: u64) -> Result<escrow::Job, ChainError> {
+        self.retry("JobEscrow.job", || self.session.job_status(escrow_id))
+            .await
+    }
+
+    /// Publishes the reputation changes of transaction `hash`.
+    pub(super) async fn publish_reputation(&self, hash: Felt) {
+        let updates = self
+            .retry("ReputationUpdated events", || {
+                self.session.reputation_updates(hash)
+            })
+            .await
+            .unwrap_or_default();
+        for (block, update) in updates {
+            let _ = self.out.send(FromChain::Reputation(ReputationUpdate {
+                worker: update.worker.0.to_bytes_be(),
+                reason: parse_cairo_short_string(&update.reason).unwrap_or_default(),
+                jobs_completed: update.new.jobs_completed,
+                jobs_failed: update.new.jobs_failed,
+                disputes_won: update.new.disputes_won,
+                disputes_lost: update.new.disputes_lost,
+                tx_hash: hash.to_bytes_be(),
+                block,
+            }));
+        }
+    }
+
+    /// The chain's clock: the newest block's time, or this machine's if that is later (the
+    /// next block is stamped with the sequencer's clock, not the last block's).
+    pub(super) async fn chain_now(&self) -> u64 {
+        let wall = crate::protocol::now_ms() / 1000;
+        match self.session.chain_time().await {
+            Ok(t) => t.max(wall),
+            Err(_) => wall,
+        }
+    }
+}
