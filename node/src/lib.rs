@@ -14,6 +14,7 @@
 //! - [`gateway`]: the HTTP API; [`client`]: its client, for the CLI; [`metrics`]: Prometheus; [`config`]: settings.
 pub mod chain;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod discovery;
 pub mod gateway;

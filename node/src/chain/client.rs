@@ -70,7 +70,7 @@ impl Settler {
             Ok(c) => c,
             Err(e) => return refuse(e.to_string()),
         };
-        let left_ms = deadline_ms.saturating_sub(crate::protocol::now_ms());
+        let left_ms = deadline_ms.saturating_sub(crate::clock::now_ms());
         let terms = JobTerms {
             spec_hash: felt_of(&job),
             reward,

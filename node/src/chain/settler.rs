@@ -335,7 +335,7 @@ impl Settler {
     /// The chain's clock: the newest block's time, or this machine's if that is later (the
     /// next block is stamped with the sequencer's clock, not the last block's).
     pub(super) async fn chain_now(&self) -> u64 {
-        let wall = crate::protocol::now_ms() / 1000;
+        let wall = crate::clock::now_ms() / 1000;
         match self.session.chain_time().await {
             Ok(t) => t.max(wall),
             Err(_) => wall,

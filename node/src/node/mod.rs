@@ -40,6 +40,7 @@ use crate::{
         signed_bid, Backer, BackingError, Bidder, FromChain, Settler, SlotReport, ToChain,
         Verdict as SlotVerdict,
     },
+    clock::now_ms,
     config::{ClientConduct, NodeConfig, WorkerConduct},
     discovery::{self, AdCache},
     job::{ClientJob, Hashed, JobStatus, Outcome},
@@ -47,7 +48,7 @@ use crate::{
     metrics::{Heartbeat, Metrics},
     network::{self, peer_of, Behaviour, BehaviourEvent},
     protocol::{
-        self, addrs_from_wire, addrs_to_wire, now_ms, spec_hash, topics, Assignment, Backing, Bid,
+        self, addrs_from_wire, addrs_to_wire, spec_hash, topics, Assignment, Backing, Bid,
         CapabilityAd, Consent, Gossip, Hash, Health, JobAnnouncement, JobId, Limits as JobLimits,
         Refusal, Request, Response, ResultCommit,
     },
