@@ -23,6 +23,16 @@ struct NodeProcess {
     gateway: String,
 }
 
+/// A node a failing test leaves behind is killed, not leaked.
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `ciro node run` and reads its listen address and gateway from its stdout.
 fn node(dir: &Path, name: &str, extra: &[&str]) -> NodeProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ciro"))
