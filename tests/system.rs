@@ -51,11 +51,11 @@ async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
         .map(|w| (w.node.peer_id().to_string(), w.account))
         .collect();
     for job in &jobs {
-        let record = net.job(job).unwrap();
+        let record = net.job(job).await.unwrap();
         let result = record.result.as_ref().expect("a result");
         assert_eq!(result.agreeing.len(), 2, "{record:?}");
         let slots = &settled[job];
-        assert!(net.paid_in_full(job, slots), "{slots:?}");
+        assert!(net.paid_in_full(job, slots).await, "{slots:?}");
         let used: Vec<_> = slots.iter().filter(|s| s.worker.is_some()).collect();
         assert_eq!(used.len(), 2, "{slots:?}");
         for slot in used {
@@ -165,7 +165,7 @@ async fn resolved_disputes(
 ) -> Vec<(u64, ciro_bindings::contracts::disputes::Dispute)> {
     use ciro_bindings::contracts::disputes::DisputeStatus;
     let ids = eventually("the disputes", Duration::from_secs(10), || async {
-        let d = net.job(&job).unwrap().disputes;
+        let d = net.job(&job).await.unwrap().disputes;
         (d.len() == count).then_some(d)
     })
     .await;
@@ -203,7 +203,7 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
         .wait_settled(&jobs, Duration::from_secs(120), |_| {})
         .await
         .unwrap();
-    let record = net.job(&jobs[0]).unwrap();
+    let record = net.job(&jobs[0]).await.unwrap();
     assert_eq!(record.status, ciro_node::job::JobStatus::Completed);
     assert!(record
         .verification_failures
@@ -318,7 +318,7 @@ async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded
         "the doomed worker's assignment",
         Duration::from_secs(30),
         || async {
-            let job = net.job(&jobs[0]).unwrap();
+            let job = net.job(&jobs[0]).await.unwrap();
             (job.assignments.iter().any(|a| a.worker == doomed) && job.escrow_ids.len() >= 2)
                 .then_some(())
         },
@@ -327,13 +327,14 @@ async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded
     net.workers[0].node.kill();
     // The others finish the job; then the chain's clock passes the escrow deadline.
     eventually("the job's completion", Duration::from_secs(60), || async {
-        (net.job(&jobs[0]).unwrap().status == ciro_node::job::JobStatus::Completed).then_some(())
+        (net.job(&jobs[0]).await.unwrap().status == ciro_node::job::JobStatus::Completed)
+            .then_some(())
     })
     .await;
     // The two who delivered are paid before the clock moves.
     let doomed_account = net.workers[0].account;
     eventually("the others' payment", Duration::from_secs(60), || async {
-        let job = net.job(&jobs[0]).unwrap();
+        let job = net.job(&jobs[0]).await.unwrap();
         let mut completed = 0;
         for id in &job.escrow_ids {
             let slot = net.owner.job_status(*id).await.unwrap();
@@ -435,8 +436,8 @@ async fn peers_the_chain_does_not_back_are_ignored_and_penalized() {
         .await
         .unwrap();
     for job in &jobs {
-        let record = net.job(job).unwrap();
-        assert!(net.paid_in_full(job, &settled[job]));
+        let record = net.job(job).await.unwrap();
+        assert!(net.paid_in_full(job, &settled[job]).await);
         for rogue in &rogues {
             assert!(record.bids.iter().all(|b| b.worker != *rogue), "{record:?}");
             assert!(record.assignments.iter().all(|a| a.worker != *rogue));
@@ -511,9 +512,12 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
         "every job's completion off chain",
         Duration::from_secs(60),
         || async {
-            jobs.iter()
-                .all(|j| net.job(j).unwrap().status == ciro_node::job::JobStatus::Completed)
-                .then_some(())
+            for j in &jobs {
+                if net.job(j).await.unwrap().status != ciro_node::job::JobStatus::Completed {
+                    return None;
+                }
+            }
+            Some(())
         },
     )
     .await;
@@ -524,7 +528,7 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
     let unsettled = {
         let mut n = 0;
         for job in &jobs {
-            n += net.job(job).unwrap().settlement.is_none() as usize;
+            n += net.job(job).await.unwrap().settlement.is_none() as usize;
         }
         n
     };
@@ -537,7 +541,11 @@ async fn jobs_settle_exactly_once_through_an_rpc_outage_and_an_indexer_restart()
         .unwrap();
     let mut paid_slots = 0u128;
     for job in &jobs {
-        assert!(net.paid_in_full(job, &settled[job]), "{:?}", settled[job]);
+        assert!(
+            net.paid_in_full(job, &settled[job]).await,
+            "{:?}",
+            settled[job]
+        );
         paid_slots += settled[job]
             .iter()
             .filter(|s| s.state == "completed")
@@ -598,7 +606,7 @@ async fn a_worker_is_never_assigned_more_collateral_than_its_cap() {
     assert_eq!(slots.len(), 1, "{slots:?}");
     assert_eq!(slots[0].state, "completed", "{slots:?}");
     assert_eq!(slots[0].worker, Some(other.node.peer_id()), "{slots:?}");
-    let record = net.job(&jobs[0]).unwrap();
+    let record = net.job(&jobs[0]).await.unwrap();
     assert!(
         record
             .bids
@@ -641,7 +649,7 @@ async fn without_agreement_every_slot_is_disputed_and_only_the_honest_worker_is_
         .await
         .unwrap();
     assert_eq!(
-        net.job(&job).unwrap().status,
+        net.job(&job).await.unwrap().status,
         ciro_node::job::JobStatus::Failed
     );
     let slots = &settled[&job];
@@ -746,7 +754,7 @@ async fn a_restarted_client_settles_what_its_crashed_run_left_open() {
         .await
         .unwrap();
     let slots = eventually("the escrow", Duration::from_secs(30), || async {
-        let j = crashing.shared.job(&job).unwrap();
+        let j = crashing.shared.job(&job).await.unwrap();
         (j.escrow_ids.len() == 2).then_some(j.escrow_ids)
     })
     .await;

@@ -418,7 +418,7 @@ async fn p2p_announcements(nodes: usize) -> Spread {
     let mut payload = 0;
     for n in 0..ANNOUNCEMENTS as u64 {
         let id = client.shared.submit(quiet_job(n)).await.unwrap();
-        let job = client.shared.job(&id).unwrap();
+        let job = client.shared.job(&id).await.unwrap();
         payload = protocol::seal(
             &libp2p::identity::Keypair::generate_ed25519(),
             &Gossip::Job(JobAnnouncement {

@@ -182,7 +182,7 @@ async fn job(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let hash = Hash::parse(&id).map_err(|e| ApiError::bad("id", e.to_string()))?;
-    match shared.job(&hash) {
+    match shared.job(&hash).await {
         Some(job) => Ok(Json(job).into_response()),
         None => Err(ApiError {
             status: StatusCode::NOT_FOUND,
@@ -193,20 +193,7 @@ async fn job(
 }
 
 async fn jobs(State(shared): State<Arc<Shared>>) -> Response {
-    let mut jobs: Vec<_> = shared
-        .jobs
-        .lock()
-        .expect("jobs lock")
-        .values()
-        .map(|j| {
-            json!({
-                "job_id": j.id, "status": j.status, "capability": j.capability,
-                "created_ms": j.created_ms, "completed_ms": j.completed_ms,
-            })
-        })
-        .collect();
-    jobs.sort_by_key(|j| std::cmp::Reverse(j["created_ms"].as_u64()));
-    Json(json!({ "jobs": jobs })).into_response()
+    Json(json!({ "jobs": shared.jobs().await })).into_response()
 }
 
 async fn peers(State(shared): State<Arc<Shared>>) -> Response {

@@ -167,7 +167,7 @@ async fn six_nodes_discover_bid_run_verify_and_survive_the_bootstrap_loss() {
         assert_eq!(response.status().as_u16(), status, "{path}");
     }
     assert_eq!(
-        client.shared.jobs.lock().unwrap().len(),
+        client.shared.jobs().await.len(),
         1,
         "nothing else was submitted"
     );
@@ -253,8 +253,8 @@ async fn a_worker_killed_mid_job_is_replaced() {
     let request = hash_chain(LONG_ROUNDS, 1);
     let want = expected(&request);
     let id = client.shared.submit(request).await.unwrap();
-    let victim = eventually("a worker to accept", Duration::from_secs(30), || {
-        let job = client.shared.job(&id)?;
+    let victim = eventually("a worker to accept", Duration::from_secs(30), || async {
+        let job = client.shared.job(&id).await?;
         job.assignments
             .iter()
             .find(|a| a.state == AssignmentState::Accepted)

@@ -1103,10 +1103,10 @@ async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let paid = jobs
-        .iter()
-        .filter(|j| network.paid_in_full(j, &settled[*j]))
-        .count();
+    let mut paid = 0;
+    for job in &jobs {
+        paid += usize::from(network.paid_in_full(job, &settled[job]).await);
+    }
     println!(
         "{paid} of {} jobs settled and paid on chain in {:.1} s",
         jobs.len(),

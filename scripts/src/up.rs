@@ -522,13 +522,14 @@ impl LocalNetwork {
     }
 
     /// The client's record of a job: status, bids, assignments, result, settlement.
-    pub fn job(&self, id: &JobId) -> Option<ciro_node::job::ClientJob> {
-        self.client.shared.job(id)
+    pub async fn job(&self, id: &JobId) -> Option<ciro_node::job::ClientJob> {
+        self.client.shared.job(id).await
     }
 
     /// Whether the job completed off chain and every slot it used was paid.
-    pub fn paid_in_full(&self, id: &JobId, slots: &[SlotReport]) -> bool {
+    pub async fn paid_in_full(&self, id: &JobId, slots: &[SlotReport]) -> bool {
         self.job(id)
+            .await
             .is_some_and(|j| j.status == JobStatus::Completed)
             && slots
                 .iter()

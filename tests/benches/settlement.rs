@@ -48,7 +48,7 @@ async fn drive(client: &NodeHandle, jobs: usize, on_chain: bool) -> (Times, Dura
         match tokio::time::timeout(Duration::from_secs(300), events.recv()).await {
             Ok(Ok(NodeEvent::Settled { job, status, at })) => {
                 if status != JobStatus::Completed {
-                    let record = client.shared.job(&job);
+                    let record = client.shared.job(&job).await;
                     panic!(
                         "job {job} failed: {:?}",
                         record.map(|r| (r.error, r.assignments))

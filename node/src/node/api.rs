@@ -124,7 +124,31 @@ pub enum Command {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
     Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Job(JobId, oneshot::Sender<Option<ClientJob>>),
+    Jobs(oneshot::Sender<Vec<JobSummary>>),
     Dial(Multiaddr),
+}
+
+/// A job as `GET /v1/jobs` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobSummary {
+    pub job_id: JobId,
+    pub status: JobStatus,
+    pub capability: String,
+    pub created_ms: u64,
+    pub completed_ms: Option<u64>,
+}
+
+impl From<&ClientJob> for JobSummary {
+    fn from(job: &ClientJob) -> Self {
+        Self {
+            job_id: job.id,
+            status: job.status,
+            capability: job.capability.clone(),
+            created_ms: job.created_ms,
+            completed_ms: job.completed_ms,
+        }
+    }
 }
 
 /// A peer as `/v1/peers` shows it.
@@ -173,7 +197,6 @@ pub struct Shared {
     pub peer_id: PeerId,
     /// The latest chain-checked reputation record of each worker account heard of.
     pub reputation: Mutex<HashMap<[u8; 32], protocol::ReputationUpdate>>,
-    pub jobs: Mutex<HashMap<JobId, ClientJob>>,
     pub metrics: Metrics,
     /// When the event loop last ticked.
     pub heartbeat: Heartbeat,
@@ -196,8 +219,14 @@ impl Shared {
         let _ = self.events.send(event);
     }
 
-    pub fn job(&self, id: &JobId) -> Option<ClientJob> {
-        self.jobs.lock().expect("jobs lock").get(id).cloned()
+    /// A job this node submitted, as its event loop holds it now.
+    pub async fn job(&self, id: &JobId) -> Option<ClientJob> {
+        self.ask(|reply| Command::Job(*id, reply)).await.flatten()
+    }
+
+    /// Every job this node submitted, newest first.
+    pub async fn jobs(&self) -> Vec<JobSummary> {
+        self.ask(Command::Jobs).await.unwrap_or_default()
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {

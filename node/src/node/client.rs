@@ -91,7 +91,7 @@ impl Node {
                 deadline_ms: job.deadline_ms,
             });
         }
-        self.shared.jobs.lock().expect("jobs lock").insert(id, job);
+        self.jobs.borrow_mut().insert(id, job);
         self.announce(id);
         id
     }
@@ -99,7 +99,7 @@ impl Node {
     /// Publishes the job's announcement; with nobody subscribed yet, looks for workers
     /// and waits for one to appear.
     pub(super) fn announce(&mut self, id: JobId) {
-        let Some(job) = self.shared.job(&id) else {
+        let Some(job) = self.jobs.borrow().get(&id).cloned() else {
             return;
         };
         if !job.is_open() {
@@ -124,7 +124,7 @@ impl Node {
                     at: Instant::now(),
                 });
                 self.unannounced.remove(&id);
-                let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+                let mut jobs = self.jobs.borrow_mut();
                 if let Some(job) = jobs.get_mut(&id) {
                     job.announced_ms.get_or_insert(now_ms());
                     job.announcements += 1;
@@ -149,7 +149,7 @@ impl Node {
 
     pub(super) fn announce_waiting(&mut self, topic: &TopicHash) {
         let waiting: Vec<JobId> = {
-            let jobs = self.shared.jobs.lock().expect("jobs lock");
+            let jobs = self.jobs.borrow();
             self.unannounced
                 .iter()
                 .filter(|id| {
@@ -174,7 +174,7 @@ impl Node {
                 self.penalize(worker, "unbacked");
                 return Response::Refused(Refusal::Unbacked);
             };
-            let Some(job) = self.shared.job(&bid.job_id) else {
+            let Some(job) = self.jobs.borrow().get(&bid.job_id).cloned() else {
                 return Response::Refused(Refusal::UnknownJob);
             };
             // Without a consent to these terms the escrow would refuse the assignment.
@@ -207,7 +207,7 @@ impl Node {
             .reputation
             .standing(&worker, account)
             .unwrap_or(Standing::UNKNOWN);
-        let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+        let mut jobs = self.jobs.borrow_mut();
         let Some(job) = jobs.get_mut(&bid.job_id) else {
             return Response::Refused(Refusal::UnknownJob);
         };
@@ -238,7 +238,7 @@ impl Node {
         let mut assign = Vec::new();
         let mut reannounce = Vec::new();
         {
-            let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+            let mut jobs = self.jobs.borrow_mut();
             let selected: Vec<&mut ClientJob> = match only {
                 Some(id) => jobs.get_mut(&id).into_iter().collect(),
                 None => jobs.values_mut().collect(),
@@ -342,7 +342,7 @@ impl Node {
 
     /// Applies `f` to a job, then records its end if `f` ended it.
     pub(super) fn with_job<T>(&self, id: &JobId, f: impl FnOnce(&mut ClientJob) -> T) -> Option<T> {
-        let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+        let mut jobs = self.jobs.borrow_mut();
         let job = jobs.get_mut(id)?;
         let (was_open, failures) = (job.is_open(), job.verification_failures.len());
         let out = f(job);
@@ -358,7 +358,7 @@ impl Node {
 
     pub(super) fn worker_lost(&mut self, peer: PeerId) {
         let ids: Vec<JobId> = {
-            let jobs = self.shared.jobs.lock().expect("jobs lock");
+            let jobs = self.jobs.borrow();
             jobs.values()
                 .filter(|j| j.is_open() && j.assignment(&peer).is_some())
                 .map(|j| j.id)
@@ -453,7 +453,7 @@ impl Node {
                 return Response::Blob(blob.to_vec());
             }
         }
-        let jobs = self.shared.jobs.lock().expect("jobs lock");
+        let jobs = self.jobs.borrow();
         let disputed = self.config.client_conduct != ClientConduct::Grief
             && jobs.get(job_id).is_some_and(|job| {
                 !job.disputes.is_empty() && (job.module == *hash || job.input == *hash)

@@ -15,6 +15,7 @@
 //! capabilities, a worker (the jobs it bids on and runs, in `Node::work`).
 
 use std::{
+    cell::RefCell,
     collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -156,6 +157,10 @@ pub struct Node {
     /// Jobs waiting for a subscribed peer to announce to.
     unannounced: HashSet<JobId>,
     work: HashMap<JobId, WorkerJob>,
+    /// The jobs this node submitted (the client role's state). Only the loop holds them;
+    /// the gateway and embedders ask through [`Command::Job`]. A `RefCell`, not a lock:
+    /// one task owns it, and a handler borrows it while it calls other handlers.
+    jobs: RefCell<HashMap<JobId, ClientJob>>,
     internal: mpsc::UnboundedSender<Internal>,
     started: Instant,
     last_ad: Option<Instant>,
@@ -273,7 +278,6 @@ impl Node {
         let shared = Arc::new(Shared {
             peer_id: me,
             reputation: Mutex::default(),
-            jobs: Mutex::default(),
             metrics: metrics.clone(),
             heartbeat: Heartbeat::default(),
             listen_addrs: Mutex::new(listening),
@@ -299,6 +303,7 @@ impl Node {
             next_lookup: 0,
             unannounced: HashSet::new(),
             work: HashMap::new(),
+            jobs: RefCell::default(),
             internal,
             started: Instant::now(),
             last_ad: None,
@@ -417,6 +422,15 @@ impl Node {
             } => self.start_lookup(capability, count, Some(reply)),
             Command::Peers(reply) => {
                 let _ = reply.send(self.peer_infos());
+            }
+            Command::Job(id, reply) => {
+                let _ = reply.send(self.jobs.borrow().get(&id).cloned());
+            }
+            Command::Jobs(reply) => {
+                let mut jobs: Vec<JobSummary> =
+                    self.jobs.borrow().values().map(JobSummary::from).collect();
+                jobs.sort_by_key(|j| std::cmp::Reverse(j.created_ms));
+                let _ = reply.send(jobs);
             }
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {

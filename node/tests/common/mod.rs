@@ -80,10 +80,14 @@ pub fn expected(request: &JobRequest) -> Vec<u8> {
 }
 
 /// Polls `check` until it gives a value, or panics naming `what` after `limit`.
-pub async fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub async fn eventually<T, Fut: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> Fut,
+) -> T {
     let started = Instant::now();
     loop {
-        if let Some(value) = check() {
+        if let Some(value) = check().await {
             return value;
         }
         if started.elapsed() > limit {
@@ -95,8 +99,8 @@ pub async fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() 
 
 /// Waits until the job is settled one way or the other.
 pub async fn settled(client: &NodeHandle, id: &Hash) -> ClientJob {
-    eventually("the job to settle", Duration::from_secs(60), || {
-        client.shared.job(id).filter(|j| !j.is_open())
+    eventually("the job to settle", Duration::from_secs(60), || async {
+        client.shared.job(id).await.filter(|j| !j.is_open())
     })
     .await
 }
