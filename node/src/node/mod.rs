@@ -11,8 +11,9 @@
 //! - [`api`]: what programs around the node see: requests and their checks, commands,
 //!   events, the shared state and the handle.
 //!
-//! A node is a client (the jobs it submits, in [`Shared::jobs`]) and, when it has
-//! capabilities, a worker (the jobs it bids on and runs, in `Node::work`).
+//! A node is a client (the jobs it submits, in `Node::jobs`; others ask for them through
+//! [`Shared::job`]) and, when it has capabilities, a worker (the jobs it bids on and runs,
+//! in `Node::work`).
 
 use std::{
     cell::RefCell,
