@@ -310,6 +310,19 @@ pub mod workloads {
     pub fn compile(text: &str) -> Vec<u8> {
         wat::parse_str(text).expect("shipped workloads are valid WebAssembly text")
     }
+
+    /// A module built to be costly to compile: its `run` holds `body` inside `depth`
+    /// nested `kind` blocks (`block`, `loop`), 3 bytes a level. For tests of
+    /// [`super::screen`] and of what a node does with such a module.
+    pub fn nested(kind: &str, depth: usize, body: &str) -> Vec<u8> {
+        compile(&format!(
+            r#"(module (memory (export "memory") 1)
+                 (func (export "alloc") (param i32) (result i32) i32.const 0)
+                 (func (export "run") (param i32 i32) (result i64) {} {body} {} i64.const 0))"#,
+            format!("{kind} ").repeat(depth),
+            "end ".repeat(depth)
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -446,17 +459,7 @@ mod tests {
         );
     }
 
-    /// A module whose `run` holds `body` inside `depth` nested `kind` blocks.
-    fn nested(kind: &str, depth: usize, body: &str) -> Vec<u8> {
-        wat::parse_str(format!(
-            r#"(module (memory (export "memory") 1)
-                 (func (export "alloc") (param i32) (result i32) i32.const 0)
-                 (func (export "run") (param i32 i32) (result i64) {} {body} {} i64.const 0))"#,
-            format!("{kind} ").repeat(depth),
-            "end ".repeat(depth)
-        ))
-        .unwrap()
-    }
+    use workloads::nested;
 
     #[test]
     fn modules_too_costly_to_compile_are_refused_before_compiling_by_clients_and_workers() {

@@ -199,17 +199,9 @@ fn three_node_processes_run_a_verified_job_from_the_cli() {
     }
 }
 
-/// A module whose `run` nests `depth` blocks: 3 bytes per level, and a compiler's time
-/// grows faster than the nesting.
-fn nested_module(depth: usize) -> Vec<u8> {
-    let text = format!(
-        r#"(module (memory (export "memory") 1)
-             (func (export "alloc") (param i32) (result i32) i32.const 0)
-             (func (export "run") (param i32 i32) (result i64) {} {} i64.const 0))"#,
-        "block ".repeat(depth),
-        "end ".repeat(depth)
-    );
-    workloads::compile(&text)
+/// The JSON body of `GET url`.
+async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 /// How long `GET url` takes to answer 200, or `None` when it does not.
@@ -250,7 +242,7 @@ async fn a_module_built_to_stall_compilation_is_refused_while_the_node_keeps_ans
         }
     });
 
-    let module = nested_module(80_000);
+    let module = workloads::nested("block", 80_000, "");
     assert!(module.len() > 200_000, "{} bytes", module.len());
     let refused = http
         .post(format!("{}/v1/jobs", client.gateway))
@@ -280,14 +272,7 @@ async fn a_module_built_to_stall_compilation_is_refused_while_the_node_keeps_ans
     );
 
     // The client still sees its worker, and its loop is live.
-    let peers: serde_json::Value = http
-        .get(&peers_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let peers = get_json(&http, &peers_url).await;
     let worker_id = worker.addr.rsplit('/').next().unwrap();
     assert!(
         peers["peers"]
@@ -297,14 +282,7 @@ async fn a_module_built_to_stall_compilation_is_refused_while_the_node_keeps_ans
             .any(|p| p["peer_id"] == worker_id && p["connected"] == true),
         "{peers}"
     );
-    let health: serde_json::Value = http
-        .get(&health_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&http, &health_url).await;
     assert_eq!(health["status"], "ok", "{health}");
 
     // SIGINT stops both nodes within 5 s.
