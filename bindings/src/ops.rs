@@ -738,6 +738,46 @@ impl Session {
             .map_err(|e| self.view_error("JobEscrow.is_acceptance_used", e))
     }
 
+    /// The transaction whose `JobSettled` paid `client`'s acceptance `nonce` to `worker`,
+    /// searched from block `from_block` on; `None` when no such event is on chain yet.
+    pub async fn settlement_tx(
+        &self,
+        client: Felt,
+        worker: Felt,
+        nonce: Felt,
+        from_block: u64,
+    ) -> Result<Option<Felt>> {
+        use starknet::core::types::{BlockId, BlockTag, EventFilter};
+        let filter = EventFilter {
+            from_block: Some(BlockId::Number(from_block)),
+            to_block: Some(BlockId::Tag(BlockTag::Latest)),
+            address: Some(self.at(Contract::JobEscrow)?),
+            keys: Some(vec![
+                vec![starknet::core::utils::get_selector_from_name("JobSettled")
+                    .expect("a valid name")],
+                vec![client],
+                vec![worker],
+            ]),
+        };
+        let mut token = None;
+        loop {
+            let page = self
+                .chain
+                .rpc()
+                .get_events(filter.clone(), token, 1000)
+                .await
+                .map_err(|e| self.chain.error("starknet_getEvents (JobSettled)", e))?;
+            // The first field after the keys is the nonce.
+            if let Some(event) = page.events.iter().find(|e| e.data.first() == Some(&nonce)) {
+                return Ok(Some(event.transaction_hash));
+            }
+            match page.continuation_token {
+                Some(next) => token = Some(next),
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// This account's signature on `acceptance` to this deployment's escrow, with `key` (the
     /// account's own key: a client accepts a result and pays it from its deposit).
     pub fn sign_acceptance(
