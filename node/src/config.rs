@@ -194,6 +194,18 @@ pub struct NodeArgs {
     /// Re-run disputed jobs and vote (the account must be an arbitrator).
     #[arg(long, requires = "settle")]
     pub arbitrate: bool,
+    /// As a client, pay jobs from a deposit in the escrow with signed acceptances, settled
+    /// many to a transaction, instead of one escrow job per worker; the deposit is topped
+    /// up by at least this much CIRO when the jobs in flight need more. Such jobs carry no
+    /// collateral and no dispute: a result that is not the agreed one is simply not paid.
+    #[arg(long, value_name = "CIRO", requires = "settle")]
+    pub deposit: Option<String>,
+    /// Acceptances paid in one transaction, at most.
+    #[arg(long, default_value_t = 50, requires = "settle", value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub batch_size: u16,
+    /// Milliseconds the oldest waiting acceptance waits for a fuller batch.
+    #[arg(long, default_value_t = 2000, requires = "settle")]
+    pub batch_wait_ms: u64,
 }
 
 impl NodeArgs {

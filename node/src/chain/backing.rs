@@ -11,8 +11,24 @@ impl Settler {
     ) -> Result<Backer, BackingError> {
         let account = Felt::from_bytes_be(&backing.account);
         let hash = binding_hash(self.session.chain.chain_id(), account, peer);
-        let mut calldata = vec![hash, Felt::from(backing.signature.len() as u64)];
-        calldata.extend(backing.signature.iter().map(Felt::from_bytes_be));
+        let signature: Vec<Felt> = backing.signature.iter().map(Felt::from_bytes_be).collect();
+        if !self.is_valid_signature(account, hash, &signature).await? {
+            return Err(BackingError::NotSigned(account));
+        }
+        Ok(self.standing(account).await?)
+    }
+
+    /// Whether `account` signed `hash` with `signature`, as the account contract itself
+    /// says (SRC-6 `is_valid_signature`). No such account, or one that reverts on the
+    /// signature, did not sign.
+    pub(super) async fn is_valid_signature(
+        &self,
+        account: Felt,
+        hash: Felt,
+        signature: &[Felt],
+    ) -> Result<bool, ChainError> {
+        let mut calldata = vec![hash, Felt::from(signature.len() as u64)];
+        calldata.extend_from_slice(signature);
         let call = FunctionCall {
             contract_address: account,
             entry_point_selector: get_selector_from_name("is_valid_signature")
@@ -29,16 +45,12 @@ impl Settler {
                     .await
                 {
                     Ok(answer) => Ok(answer.first().copied()),
-                    // No such account, or it reverted on this signature: not valid.
                     Err(starknet::providers::ProviderError::StarknetError(_)) => Ok(None),
                     Err(e) => Err(self.session.chain.error("is_valid_signature", e)),
                 }
             })
             .await?;
-        if answer != Some(VALID) {
-            return Err(BackingError::NotSigned(account));
-        }
-        Ok(self.standing(account).await?)
+        Ok(answer == Some(VALID))
     }
 
     pub(super) async fn standing(&self, account: Felt) -> Result<Backer, ChainError> {

@@ -185,6 +185,7 @@ impl Settler {
             worker,
             state,
             tx_hash: tx_hash.map(|h| format!("{h:#x}")),
+            acceptance: None,
         };
         loop {
             let slot = match self.slot(escrow_id).await {

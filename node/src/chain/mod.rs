@@ -22,6 +22,12 @@
 //!   (active, capabilities) fresh so it bids only while staked;
 //! - for an arbitrator, waits for the disputed worker to reveal its result before judging
 //!   it: a result never revealed is judged wrong;
+//! - for a client that settles from a deposit ([`Batching::deposit`]), creates no escrow
+//!   job at all: it holds the rewards of the jobs in flight against its deposit (topping it
+//!   up), signs an acceptance of each agreed result that names the worker's commitment, and
+//!   hands it to the worker; a worker checks it (signature, deposit, fee) and pays many in
+//!   one `settle_batch`; the client settles what a worker leaves after
+//!   [`Batching::fallback`] itself, and reports each job with the transaction that paid it;
 //! - publishes what those transactions did to reputation (their `ReputationUpdated`
 //!   events), naming the transaction.
 //!
@@ -32,12 +38,14 @@
 //! Where each part is: [`settler`] (the task, recovery, the loop that routes each
 //! [`ToChain`] message, sending with retries), [`backing`] (peers' backing, this node's
 //! standing, reputation checks), [`client`], [`worker`] and [`arbiter`] (each side's
-//! transactions), and [`slot`] (the client's decision for one slot).
+//! transactions), [`slot`] (the client's decision for one slot), and [`batch`] (deposits,
+//! acceptances and batches).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use ciro_bindings::{
+    acceptance::{Acceptance, SignedAcceptance},
     bid,
     chain::Chain,
     commitment::Opening,
@@ -61,11 +69,12 @@ use tokio::sync::{mpsc, Mutex};
 use url::Url;
 
 pub use crate::job::{SlotReport, SlotState};
-use crate::protocol::{Backing, Consent, Evidence, Hash, JobId, ReputationUpdate};
+use crate::protocol::{Accepted, Backing, Consent, Evidence, Hash, JobId, ReputationUpdate};
 use ciro_bindings::contracts::disputes::{self, DisputeStatus};
 
 mod arbiter;
 mod backing;
+mod batch;
 mod client;
 mod settler;
 mod slot;
@@ -105,6 +114,36 @@ pub struct ChainSettings {
     /// The most collateral this worker consents to lock for one job, base units; `None`
     /// offers all its free stake. A job asking more gets no consent from it.
     pub max_collateral: Option<u128>,
+    /// Settling from a deposit with signed acceptances, many jobs to a transaction.
+    pub batching: Batching,
+}
+
+/// How a node settles through the escrow's deposits: a client pays each agreed result with
+/// a signed acceptance instead of an escrow job per worker, and whoever holds acceptances
+/// (the worker, or the client when the worker does not) pays many in one `settle_batch`.
+#[derive(Clone, Debug)]
+pub struct Batching {
+    /// As a client, settle from a deposit topped up by at least this much (base units)
+    /// whenever the jobs in flight need more; `None` keeps one escrow job per worker, with
+    /// collateral and disputes.
+    pub deposit: Option<u128>,
+    /// A batch goes on chain once this many acceptances wait…
+    pub max_jobs: usize,
+    /// …or once the oldest has waited this long.
+    pub max_wait: Duration,
+    /// A client settles an acceptance itself when its worker has not after this long.
+    pub fallback: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self {
+            deposit: None,
+            max_jobs: 50,
+            max_wait: Duration::from_secs(2),
+            fallback: Duration::from_secs(30),
+        }
+    }
 }
 
 impl std::fmt::Debug for ChainSettings {
@@ -134,6 +173,7 @@ impl ChainSettings {
             max_backoff: Duration::from_secs(10),
             arbitrate: false,
             max_collateral: None,
+            batching: Batching::default(),
         }
     }
 }
@@ -213,6 +253,11 @@ impl std::fmt::Debug for Bidder {
 }
 
 impl Bidder {
+    /// The account that signs.
+    pub fn account(&self) -> Felt {
+        self.account
+    }
+
     /// Signs the worker's consent to `job`: at least `price`, at most `collateral` locked,
     /// the result due on chain [`CONSENT_MARGIN_SECS`] after the job's own deadline (whole
     /// seconds), usable
@@ -265,6 +310,38 @@ pub fn signed_bid(job: &JobId, worker: Felt, consent: &Consent) -> bid::SignedBi
             nonce: Felt::from_bytes_be(&consent.nonce),
         },
         signature: consent.signature.iter().map(Felt::from_bytes_be).collect(),
+    }
+}
+
+/// What a client sends `worker` for its `signed` acceptance of the job's result.
+pub fn accepted_message(job: &JobId, signed: &SignedAcceptance) -> Accepted {
+    let a = &signed.acceptance;
+    Accepted {
+        job_id: *job,
+        client: signed.client.to_bytes_be(),
+        capability: a.capability.to_bytes_be(),
+        amount: a.amount,
+        fee_bps: a.fee_bps,
+        commitment: a.commitment.to_bytes_be(),
+        nonce: a.nonce.to_bytes_be(),
+        signature: signed.signature.iter().map(Felt::to_bytes_be).collect(),
+    }
+}
+
+/// The signed acceptance a worker (account `worker`) received in `message`.
+pub fn signed_acceptance(worker: Felt, message: &Accepted) -> SignedAcceptance {
+    SignedAcceptance {
+        client: Felt::from_bytes_be(&message.client),
+        acceptance: Acceptance {
+            worker,
+            spec_hash: felt_of(&message.job_id),
+            capability: Felt::from_bytes_be(&message.capability),
+            amount: message.amount,
+            fee_bps: message.fee_bps,
+            commitment: Felt::from_bytes_be(&message.commitment),
+            nonce: Felt::from_bytes_be(&message.nonce),
+        },
+        signature: message.signature.iter().map(Felt::from_bytes_be).collect(),
     }
 }
 
@@ -346,6 +423,12 @@ pub enum ToChain {
     Arbitrate { client: PeerId, evidence: Evidence },
     /// An arbitrator's ruling from its own re-run.
     Vote { dispute_id: u64, worker_right: bool },
+    /// A worker holds its client's signed acceptance of its result: check it and settle it
+    /// in a batch.
+    Accepted {
+        job: JobId,
+        acceptance: SignedAcceptance,
+    },
 }
 
 /// Why the chain does not back a peer, or could not say.
@@ -432,4 +515,35 @@ pub enum FromChain {
         update: ReputationUpdate,
         genuine: bool,
     },
+    /// A client accepted `worker`'s result from its deposit: hand it the acceptance.
+    Accepted {
+        job: JobId,
+        worker: PeerId,
+        acceptance: SignedAcceptance,
+    },
+    /// A worker's acceptance for the job will not pay (see [`AcceptanceError`]).
+    AcceptanceRefused { job: JobId, error: AcceptanceError },
+    /// A batch of acceptances is paid, in transaction `tx_hash`.
+    BatchSettled {
+        tx_hash: Felt,
+        jobs: Vec<JobId>,
+        amount: u128,
+    },
+}
+
+/// Why a worker will not count on an acceptance its client sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptanceError {
+    #[error("the client's account {0:#x} did not sign it")]
+    NotSigned(Felt),
+    #[error("it was settled already")]
+    Used,
+    #[error("the client's deposit ({held}) cannot pay {amount}")]
+    Unfunded { held: u128, amount: u128 },
+    #[error("its fee ({fee_bps} bps) is below the escrow's floor ({floor_bps} bps)")]
+    FeeBelowFloor { fee_bps: u16, floor_bps: u16 },
+    #[error("its fee ({fee_bps} bps) is above the {agreed_bps} bps jobs are agreed under")]
+    FeeAboveTerms { fee_bps: u16, agreed_bps: u16 },
+    #[error(transparent)]
+    Chain(#[from] ChainError),
 }

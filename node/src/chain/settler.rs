@@ -13,6 +13,10 @@ pub struct Settler {
     /// the evidence's later publications are not checked again meanwhile.
     pub(super) checking: std::sync::Mutex<std::collections::HashSet<u64>>,
     pub(super) out: mpsc::UnboundedSender<FromChain>,
+    /// Rewards promised from this client's deposit and not paid out yet.
+    pub(super) held: Mutex<u128>,
+    /// Acceptances on their way to a batch.
+    pub(super) batch: mpsc::UnboundedSender<batch::Queued>,
 }
 
 /// A client job's messages, in order, to the task that settles it.
@@ -59,18 +63,21 @@ impl Settler {
             key: SigningKey::from_secret_scalar(settings.private_key),
         };
         let session = Session::new(chain, settings.deployment.clone(), account);
+        let (batch, queued) = mpsc::unbounded_channel();
         let settler = Arc::new(Settler {
             session,
             settings,
             sending: Mutex::new(()),
             checking: Default::default(),
             out,
+            held: Mutex::new(0),
+            batch,
         });
         // What this account left unsettled in an earlier run: every escrow job up to now.
         // Jobs this run creates come after, so recovery never touches them.
         let existing = settler.session.job_count().await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(settler.run(rx, existing));
+        tokio::spawn(settler.run(rx, queued, existing));
         Ok((tx, backing, bidder))
     }
 
@@ -125,11 +132,13 @@ impl Settler {
     pub(super) async fn run(
         self: Arc<Self>,
         mut rx: mpsc::UnboundedReceiver<ToChain>,
+        queued: mpsc::UnboundedReceiver<batch::Queued>,
         existing: u64,
     ) {
         let mut jobs: HashMap<JobId, JobMailbox> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.clone().watch_own_standing());
+        tasks.spawn(self.clone().run_batcher(queued));
         tasks.spawn(self.clone().recover(existing));
         loop {
             let message = tokio::select! {
@@ -150,10 +159,17 @@ impl Settler {
                     let (mailbox, inbox) = mpsc::unbounded_channel();
                     jobs.insert(job, mailbox);
                     let settler = self.clone();
+                    let batched = self.settings.batching.deposit.is_some();
                     tasks.spawn(async move {
-                        settler
-                            .client_job(job, slots, reward, capability, deadline_ms, inbox)
-                            .await
+                        if batched {
+                            settler
+                                .client_job_batched(job, slots, reward, capability, inbox)
+                                .await
+                        } else {
+                            settler
+                                .client_job(job, slots, reward, capability, deadline_ms, inbox)
+                                .await
+                        }
                     });
                 }
                 m @ (ToChain::Assigned { .. } | ToChain::Finished { .. }) => {
@@ -223,6 +239,25 @@ impl Settler {
                 } => {
                     let settler = self.clone();
                     tasks.spawn(async move { settler.vote(dispute_id, worker_right).await });
+                }
+                ToChain::Accepted { job, acceptance } => {
+                    let settler = self.clone();
+                    tasks.spawn(async move {
+                        match settler.check_acceptance(&acceptance).await {
+                            Ok(urgent) => {
+                                let _ = settler.batch.send(batch::Queued {
+                                    job,
+                                    acceptance,
+                                    urgent,
+                                });
+                            }
+                            Err(error) => {
+                                let _ = settler
+                                    .out
+                                    .send(FromChain::AcceptanceRefused { job, error });
+                            }
+                        }
+                    });
                 }
                 ToChain::CheckReputation { from, update } => {
                     let settler = self.clone();

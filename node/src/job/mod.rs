@@ -594,11 +594,16 @@ impl ClientJob {
 /// What an escrow slot of a job ended as on chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SlotReport {
+    /// The escrow job; 0 for a job paid from the client's deposit.
     pub escrow_id: u64,
     pub worker: Option<PeerId>,
     pub state: SlotState,
-    /// The transaction that settled it, if this node sent one.
+    /// The transaction that settled it: one this node sent, or the batch that paid its
+    /// acceptance.
     pub tx_hash: Option<String>,
+    /// For a job paid from the client's deposit: the acceptance's nonce (hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<String>,
 }
 
 /// How an escrow slot ended, as its settler left it. It serializes (and compares with a
@@ -620,6 +625,9 @@ pub enum SlotState {
     Unknown,
     /// The settler gave up on it: reading or sending kept failing.
     Stuck,
+    /// Paid from the client's deposit, the worker's result not accepted (wrong, or never
+    /// delivered): nothing is paid to it.
+    Unpaid,
 }
 
 impl SlotState {
@@ -632,6 +640,7 @@ impl SlotState {
             Self::Submitted => "submitted",
             Self::Unknown => "unknown",
             Self::Stuck => "stuck",
+            Self::Unpaid => "unpaid",
         }
     }
 }

@@ -186,6 +186,13 @@ pub enum NodeEvent {
     /// This node, as a worker, finalized its slot after the challenge window: it was paid
     /// without the client's acceptance.
     FinalizedOnChain { job: JobId, escrow_id: u64 },
+    /// This node, as a worker, was paid for `jobs` from their clients' deposits, `amount` in
+    /// all before fees, by the batch in transaction `tx_hash`.
+    BatchSettled {
+        tx_hash: String,
+        jobs: Vec<JobId>,
+        amount: u128,
+    },
     /// A slot an earlier run of this client left unsettled is settled now.
     Recovered(SlotReport),
     /// This node, as an arbitrator, voted on a dispute.

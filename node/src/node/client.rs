@@ -559,6 +559,21 @@ impl Node {
         self.pending.insert(id, Pending::Escrowed);
     }
 
+    /// The worker's result is accepted from this client's deposit: hand it the acceptance,
+    /// which it settles in a batch.
+    pub(super) fn send_acceptance(
+        &mut self,
+        job: JobId,
+        worker: PeerId,
+        signed: &SignedAcceptance,
+    ) {
+        let id = self.swarm.behaviour_mut().jobs.send_request(
+            &worker,
+            Request::Accepted(crate::chain::accepted_message(&job, signed)),
+        );
+        self.pending.insert(id, Pending::Accepted(job));
+    }
+
     /// Every escrow slot of a job is settled on chain.
     pub(super) fn on_settled(&mut self, job: JobId, slots: Vec<SlotReport>) {
         if let Some(link) = &mut self.chain {

@@ -22,6 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use ciro_bindings::acceptance::SignedAcceptance;
 use futures::StreamExt;
 use libp2p::{
     gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash},
@@ -34,6 +35,7 @@ use libp2p::{
     Multiaddr, PeerId, Swarm,
 };
 use serde::Serialize;
+use starknet::core::types::Felt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +74,7 @@ use {arbiter::*, client::*, lookup::*, peers::*, worker::*};
 enum Pending {
     Bid(JobId),
     Escrowed,
+    Accepted(JobId),
     Assign {
         job: JobId,
         worker: PeerId,

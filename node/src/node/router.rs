@@ -136,6 +136,7 @@ impl Node {
                     self.on_escrowed(peer, job_id, escrow_id)
                 }
                 Request::Assign(assignment) => self.on_assign(peer, assignment),
+                Request::Accepted(accepted) => self.on_accepted(peer, accepted),
                 Request::Fetch { job_id, hash } => self.serve_fetch(&peer, &job_id, &hash),
                 Request::Commit(commit) => self.on_commit(peer, commit),
                 Request::Result {
@@ -221,6 +222,11 @@ impl Node {
         match pending {
             Pending::Assign { job, worker } => self.on_assign_reply(job, worker, response),
             Pending::Escrowed => {}
+            Pending::Accepted(job) => {
+                if !matches!(response, Ok(Response::Ack)) {
+                    tracing::info!(%job, %peer, ?response, "the worker did not take its acceptance; this client pays it after the fallback");
+                }
+            }
             Pending::Bid(job) => self.on_bid_reply(job, response),
             Pending::Fetch { job, hash } => self.on_fetch_reply(job, hash, peer, response),
             Pending::Commit(job) => self.on_commit_reply(job, response),
@@ -285,6 +291,17 @@ impl Node {
             FromChain::Submitted { job, escrow_id } => self.on_submitted(job, escrow_id),
             FromChain::WorkSettled { job, disputed } => self.on_work_settled(job, disputed),
             FromChain::Reputation(update) => self.publish_reputation(update),
+            FromChain::Accepted {
+                job,
+                worker,
+                acceptance,
+            } => self.send_acceptance(job, worker, &acceptance),
+            FromChain::AcceptanceRefused { job, error } => self.on_acceptance_refused(job, error),
+            FromChain::BatchSettled {
+                tx_hash,
+                jobs,
+                amount,
+            } => self.on_batch_settled(tx_hash, jobs, amount),
             FromChain::ReputationChecked {
                 from,
                 update,

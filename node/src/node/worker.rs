@@ -233,6 +233,62 @@ impl Node {
         }
     }
 
+    /// The client accepted this worker's result from its deposit. The acceptance must name
+    /// this worker's commitment to the result it delivered and at least the announced
+    /// reward; the settler then checks it against the chain and pays it in a batch.
+    pub(super) fn on_accepted(&mut self, client: PeerId, message: protocol::Accepted) -> Response {
+        let Some(link) = &self.chain else {
+            return Response::Refused(Refusal::NotAssigned);
+        };
+        let Some(work) = self.work.get_mut(&message.job_id) else {
+            return Response::Refused(Refusal::UnknownJob);
+        };
+        let Some(outcome) = work.outcome.as_ref().filter(|_| work.client == client) else {
+            return Response::Refused(Refusal::NotAssigned);
+        };
+        let me = link.bidder.account();
+        let signed = crate::chain::signed_acceptance(me, &message);
+        let mine = crate::chain::opening_of(&outcome.hash(), &work.salt).commitment(me);
+        if signed.acceptance.commitment != mine || message.amount < work.announcement.reward {
+            self.penalize(client, "bad-acceptance");
+            return Response::Refused(Refusal::BadRequest);
+        }
+        work.settling = true;
+        let _ = link.to.send(ToChain::Accepted {
+            job: message.job_id,
+            acceptance: signed,
+        });
+        Response::Ack
+    }
+
+    /// An acceptance the chain says will not pay: the client is struck for it.
+    pub(super) fn on_acceptance_refused(
+        &mut self,
+        job: JobId,
+        error: crate::chain::AcceptanceError,
+    ) {
+        tracing::warn!(%job, "the client's acceptance will not pay: {error}");
+        if let Some(work) = self.work.get_mut(&job) {
+            work.settling = false;
+            let client = work.client;
+            self.penalize(client, "bad-acceptance");
+        }
+    }
+
+    /// A batch paid this worker for `jobs`.
+    pub(super) fn on_batch_settled(&mut self, tx_hash: Felt, jobs: Vec<JobId>, amount: u128) {
+        for job in &jobs {
+            if let Some(work) = self.work.get_mut(job) {
+                work.settling = false;
+            }
+        }
+        self.shared.emit(NodeEvent::BatchSettled {
+            tx_hash: format!("{tx_hash:#x}"),
+            jobs,
+            amount,
+        });
+    }
+
     pub(super) fn on_assign(&mut self, client: PeerId, assignment: Assignment) -> Response {
         let busy = self.busy();
         let Some(work) = self.work.get_mut(&assignment.job_id) else {

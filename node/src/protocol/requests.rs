@@ -69,6 +69,35 @@ pub struct ResultCommit {
     pub salt: [u8; 32],
 }
 
+/// A client's signed acceptance of the receiving worker's result, paid from the client's
+/// deposit by a batch (`ciro_bindings::acceptance`). The worker is the receiver's account
+/// and the spec hash the job id's felt, so neither travels here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    pub job_id: JobId,
+    /// The client's account (a felt, big-endian): it pays and it signed.
+    pub client: [u8; 32],
+    /// The capability's felt.
+    pub capability: [u8; 32],
+    pub amount: u128,
+    pub fee_bps: u16,
+    /// The worker's commitment to the accepted result (a felt, big-endian).
+    pub commitment: [u8; 32],
+    /// A felt, big-endian.
+    pub nonce: [u8; 32],
+    /// The client account's signature (felts, big-endian).
+    pub signature: Vec<[u8; 32]>,
+}
+
+impl Accepted {
+    pub(super) fn check(&self) -> Result<(), WireError> {
+        if self.signature.is_empty() || self.signature.len() > MAX_SIGNATURE_FELTS {
+            return Err(WireError::Invalid("signature length out of range"));
+        }
+        Ok(())
+    }
+}
+
 /// A direct request from one peer to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -90,6 +119,8 @@ pub enum Request {
     /// Client → worker: the assignment is on chain as escrow job `escrow_id`, where the
     /// worker submits its result hash.
     Escrowed { job_id: JobId, escrow_id: u64 },
+    /// Client → worker: the worker's result is accepted, paid from the client's deposit.
+    Accepted(Accepted),
     /// Never sent: what the codec hands the node in place of a frame it refused, so the
     /// node can answer it and count it against the sender.
     #[serde(skip)]
@@ -105,6 +136,7 @@ impl Request {
             Self::Commit(_) => "commit",
             Self::Result { .. } => "result",
             Self::Escrowed { .. } => "escrowed",
+            Self::Accepted(_) => "accepted",
             Self::Refused(_) => "refused",
         }
     }
@@ -112,6 +144,7 @@ impl Request {
     pub(super) fn check(&self) -> Result<(), WireError> {
         match self {
             Self::Assign(a) => a.limits.check(),
+            Self::Accepted(a) => a.check(),
             Self::Bid(bid) => {
                 if let Some(b) = &bid.backing {
                     b.check()?;

@@ -171,6 +171,32 @@ fn requests_round_trip_and_bad_frames_are_refused() {
 }
 
 #[test]
+fn an_acceptance_round_trips_and_one_without_a_sane_signature_is_refused() {
+    let accepted = Accepted {
+        job_id: Hash::of(b"j"),
+        client: [1; 32],
+        capability: [2; 32],
+        amount: 10,
+        fee_bps: 250,
+        commitment: [3; 32],
+        nonce: [4; 32],
+        signature: vec![[5; 32], [6; 32]],
+    };
+    let request = Request::Accepted(accepted.clone());
+    assert_eq!(decode_request(&encode_request(&request)).unwrap(), request);
+    for signature in [vec![], vec![[0; 32]; MAX_SIGNATURE_FELTS + 1]] {
+        let bad = Request::Accepted(Accepted {
+            signature,
+            ..accepted.clone()
+        });
+        assert_eq!(
+            decode_request(&encode_request(&bad)),
+            Err(WireError::Invalid("signature length out of range"))
+        );
+    }
+}
+
+#[test]
 fn frames_longer_than_the_limit_are_refused_before_reading() {
     futures::executor::block_on(async {
         let mut frame = ((MAX_FRAME_BYTES + 1) as u32).to_be_bytes().to_vec();
