@@ -94,6 +94,10 @@ struct UpArgs {
     /// Where state goes (manifest, indexer database, node keys) [default: target/ciro-up].
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Pay each worker through an escrow job of its own (collateral, disputes, timeouts)
+    /// instead of from the client's deposit with acceptances settled in batches.
+    #[arg(long)]
+    escrow: bool,
 }
 
 /// `ciro node <action>`.
@@ -873,11 +877,23 @@ async fn node_config(
         .map(ciro_bindings::units::parse_tokens)
         .transpose()
         .context("--max-collateral")?;
+    let deposit = args
+        .deposit
+        .as_deref()
+        .map(ciro_bindings::units::parse_tokens)
+        .transpose()
+        .context("--deposit")?;
     let settings = ChainSettings {
         collateral,
         max_collateral,
         challenge_window_secs: args.challenge_window,
         arbitrate: args.arbitrate,
+        batching: ciro_node::chain::Batching {
+            deposit,
+            max_jobs: args.batch_size.into(),
+            max_wait: std::time::Duration::from_millis(args.batch_wait_ms),
+            ..Default::default()
+        },
         ..ChainSettings::new(
             chain.url().clone(),
             deployment,
@@ -1038,6 +1054,11 @@ async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
         dir,
         indexer_http: args.indexer_http,
         client_http: args.http,
+        deposit: if args.escrow {
+            None
+        } else {
+            UpSettings::default().deposit
+        },
         ..UpSettings::default()
     };
     let started = std::time::Instant::now();
@@ -1112,12 +1133,32 @@ async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
         jobs.len(),
         started.elapsed().as_secs_f64()
     );
+    let mut batches: Vec<&str> = Vec::new();
     for job in &jobs {
         let slots: Vec<String> = settled[job]
             .iter()
-            .map(|s| format!("escrow {} {}", s.escrow_id, s.state))
+            .map(|s| match (&s.acceptance, &s.tx_hash) {
+                (Some(_), Some(tx)) => {
+                    if !batches.contains(&tx.as_str()) {
+                        batches.push(tx);
+                    }
+                    format!("{} in batch {}", s.state, batch_name(tx))
+                }
+                (Some(_), None) => s.state.to_string(),
+                (None, _) => format!("escrow {} {}", s.escrow_id, s.state),
+            })
             .collect();
         println!("  job {}  {}", &job.hex()[..12], slots.join(", "));
+    }
+    if !batches.is_empty() {
+        println!(
+            "{} jobs paid from the client's deposit in {} batch transactions:",
+            jobs.len(),
+            batches.len()
+        );
+        for tx in &batches {
+            println!("  {tx}");
+        }
     }
     network.indexer_synced(Duration::from_secs(30)).await?;
     println!("workers (from the indexer):");
@@ -1147,6 +1188,12 @@ async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
     }
     network.stop().await?;
     Ok(code)
+}
+
+/// A batch transaction's short name: the start of its hash.
+#[cfg(feature = "devnet")]
+fn batch_name(tx: &str) -> &str {
+    &tx[..tx.len().min(12)]
 }
 
 #[cfg(feature = "devnet")]

@@ -24,7 +24,7 @@ use ciro_bindings::{
 };
 use ciro_devnet::{Devnet, DevnetConfig};
 use ciro_node::{
-    chain::{ChainSettings, SlotReport},
+    chain::{Batching, ChainSettings, SlotReport},
     job::JobStatus,
     node::NodeEvent,
     protocol::{JobId, Limits},
@@ -77,6 +77,14 @@ pub struct UpSettings {
     pub rpc_proxy: bool,
     /// Seconds after a submission in which the client may dispute.
     pub challenge_window_secs: u64,
+    /// The client pays from a deposit topped up by at least this much, with acceptances
+    /// the workers settle in batches; `None` gives each worker of a job an escrow job
+    /// (collateral, disputes, timeouts).
+    pub deposit: Option<u128>,
+    /// How long a worker holds an acceptance for a fuller batch.
+    pub batch_wait: Duration,
+    /// The most acceptances in one batch.
+    pub batch_size: usize,
 }
 
 impl Default for UpSettings {
@@ -96,6 +104,9 @@ impl Default for UpSettings {
             settle_margin_secs: 60,
             rpc_proxy: false,
             challenge_window_secs: 3600,
+            deposit: Some(100 * TOKEN),
+            batch_wait: Duration::from_secs(1),
+            batch_size: Batching::default().max_jobs,
         }
     }
 }
@@ -295,6 +306,12 @@ impl LocalNetwork {
             poll: Duration::from_millis(500),
             standing_refresh: Duration::from_secs(5),
             max_backoff: Duration::from_secs(2),
+            batching: Batching {
+                deposit: settings.deposit,
+                max_wait: settings.batch_wait,
+                max_jobs: settings.batch_size,
+                ..Batching::default()
+            },
             ..ChainSettings::new(node_rpc, deployment.clone(), Felt::ZERO, Felt::ZERO)
         };
         let chain_settings = |index: usize| ChainSettings {

@@ -1,6 +1,6 @@
 //! `ciro up` through the real binary: a whole local network that settles its sample jobs
-//! and exits 0; and a further `ciro node run --settle` joining it as a client, paying for
-//! a job on chain.
+//! and exits 0; and a further `ciro node run --settle --deposit` joining it as a client,
+//! paying for a job from its deposit.
 
 use std::{
     io::{BufRead, BufReader},
@@ -40,8 +40,17 @@ fn ciro_up_then_exit_settles_every_sample_job_and_reports_the_workers() {
         "{stdout}"
     );
     assert!(stdout.contains("workers (from the indexer):"), "{stdout}");
-    // Each job's two slots were completed, and two workers were paid for 2 jobs each.
-    assert_eq!(stdout.matches("completed, escrow").count(), 2, "{stdout}");
+    // Each job's two results were accepted from the client's deposit and paid in a batch,
+    // and two workers were paid for 2 jobs each.
+    assert_eq!(
+        stdout.matches("completed in batch 0x").count(),
+        4,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 jobs paid from the client's deposit in"),
+        "{stdout}"
+    );
     assert_eq!(stdout.matches("completed   2").count(), 2, "{stdout}");
     assert!(stdout.contains("treasury fees   0.1 CIRO"), "{stdout}");
     assert!(dir.path().join("devnet.json").exists());
@@ -125,6 +134,8 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
             "node",
             "run",
             "--settle",
+            "--deposit",
+            "5",
             "--listen",
             "/ip4/127.0.0.1/tcp/0",
         ])
@@ -172,7 +183,8 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
         .unwrap_or_else(|| panic!("a job id in {out}"))
         .to_owned();
 
-    // The job is paid on chain: its settlement shows the slot completed.
+    // The job is paid on chain from the deposit: its settlement shows the acceptance
+    // completed and the batch that paid it.
     let started = Instant::now();
     loop {
         let fetched = Command::new("curl")
@@ -183,6 +195,8 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
         if let Some(slots) = job["settlement"].as_array() {
             assert_eq!(slots.len(), 1, "{job}");
             assert_eq!(slots[0]["state"], "completed", "{job}");
+            assert!(slots[0]["acceptance"].is_string(), "{job}");
+            assert!(slots[0]["tx_hash"].is_string(), "{job}");
             break;
         }
         assert!(
