@@ -8,12 +8,15 @@ use ciro_bindings::units::ONE;
 use ciro_node::reputation::{Fetched, IndexerSource};
 use starknet::core::types::Felt;
 
+/// A network whose client gives each worker an escrow job (collateral, disputes,
+/// timeouts).
 fn settings(dir: &tempfile::TempDir, workers: usize) -> UpSettings {
     UpSettings {
         workers,
         dir: dir.path().to_path_buf(),
         indexer_http: "127.0.0.1:0".parse().unwrap(),
         client_http: "127.0.0.1:0".parse().unwrap(),
+        deposit: None,
         ..UpSettings::default()
     }
 }
@@ -33,7 +36,26 @@ fn fee(reward: u128) -> u128 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
     let dir = tempfile::tempdir().unwrap();
-    let net = started(settings(&dir, 3)).await;
+    jobs_pay_workers_and_raise_their_reputation(settings(&dir, 3)).await;
+}
+
+/// The same jobs paid from the client's deposit: each agreed result gets a signed
+/// acceptance, and the workers settle them in batches, fewer transactions than jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobs_paid_from_a_deposit_settle_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    jobs_pay_workers_and_raise_their_reputation(UpSettings {
+        deposit: Some(5 * ONE),
+        // Long enough that each worker pays all its acceptances in one batch.
+        batch_wait: Duration::from_secs(10),
+        ..settings(&dir, 3)
+    })
+    .await;
+}
+
+async fn jobs_pay_workers_and_raise_their_reputation(settings: UpSettings) {
+    let batched = settings.deposit.is_some();
+    let net = started(settings).await;
     let client_before = net.owner.balance(net.client_account).await.unwrap();
 
     let reward = 2 * ONE;
@@ -45,6 +67,7 @@ async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
 
     // Every job completed with two agreeing workers, and both of its slots were paid.
     let mut paid: HashMap<Felt, u128> = HashMap::new();
+    let mut batches = std::collections::HashSet::new();
     let accounts: HashMap<String, Felt> = net
         .workers
         .iter()
@@ -60,6 +83,11 @@ async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
         assert_eq!(used.len(), 2, "{slots:?}");
         for slot in used {
             assert_eq!(slot.state, "completed");
+            // A batch names its acceptance and the transaction that paid it.
+            assert_eq!(slot.acceptance.is_some(), batched, "{slot:?}");
+            if batched {
+                batches.insert(slot.tx_hash.clone().expect("the paying batch"));
+            }
             let worker = slot.worker.unwrap();
             assert!(result.agreeing.contains(&worker));
             *paid.entry(accounts[&worker.to_string()]).or_default() += reward - fee(reward);
@@ -86,10 +114,22 @@ async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
         net.owner.balance(net.treasury).await.unwrap(),
         slots * fee(reward)
     );
+    // What the client still holds in its deposit is its own.
+    let (deposit_left, _, _) = net.owner.deposit_of(net.client_account).await.unwrap();
     assert_eq!(
-        client_before - net.owner.balance(net.client_account).await.unwrap(),
+        client_before - net.owner.balance(net.client_account).await.unwrap() - deposit_left,
         slots * reward
     );
+    if batched {
+        assert!(
+            (batches.len() as u128) < slots,
+            "{} acceptances took {} transactions",
+            slots,
+            batches.len()
+        );
+    } else {
+        assert_eq!(deposit_left, 0);
+    }
 
     // The reputation changes went out over gossip, naming their transactions, and the
     // other peers checked them against the chain before keeping them.
@@ -109,7 +149,12 @@ async fn jobs_settle_on_chain_pay_workers_and_raise_their_reputation() {
         },
     )
     .await;
-    assert_eq!(update.reason, "job_completed");
+    let reason = if batched {
+        "jobs_completed"
+    } else {
+        "job_completed"
+    };
+    assert_eq!(update.reason, reason);
     let receipt = net
         .owner
         .reputation_updates(Felt::from_bytes_be(&update.tx_hash))
@@ -787,5 +832,116 @@ async fn a_restarted_client_settles_what_its_crashed_run_left_open() {
     );
     assert_eq!(net.owner.balance(client.address).await.unwrap(), before);
     drop(restarted);
+    net.stop().await.unwrap();
+}
+
+/// A worker checks every acceptance against the chain before it counts on it: a client
+/// cannot pay with a signature its account never made, a fee above the agreed one, a
+/// deposit that cannot cover it, or an acceptance already paid. Only the sound one is
+/// settled, in a batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_counts_only_on_acceptances_the_escrow_will_pay() {
+    use ciro_bindings::{acceptance::Acceptance, ops::Session, units::capability};
+    use ciro_node::chain::{AcceptanceError, Batching, ChainSettings, FromChain, Settler, ToChain};
+    use ciro_node::protocol::Hash;
+    use starknet::signers::SigningKey;
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = started(settings(&dir, 1)).await;
+    let client = net.devnet.account(1);
+    let worker = net.devnet.account(4);
+    assert_eq!(worker.address, net.workers[0].account);
+    let client_key = SigningKey::from_secret_scalar(client.private_key);
+    let paying = Session::new(
+        net.chain.clone(),
+        net.deployment.clone(),
+        net.chain.account(client.address, client_key.clone()),
+    );
+    paying.deposit(3 * ONE, true).await.unwrap();
+    let fee_bps = paying.fee_bps().await.unwrap();
+
+    // The worker's settler, paying each acceptance as soon as it is checked.
+    let (out, mut from_chain) = tokio::sync::mpsc::unbounded_channel();
+    let settings = ChainSettings {
+        batching: Batching {
+            max_jobs: 1,
+            ..Batching::default()
+        },
+        ..net
+            .node_config(worker.address, worker.private_key)
+            .chain
+            .unwrap()
+    };
+    let (to_chain, _, _) = Settler::start(settings, libp2p::PeerId::random(), out)
+        .await
+        .unwrap();
+    let job = Hash::of(b"a job run off chain");
+    let terms = |amount: u128, fee_bps: u16, nonce: u64| Acceptance {
+        worker: worker.address,
+        spec_hash: Felt::from(7u8),
+        capability: capability("wasm").unwrap(),
+        amount,
+        fee_bps,
+        commitment: Felt::from(9u8),
+        nonce: Felt::from(nonce),
+    };
+    let mut verdict = async |acceptance| {
+        to_chain
+            .send(ToChain::Accepted { job, acceptance })
+            .unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(60), from_chain.recv()).await {
+                Ok(Some(FromChain::AcceptanceRefused { error, .. })) => return Err(error),
+                Ok(Some(FromChain::BatchSettled { jobs, amount, .. })) => {
+                    return Ok((jobs, amount))
+                }
+                Ok(Some(_)) => {}
+                other => panic!("no verdict: {other:?}"),
+            }
+        }
+    };
+
+    // Signed with the worker's own key, in the client's name.
+    let forged = terms(ONE, fee_bps, 1)
+        .sign(
+            net.chain.chain_id(),
+            net.deployment
+                .address(ciro_bindings::Contract::JobEscrow)
+                .unwrap(),
+            client.address,
+            &SigningKey::from_secret_scalar(worker.private_key),
+        )
+        .unwrap();
+    assert!(matches!(
+        verdict(forged).await,
+        Err(AcceptanceError::NotSigned(a)) if a == client.address
+    ));
+    let greedy_fee = paying
+        .sign_acceptance(terms(ONE, fee_bps + 1, 2), &client_key)
+        .unwrap();
+    assert!(matches!(
+        verdict(greedy_fee).await,
+        Err(AcceptanceError::FeeAboveTerms { .. })
+    ));
+    let unfunded = paying
+        .sign_acceptance(terms(4 * ONE, fee_bps, 3), &client_key)
+        .unwrap();
+    assert!(matches!(
+        verdict(unfunded).await,
+        Err(AcceptanceError::Unfunded { held, amount }) if held == 3 * ONE && amount == 4 * ONE
+    ));
+
+    let before = net.owner.balance(worker.address).await.unwrap();
+    let sound = paying
+        .sign_acceptance(terms(ONE, fee_bps, 4), &client_key)
+        .unwrap();
+    assert_eq!(verdict(sound.clone()).await.unwrap(), (vec![job], ONE));
+    assert_eq!(
+        net.owner.balance(worker.address).await.unwrap() - before,
+        ONE - fee(ONE)
+    );
+    assert_eq!(paying.deposit_of(client.address).await.unwrap().0, 2 * ONE);
+    // Paid once: the same acceptance again is refused before any transaction.
+    assert!(matches!(verdict(sound).await, Err(AcceptanceError::Used)));
     net.stop().await.unwrap();
 }

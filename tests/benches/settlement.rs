@@ -1,9 +1,12 @@
-//! What settling on chain costs: the same jobs through the same three-worker network, once
-//! off chain (the baseline) and once settling on an in-process devnet, in one run.
+//! What settling on chain costs: the same jobs through the same three-worker network, off
+//! chain (the baseline), then settling on an in-process devnet one escrow job per worker
+//! (one transaction per step), then paid from the client's deposit with acceptances the
+//! workers settle in batches of at most 1, 10 and 100, all in one run. Then the chain's
+//! capacity for batched settlement alone: one `settle_batch` of 100 acceptances.
 //!
 //! `cargo bench -p ciro-e2e --bench settlement` (add `--profile dev` to skip the release
-//! build); `CIRO_BENCH_JOBS` sets the number of jobs (6: one wave, within the workers' 12
-//! slots). Figures go to `target/ciro-bench/settlement.md`.
+//! build); `CIRO_BENCH_JOBS` sets the number of jobs (default 24). Figures go to
+//! `target/ciro-bench/settlement.md`.
 
 use std::{
     collections::HashMap,
@@ -12,7 +15,7 @@ use std::{
 };
 
 use ciro::up::{sample_job, wait_for_advertised, LocalNetwork, UpSettings};
-use ciro_bindings::units::ONE;
+use ciro_bindings::units::{capability, ONE};
 use ciro_node::{
     job::JobStatus, node::NodeEvent, protocol::JobId, JobRequest, Node, NodeConfig, NodeHandle,
 };
@@ -117,15 +120,26 @@ async fn off_chain(jobs: usize) -> (Times, Duration) {
     drive(&client, jobs, false).await
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
-async fn main() {
-    let jobs: usize = std::env::var("CIRO_BENCH_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
+/// One run of the jobs through a local network that settles on chain.
+struct Run {
+    name: String,
+    times: Times,
+    wall: Duration,
+    /// Transactions (devnet mines one block per transaction).
+    txs: u64,
+    /// Batches the workers sent, and the acceptances in them.
+    batches: usize,
+    entries: usize,
+    /// STRK spent on fees, per job: by the client, by its workers.
+    client_fee: f64,
+    worker_fee: f64,
+}
 
-    let (base, base_wall) = off_chain(jobs).await;
-
+async fn on_chain(
+    name: &str,
+    jobs: usize,
+    batch: Option<usize>,
+) -> (Run, LocalNetwork, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let net = LocalNetwork::start(
         &UpSettings {
@@ -133,6 +147,9 @@ async fn main() {
             dir: dir.path().to_path_buf(),
             indexer_http: "127.0.0.1:0".parse().unwrap(),
             client_http: "127.0.0.1:0".parse().unwrap(),
+            deposit: batch.map(|_| 10 * ONE),
+            batch_size: batch.unwrap_or(1),
+            batch_wait: Duration::from_secs(2),
             ..UpSettings::default()
         },
         |_| {},
@@ -162,69 +179,153 @@ async fn main() {
         strk_before.push(strk(*who).await);
     }
     let block_before = net.chain.rpc().block_number().await.unwrap();
+    let mut batch_events: Vec<_> = net
+        .workers
+        .iter()
+        .map(|w| w.node.shared.subscribe())
+        .collect();
 
-    let (chain, chain_wall) = drive(&net.client, jobs, true).await;
+    let (times, wall) = drive(&net.client, jobs, true).await;
 
     let block_after = net.chain.rpc().block_number().await.unwrap();
     let mut strk_spent = Vec::new();
     for (who, before) in payers.iter().zip(&strk_before) {
         strk_spent.push(before - strk(*who).await);
     }
-    let client_fee = strk_spent[0] as f64 / 1e18 / jobs as f64;
-    let worker_fee = strk_spent[1..].iter().sum::<u128>() as f64 / 1e18 / jobs as f64;
-    let txs = block_after - block_before; // devnet mines one block per transaction
+    let (mut batches, mut entries) = (0, 0);
+    for events in &mut batch_events {
+        while let Ok(event) = events.try_recv() {
+            if let NodeEvent::BatchSettled { jobs, .. } = event {
+                batches += 1;
+                entries += jobs.len();
+            }
+        }
+    }
+    let run = Run {
+        name: name.to_owned(),
+        times,
+        wall,
+        txs: block_after - block_before,
+        batches,
+        entries,
+        client_fee: strk_spent[0] as f64 / 1e18 / jobs as f64,
+        worker_fee: strk_spent[1..].iter().sum::<u128>() as f64 / 1e18 / jobs as f64,
+    };
+    (run, net, dir)
+}
 
-    let base_done = latencies(&base, &base.completed);
-    let chain_done = latencies(&chain, &chain.completed);
-    let chain_settled = latencies(&chain, &chain.settled);
+/// The chain alone: one `settle_batch` of `entries` acceptances from the client to the
+/// workers, timed. Returns the milliseconds it took.
+async fn batch_capacity(net: &LocalNetwork, entries: usize) -> f64 {
+    use ciro_bindings::{acceptance::Acceptance, ops::Session};
+    use starknet::{core::types::Felt, signers::SigningKey};
+    let client = net.devnet.account(1);
+    let key = SigningKey::from_secret_scalar(client.private_key);
+    let paying = Session::new(
+        net.chain.clone(),
+        net.deployment.clone(),
+        net.chain.account(client.address, key.clone()),
+    );
+    paying.deposit(entries as u128 * ONE, true).await.unwrap();
+    let fee_bps = paying.fee_bps().await.unwrap();
+    let mut batch = Vec::new();
+    for i in 0..entries {
+        let worker = net.workers[i * WORKERS / entries].account;
+        let acceptance = Acceptance {
+            worker,
+            spec_hash: Felt::from(i as u64 + 1),
+            capability: capability("wasm").unwrap(),
+            amount: ONE,
+            fee_bps,
+            commitment: Felt::from(0xc0u64 + i as u64),
+            nonce: Felt::from(1_000_000 + i as u64),
+        };
+        batch.push(paying.sign_acceptance(acceptance, &key).unwrap());
+    }
+    let t = Instant::now();
+    paying.settle_batch(&batch).await.unwrap();
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+async fn main() {
+    let jobs: usize = std::env::var("CIRO_BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+
+    let (base, base_wall) = off_chain(jobs).await;
     let base_rate = jobs as f64 / base_wall.as_secs_f64();
-    let settled_rate = jobs as f64 / chain_wall.as_secs_f64();
+    let base_done = latencies(&base, &base.completed);
+
+    let mut runs = Vec::new();
+    let (run, net, dir) = on_chain("one escrow job per worker", jobs, None).await;
+    runs.push(run);
+    net.stop().await.unwrap();
+    drop(dir);
+    let mut capacity = None;
+    for size in [1, 10, 100] {
+        let (run, net, dir) =
+            on_chain(&format!("deposit, batches of ≤ {size}"), jobs, Some(size)).await;
+        runs.push(run);
+        if size == 100 {
+            capacity = Some(batch_capacity(&net, 100).await);
+        }
+        net.stop().await.unwrap();
+        drop(dir);
+    }
 
     let mut out = String::new();
     let _ = writeln!(
         out,
         "# Settlement on chain vs off chain\n\n{jobs} jobs submitted at once, {REDUNDANCY} workers each, {WORKERS} worker nodes and a client on loopback TCP; \
-         the chain is starknet-devnet 0.10.1 in the same process (one block per transaction), build profile `{}`.\n",
+         the chain is starknet-devnet 0.10.1 in the same process (one block per transaction), build profile `{}`. \
+         Batched runs: each worker sends a batch when it holds the batch size in acceptances or the oldest has waited 2 s.\n",
         if cfg!(debug_assertions) { "dev" } else { "release" }
     );
     let _ = writeln!(
         out,
-        "| measure | off chain (baseline) | settling on chain | ratio |"
+        "| run | jobs/s (all paid) | vs off chain | agreed p50 | paid p50 | paid p90 | txs per job | acceptances per batch | fee per job (STRK, client + workers) |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|");
-    let row = |out: &mut String, name: &str, a: Duration, b: Duration| {
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| off chain (baseline) | {base_rate:.2} | 1.00× | {} | | | | | |",
+        ms(pct(&base_done, 0.5))
+    );
+    let escrow_fee = runs[0].client_fee + runs[0].worker_fee;
+    for run in &runs {
+        let rate = jobs as f64 / run.wall.as_secs_f64();
+        let done = latencies(&run.times, &run.times.completed);
+        let paid = latencies(&run.times, &run.times.settled);
+        let fee = run.client_fee + run.worker_fee;
+        let per_batch = if run.batches == 0 {
+            String::new()
+        } else {
+            format!("{:.1}", run.entries as f64 / run.batches as f64)
+        };
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {:.1}× |",
-            ms(a),
-            ms(b),
-            b.as_secs_f64() / a.as_secs_f64().max(1e-9)
-        );
-    };
-    for (name, p, end) in [
-        ("result agreed", 0.5, &chain_done),
-        ("result agreed", 0.9, &chain_done),
-        ("paid on chain", 0.5, &chain_settled),
-        ("paid on chain", 0.9, &chain_settled),
-    ] {
-        row(
-            &mut out,
-            &format!("{name}, p{:.0}", p * 100.0),
-            pct(&base_done, p),
-            pct(end, p),
+            "| {} | {rate:.2} | {:.2}× | {} | {} | {} | {:.2} | {per_batch} | {fee:.4} ({:.1}× less) |",
+            run.name,
+            rate / base_rate,
+            ms(pct(&done, 0.5)),
+            ms(pct(&paid, 0.5)),
+            ms(pct(&paid, 0.9)),
+            run.txs as f64 / jobs as f64,
+            escrow_fee / fee.max(1e-12),
         );
     }
-    let _ = writeln!(
-        out,
-        "| jobs/s (all done) | {base_rate:.2} | {settled_rate:.2} | {:.2}× |",
-        settled_rate / base_rate
-    );
-    let _ = writeln!(
-        out,
-        "\nOn chain: {txs} transactions for {jobs} jobs ({:.1} a job: the client's create, {REDUNDANCY} assigns and {REDUNDANCY} accepts, each worker's submit); \
-         fees per job {client_fee:.4} STRK for the client and {worker_fee:.4} STRK for its workers together.",
-        txs as f64 / jobs as f64
-    );
+    if let Some(millis) = capacity {
+        let escrow_rate = jobs as f64 / runs[0].wall.as_secs_f64();
+        let _ = writeln!(
+            out,
+            "\nThe chain's capacity for batched settlement: one `settle_batch` of 100 acceptances ({} jobs at k = {REDUNDANCY}) took {millis:.0} ms, \
+             {:.1} jobs/s, against {escrow_rate:.2} jobs/s settled one escrow job per worker above.",
+            100 / REDUNDANCY as usize,
+            (100 / REDUNDANCY as usize) as f64 / (millis / 1e3)
+        );
+    }
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -236,5 +337,4 @@ async fn main() {
     std::fs::write(&path, &out).unwrap();
     print!("{out}");
     println!("\nwritten to {}", path.display());
-    net.stop().await.unwrap();
 }
