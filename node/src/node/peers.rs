@@ -19,6 +19,8 @@ pub(super) struct ChainLink {
     pub(super) own: Option<Backer>,
     /// Signs this node's consents, sent with its bids.
     pub(super) bidder: Bidder,
+    /// This client pays from its deposit: it answers bids with its backing.
+    pub(super) pays_from_deposit: bool,
     /// The consents of the bids this client holds, until their job settles.
     pub(super) consents: HashMap<(JobId, PeerId), Consent>,
     pub(super) collateral: u128,
@@ -304,10 +306,21 @@ impl Node {
     }
 
     /// A reputation change this node caused on chain, for its peers to hear of.
+    /// A reputation change this node's own transaction caused (read from its receipt):
+    /// kept here too, since gossip never hands a node its own messages, and published.
     pub(super) fn publish_reputation(&mut self, update: protocol::ReputationUpdate) {
+        self.keep_reputation(update.clone());
         if let Err(e) = self.publish(&Gossip::Reputation(update)) {
             tracing::debug!("reputation update not published: {e}");
         }
+    }
+
+    fn keep_reputation(&self, update: protocol::ReputationUpdate) {
+        self.shared
+            .reputation
+            .lock()
+            .expect("reputation lock")
+            .insert(update.worker, update);
     }
 
     /// The chain's word on a reputation update a peer gossiped: kept, or its sender
@@ -320,11 +333,7 @@ impl Node {
     ) {
         if genuine {
             self.metrics.reputation_updates.inc();
-            self.shared
-                .reputation
-                .lock()
-                .expect("reputation lock")
-                .insert(update.worker, update);
+            self.keep_reputation(update);
         } else {
             self.penalize(from, "forged-reputation");
         }
