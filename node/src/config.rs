@@ -38,6 +38,8 @@ pub enum ClientConduct {
     /// Disputes every result, right ones included, and hands the disputed job to no
     /// arbitrator, hoping that nobody can vote.
     Grief,
+    /// Announces jobs from a deposit it could not fund, hoping workers run them anyway.
+    Unfunded,
 }
 
 /// Everything a node runs with.

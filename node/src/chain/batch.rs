@@ -3,6 +3,9 @@
 //!
 //! A client holds the rewards of its jobs in flight against its deposit, topping the
 //! deposit up when they need more, so it never signs an acceptance its deposit cannot pay.
+//! It answers each bid with its backing, and a worker runs nothing before it has checked
+//! that the backing's account has a deposit that can pay the job on top of what that
+//! client owes it already.
 //! When a job ends it signs one acceptance per worker whose result is the agreed one (the
 //! acceptance names the worker's commitment to that result) and hands it to the worker. A
 //! worker checks it against the chain before counting on it: the client account's
@@ -48,6 +51,7 @@ impl Settler {
             return refuse(format!("holding the rewards in the deposit: {e}"));
         }
         held += reward.saturating_mul(count.into());
+        let _ = self.out.send(FromChain::Funded { job });
         // Settlements of this job's acceptances come later than this block.
         let from_block = self
             .retry("block number", || async {
@@ -202,11 +206,13 @@ impl Settler {
         let mut held = self.held.lock().await;
         let need = held.saturating_add(amount);
         let me = self.session.me();
-        let (deposit, _, _) = self
+        let (deposit, withdrawing, _) = self
             .retry("JobEscrow.deposit_of", || self.session.deposit_of(me))
             .await?;
-        if deposit < need {
-            let top_up = (need - deposit).max(self.settings.batching.deposit.unwrap_or(0));
+        // What a withdrawal asked for is leaving: workers do not count on it.
+        let available = deposit.saturating_sub(withdrawing);
+        if available < need {
+            let top_up = (need - available).max(self.settings.batching.deposit.unwrap_or(0));
             self.send("JobEscrow.deposit", || self.session.deposit(top_up, true))
                 .await?;
             tracing::info!(
@@ -221,6 +227,33 @@ impl Settler {
     async fn release(&self, amount: u128) {
         let mut held = self.held.lock().await;
         *held = held.saturating_sub(amount);
+    }
+
+    /// A worker's check, before it runs a job, that the client's `backing` binds its peer
+    /// to an account whose deposit (less any withdrawal it asked for) can pay `amount`.
+    pub(super) async fn check_payer(
+        &self,
+        client: &PeerId,
+        backing: &Backing,
+        amount: u128,
+    ) -> Result<Felt, PayerError> {
+        let account = Felt::from_bytes_be(&backing.account);
+        let hash = binding_hash(self.session.chain.chain_id(), account, client);
+        let signature: Vec<Felt> = backing.signature.iter().map(Felt::from_bytes_be).collect();
+        if !self.is_valid_signature(account, hash, &signature).await? {
+            return Err(PayerError::NotSigned(account));
+        }
+        let (held, withdrawing, _) = self
+            .retry("JobEscrow.deposit_of", || self.session.deposit_of(account))
+            .await?;
+        let available = held.saturating_sub(withdrawing);
+        if available < amount {
+            return Err(PayerError::Unfunded {
+                available,
+                needed: amount,
+            });
+        }
+        Ok(account)
     }
 
     /// A worker's check of an acceptance it received, before counting on it: whether it

@@ -423,6 +423,15 @@ pub enum ToChain {
     Arbitrate { client: PeerId, evidence: Evidence },
     /// An arbitrator's ruling from its own re-run.
     Vote { dispute_id: u64, worker_right: bool },
+    /// A worker bid for a job a client pays from its deposit: check that `backing` binds
+    /// the client's peer to an account whose deposit can pay `amount` (the job's reward
+    /// and what that client owes this worker already).
+    CheckPayer {
+        job: JobId,
+        client: PeerId,
+        backing: Backing,
+        amount: u128,
+    },
     /// A worker holds its client's signed acceptance of its result: check it and settle it
     /// in a batch.
     Accepted {
@@ -463,6 +472,8 @@ pub enum EvidenceError {
 /// What the chain tells the event loop.
 #[derive(Debug)]
 pub enum FromChain {
+    /// A client's job is funded: its rewards are held in the deposit.
+    Funded { job: JobId },
     /// A client's slots exist (the rewards are held).
     Slots { job: JobId, escrow_ids: Vec<u64> },
     /// A worker's slot is assigned on chain; tell the worker.
@@ -521,6 +532,11 @@ pub enum FromChain {
         worker: PeerId,
         acceptance: SignedAcceptance,
     },
+    /// The verdict on a client's deposit: `Ok` with the account that pays.
+    PayerChecked {
+        job: JobId,
+        verdict: Result<Felt, PayerError>,
+    },
     /// A worker's acceptance for the job will not pay (see [`AcceptanceError`]).
     AcceptanceRefused { job: JobId, error: AcceptanceError },
     /// A batch of acceptances is paid, in transaction `tx_hash`.
@@ -529,6 +545,17 @@ pub enum FromChain {
         jobs: Vec<JobId>,
         amount: u128,
     },
+}
+
+/// Why a worker will not run a job for a client that pays from its deposit.
+#[derive(Debug, thiserror::Error)]
+pub enum PayerError {
+    #[error("account {0:#x} did not sign the client's peer id on this chain")]
+    NotSigned(Felt),
+    #[error("the client's deposit has {available} free, the job needs {needed}")]
+    Unfunded { available: u128, needed: u128 },
+    #[error(transparent)]
+    Chain(#[from] ChainError),
 }
 
 /// Why a worker will not count on an acceptance its client sent.

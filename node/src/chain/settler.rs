@@ -240,6 +240,18 @@ impl Settler {
                     let settler = self.clone();
                     tasks.spawn(async move { settler.vote(dispute_id, worker_right).await });
                 }
+                ToChain::CheckPayer {
+                    job,
+                    client,
+                    backing,
+                    amount,
+                } => {
+                    let settler = self.clone();
+                    tasks.spawn(async move {
+                        let verdict = settler.check_payer(&client, &backing, amount).await;
+                        let _ = settler.out.send(FromChain::PayerChecked { job, verdict });
+                    });
+                }
                 ToChain::Accepted { job, acceptance } => {
                     let settler = self.clone();
                     tasks.spawn(async move {

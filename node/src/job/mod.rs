@@ -476,6 +476,13 @@ impl ClientJob {
         changed
     }
 
+    /// Ends a job that is still open, without a result, for `reason`.
+    pub fn abort(&mut self, reason: &str, now_ms: u64) {
+        if self.is_open() {
+            self.fail(reason, now_ms);
+        }
+    }
+
     /// Ends the job without a result. Every worker that committed to a result nobody
     /// agreed with gets a verification-failure record, so its slot is disputed: with no k
     /// agreeing results, a hash on chain is unconfirmed, and letting it finalize would pay

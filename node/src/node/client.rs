@@ -92,8 +92,33 @@ impl Node {
             });
         }
         self.jobs.borrow_mut().insert(id, job);
-        self.announce(id);
+        // A job paid from the deposit is offered once the deposit holds its rewards.
+        let funded_first = self.chain.as_ref().is_some_and(|l| l.pays_from_deposit)
+            && self.config.client_conduct != ClientConduct::Unfunded;
+        if funded_first {
+            self.awaiting_funds.insert(id);
+        } else {
+            self.announce(id);
+        }
         id
+    }
+
+    /// The deposit holds the job's rewards: offer it.
+    pub(super) fn on_funded(&mut self, job: JobId) {
+        if self.awaiting_funds.remove(&job) {
+            self.announce(job);
+        }
+    }
+
+    /// The chain refused something for the job; a job still waiting for its funds ends.
+    pub(super) fn on_refused(&mut self, job: JobId, message: String) {
+        let unfunded = self.awaiting_funds.remove(&job);
+        self.with_job(&job, |j| {
+            if unfunded {
+                j.abort("the deposit could not hold the rewards", now_ms());
+            }
+            j.chain_errors.push(message);
+        });
     }
 
     /// Publishes the job's announcement; with nobody subscribed yet, looks for workers

@@ -41,8 +41,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     chain::{
-        signed_bid, Backer, BackingError, Bidder, FromChain, Settler, SlotReport, ToChain,
-        Verdict as SlotVerdict,
+        signed_bid, Backer, BackingError, Bidder, FromChain, PayerError, Settler, SlotReport,
+        ToChain, Verdict as SlotVerdict,
     },
     clock::now_ms,
     config::{ClientConduct, NodeConfig, WorkerConduct},
@@ -160,6 +160,8 @@ pub struct Node {
     next_lookup: u64,
     /// Jobs waiting for a subscribed peer to announce to.
     unannounced: HashSet<JobId>,
+    /// Jobs paid from the deposit, announced once their rewards are held in it.
+    awaiting_funds: HashSet<JobId>,
     work: HashMap<JobId, WorkerJob>,
     /// The jobs this node submitted (the client role's state). Only the loop holds them;
     /// the gateway and embedders ask through [`Command::Job`]. A `RefCell`, not a lock:
@@ -264,6 +266,7 @@ impl Node {
                     own: None,
                     bidder,
                     consents: HashMap::new(),
+                    pays_from_deposit: settings.batching.deposit.is_some(),
                     collateral: settings.collateral,
                     max_collateral: settings.max_collateral,
                     backers: HashMap::new(),
@@ -306,6 +309,7 @@ impl Node {
             queries: HashMap::new(),
             next_lookup: 0,
             unannounced: HashSet::new(),
+            awaiting_funds: HashSet::new(),
             work: HashMap::new(),
             jobs: RefCell::default(),
             internal,

@@ -131,7 +131,16 @@ impl Node {
                     self.penalize(peer, e.label());
                     Response::Refused(Refusal::BadRequest)
                 }
-                Request::Bid(bid) => self.on_bid(peer, bid),
+                Request::Bid(bid) => {
+                    // A client that pays from its deposit names the account that pays, so
+                    // the worker can check it before it runs anything.
+                    match (self.on_bid(peer, bid), &self.chain) {
+                        (Response::Ack, Some(link)) if link.pays_from_deposit => {
+                            Response::Payer(link.backing.clone())
+                        }
+                        (response, _) => response,
+                    }
+                }
                 Request::Escrowed { job_id, escrow_id } => {
                     self.on_escrowed(peer, job_id, escrow_id)
                 }
@@ -255,9 +264,8 @@ impl Node {
                 worker,
                 escrow_id,
             } => self.tell_escrowed(job, worker, escrow_id),
-            FromChain::Refused { job, message } => {
-                self.with_job(&job, |j| j.chain_errors.push(message));
-            }
+            FromChain::Funded { job } => self.on_funded(job),
+            FromChain::Refused { job, message } => self.on_refused(job, message),
             FromChain::Settled { job, slots } => self.on_settled(job, slots),
             FromChain::Disputed {
                 job,
@@ -297,6 +305,7 @@ impl Node {
                 acceptance,
             } => self.send_acceptance(job, worker, &acceptance),
             FromChain::AcceptanceRefused { job, error } => self.on_acceptance_refused(job, error),
+            FromChain::PayerChecked { job, verdict } => self.on_payer_checked(job, verdict),
             FromChain::BatchSettled {
                 tx_hash,
                 jobs,

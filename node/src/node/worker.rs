@@ -29,9 +29,22 @@ pub(super) struct WorkerJob {
     /// The result is committed on chain and its slot not settled yet: the job's module and
     /// input are kept, in case a dispute needs them.
     pub(super) settling: bool,
+    /// Who pays for the work, as far as this worker knows.
+    pub(super) payer: Payer,
     /// The slot was disputed: arbitrators may fetch the job from this worker, so a client
     /// cannot starve them of it.
     pub(super) disputed_at: Option<Instant>,
+}
+
+/// Who pays a worker for a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Payer {
+    /// An escrow job (told by `Escrowed`), or nobody when the network does not settle.
+    Escrow,
+    /// The client's deposit, being checked: nothing runs until it is.
+    Checking,
+    /// The deposit of this account, checked.
+    Deposit(Felt),
 }
 
 /// How long a worker keeps a job whose slot is still settling on chain.
@@ -143,6 +156,7 @@ impl Node {
                 submitted: false,
                 settling: false,
                 disputed_at: None,
+                payer: Payer::Escrow,
             },
         );
     }
@@ -169,8 +183,10 @@ impl Node {
     /// The client's answer to a bid: a refusal or a lost request ends the work unless
     /// the client assigned it meanwhile.
     pub(super) fn on_bid_reply(&mut self, job: JobId, response: Result<Response, ()>) {
-        if matches!(response, Ok(Response::Ack)) {
-            return;
+        match response {
+            Ok(Response::Ack) => return,
+            Ok(Response::Payer(backing)) => return self.check_payer(job, backing),
+            _ => {}
         }
         if self
             .work
@@ -249,7 +265,11 @@ impl Node {
         let me = link.bidder.account();
         let signed = crate::chain::signed_acceptance(me, &message);
         let mine = crate::chain::opening_of(&outcome.hash(), &work.salt).commitment(me);
-        if signed.acceptance.commitment != mine || message.amount < work.announcement.reward {
+        let other_payer = matches!(work.payer, Payer::Deposit(a) if a != signed.client);
+        if signed.acceptance.commitment != mine
+            || message.amount < work.announcement.reward
+            || other_payer
+        {
             self.penalize(client, "bad-acceptance");
             return Response::Refused(Refusal::BadRequest);
         }
@@ -341,19 +361,87 @@ impl Node {
             return;
         }
         work.blobs.insert(hash, blob);
-        let assignment = work.assignment.clone().expect("fetching implies assigned");
+        self.run_if_ready(job);
+    }
+
+    /// Runs an assigned job once its module and input are here and, when its client pays
+    /// from a deposit, the deposit is checked.
+    pub(super) fn run_if_ready(&mut self, job: JobId) {
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        let Some(assignment) = work.assignment.clone() else {
+            return;
+        };
         let (Some(module), Some(input)) = (
             work.blobs.get(&assignment.module).cloned(),
             work.blobs.get(&assignment.input).cloned(),
         ) else {
             return;
         };
+        if work.state != WorkState::Fetching || work.payer == Payer::Checking {
+            return;
+        }
         work.state = WorkState::Running;
         let sandbox = self.sandbox.clone();
         self.off_loop(move || {
             let (outcome, cost) = hashed_run(sandbox.run(&module, &input, &assignment.limits));
             Internal::Executed { job, outcome, cost }
         });
+    }
+
+    /// The client pays from its deposit: ask the chain whether it can pay this job on top
+    /// of what it owes this worker already.
+    pub(super) fn check_payer(&mut self, job: JobId, backing: Backing) {
+        let Some(link) = &self.chain else {
+            return;
+        };
+        let account = Felt::from_bytes_be(&backing.account);
+        let owed: u128 = self
+            .work
+            .values()
+            .filter(|w| {
+                w.payer == Payer::Deposit(account) && (w.state != WorkState::Done || w.settling)
+            })
+            .map(|w| w.announcement.reward)
+            .sum();
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        work.payer = Payer::Checking;
+        let _ = link.to.send(ToChain::CheckPayer {
+            job,
+            client: work.client,
+            backing,
+            amount: work.announcement.reward.saturating_add(owed),
+        });
+    }
+
+    /// The chain's verdict on the client's deposit: run the job, or drop it and strike the
+    /// client.
+    pub(super) fn on_payer_checked(&mut self, job: JobId, verdict: Result<Felt, PayerError>) {
+        let Some(work) = self.work.get_mut(&job) else {
+            return;
+        };
+        match verdict {
+            Ok(account) => {
+                work.payer = Payer::Deposit(account);
+                self.run_if_ready(job);
+            }
+            Err(e) => {
+                tracing::warn!(%job, "not working for this client: {e}");
+                let client = work.client;
+                // Forget the bid (an assignment then finds no job), or stop the work.
+                if work.state == WorkState::Bid {
+                    self.work.remove(&job);
+                } else {
+                    work.state = WorkState::Done;
+                }
+                if !matches!(e, PayerError::Chain(_)) {
+                    self.penalize(client, "unfunded");
+                }
+            }
+        }
     }
 
     /// A finished run: commit to its outcome's hash (computed with the run).

@@ -185,6 +185,8 @@ pub enum Refusal {
     /// The bid carries no signed consent to the escrow terms the client asks (reward,
     /// collateral, deadline), so the worker cannot be assigned on chain.
     Unconsented,
+    /// The client's deposit cannot pay the job.
+    Unfunded,
 }
 
 /// The answer to a [`Request`].
@@ -193,6 +195,18 @@ pub enum Response {
     Ack,
     Blob(Vec<u8>),
     Refused(Refusal),
+    /// A bid taken by a client that pays from its deposit: the account that pays, bound to
+    /// the client's peer id, so the worker can check the deposit before it runs anything.
+    Payer(Backing),
+}
+
+/// Decodes and checks one response frame.
+pub fn decode_response(bytes: &[u8]) -> Result<Response, WireError> {
+    let response: Response = decode(bytes)?;
+    if let Response::Payer(backing) = &response {
+        backing.check()?;
+    }
+    Ok(response)
 }
 
 /// Frames requests and responses as a 4-byte big-endian length and a postcard body.
@@ -276,7 +290,7 @@ impl libp2p::request_response::Codec for JobCodec {
         _: &StreamProtocol,
         io: &mut T,
     ) -> io::Result<Response> {
-        decode(&read_frame(io).await?).map_err(invalid)
+        decode_response(&read_frame(io).await?).map_err(invalid)
     }
 
     async fn write_request<T: AsyncWrite + Unpin + Send>(
