@@ -945,3 +945,76 @@ async fn a_worker_counts_only_on_acceptances_the_escrow_will_pay() {
     assert!(matches!(verdict(sound).await, Err(AcceptanceError::Used)));
     net.stop().await.unwrap();
 }
+
+/// A worker runs nothing for a client that pays from a deposit it does not have. An honest
+/// client ends such a job before offering it; one that offers it anyway names its account
+/// in its bid replies, and each worker checks the deposit before running the job, finds
+/// it empty, drops the job and strikes the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_runs_nothing_for_a_client_whose_deposit_cannot_pay() {
+    use ciro_node::{chain::Batching, job::JobStatus, ClientConduct, Node};
+    let dir = tempfile::tempdir().unwrap();
+    let net = started(settings(&dir, 2)).await;
+    // Account 2 (the treasury) holds no CIRO, so it cannot deposit any.
+    let broke = net.devnet.account(2);
+    assert_eq!(net.owner.balance(broke.address).await.unwrap(), 0);
+    let mut config = net.node_config(broke.address, broke.private_key);
+    config.chain.as_mut().unwrap().batching = Batching {
+        deposit: Some(ONE),
+        ..Batching::default()
+    };
+    let honest = Node::start(config.clone()).await.unwrap();
+    let job = honest
+        .shared
+        .submit(ciro::up::sample_job(0, 1, ONE, Duration::from_secs(8)))
+        .await
+        .unwrap();
+    let record = eventually("the job to end", Duration::from_secs(30), || async {
+        honest.shared.job(&job).await.filter(|j| !j.is_open())
+    })
+    .await;
+    assert_eq!(
+        record.error.as_deref(),
+        Some("the deposit could not hold the rewards")
+    );
+    assert!(record.bids.is_empty(), "it was never offered: {record:?}");
+    honest.kill();
+
+    config.client_conduct = ClientConduct::Unfunded;
+    let client = Node::start(config).await.unwrap();
+    let workers: Vec<_> = net.workers.iter().map(|w| w.node.peer_id()).collect();
+    ciro::up::wait_for_advertised(&client, &workers, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let job = client
+        .shared
+        .submit(ciro::up::sample_job(0, 1, ONE, Duration::from_secs(8)))
+        .await
+        .unwrap();
+    let record = eventually("the job to end", Duration::from_secs(60), || async {
+        client.shared.job(&job).await.filter(|j| !j.is_open())
+    })
+    .await;
+    assert_eq!(record.status, JobStatus::Failed, "{record:?}");
+    assert!(record.result.is_none());
+    assert!(
+        record
+            .chain_errors
+            .iter()
+            .any(|e| e.contains("holding the rewards")),
+        "{:?}",
+        record.chain_errors
+    );
+    // Workers bid, but none ran the job.
+    assert!(!record.bids.is_empty(), "{record:?}");
+    for worker in &net.workers {
+        let ran = &worker.node.shared.metrics.executions;
+        assert_eq!(
+            ran.with_label_values(&["ok"]).get() + ran.with_label_values(&["error"]).get(),
+            0
+        );
+    }
+    client.kill();
+    net.stop().await.unwrap();
+}
