@@ -27,6 +27,8 @@ pub enum WorkerConduct {
     /// Publishes made-up reputation updates (a record it never earned, a transaction
     /// that does not exist) with its health.
     ForgeReputation,
+    /// Takes its clients' acceptances and never settles them, as a worker that vanished.
+    Hoard,
 }
 
 /// How a client treats the workers it hires. Anything but `Honest` exists to test the

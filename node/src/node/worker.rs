@@ -274,10 +274,12 @@ impl Node {
             return Response::Refused(Refusal::BadRequest);
         }
         work.settling = true;
-        let _ = link.to.send(ToChain::Accepted {
-            job: message.job_id,
-            acceptance: signed,
-        });
+        if self.config.conduct != WorkerConduct::Hoard {
+            let _ = link.to.send(ToChain::Accepted {
+                job: message.job_id,
+                acceptance: signed,
+            });
+        }
         Response::Ack
     }
 
