@@ -85,6 +85,8 @@ pub struct UpSettings {
     pub batch_wait: Duration,
     /// The most acceptances in one batch.
     pub batch_size: usize,
+    /// How long the client waits for a worker to settle an acceptance before it does.
+    pub batch_fallback: Duration,
 }
 
 impl Default for UpSettings {
@@ -107,6 +109,7 @@ impl Default for UpSettings {
             deposit: Some(100 * TOKEN),
             batch_wait: Duration::from_secs(1),
             batch_size: Batching::default().max_jobs,
+            batch_fallback: Batching::default().fallback,
         }
     }
 }
@@ -310,7 +313,7 @@ impl LocalNetwork {
                 deposit: settings.deposit,
                 max_wait: settings.batch_wait,
                 max_jobs: settings.batch_size,
-                ..Batching::default()
+                fallback: settings.batch_fallback,
             },
             ..ChainSettings::new(node_rpc, deployment.clone(), Felt::ZERO, Felt::ZERO)
         };
