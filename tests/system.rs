@@ -1018,3 +1018,50 @@ async fn a_worker_runs_nothing_for_a_client_whose_deposit_cannot_pay() {
     client.kill();
     net.stop().await.unwrap();
 }
+
+/// A worker that takes its acceptances and never settles them (it vanished) is still
+/// paid: the client settles each after the fallback itself and reports the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_settles_the_acceptances_its_worker_never_did() {
+    use ciro_node::{node::NodeEvent, WorkerConduct};
+    let dir = tempfile::tempdir().unwrap();
+    let net = started(UpSettings {
+        deposit: Some(5 * ONE),
+        conduct: vec![WorkerConduct::Hoard],
+        batch_fallback: Duration::from_secs(3),
+        ..settings(&dir, 1)
+    })
+    .await;
+    let worker = net.workers[0].account;
+    let before = net.owner.balance(worker).await.unwrap();
+    let mut worker_events = net.workers[0].node.shared.subscribe();
+
+    let reward = ONE;
+    let jobs = net.submit_samples(2, 1, reward).await.unwrap();
+    let settled = net
+        .wait_settled(&jobs, Duration::from_secs(90), |_| {})
+        .await
+        .unwrap();
+    for job in &jobs {
+        let slots = &settled[job];
+        assert!(net.paid_in_full(job, slots).await, "{slots:?}");
+        assert!(
+            slots
+                .iter()
+                .all(|s| s.acceptance.is_some() && s.tx_hash.is_some()),
+            "{slots:?}"
+        );
+    }
+    assert_eq!(
+        net.owner.balance(worker).await.unwrap() - before,
+        2 * (reward - fee(reward))
+    );
+    // The worker settled nothing itself.
+    while let Ok(event) = worker_events.try_recv() {
+        assert!(
+            !matches!(event, NodeEvent::BatchSettled { .. }),
+            "{event:?}"
+        );
+    }
+    net.stop().await.unwrap();
+}
