@@ -53,12 +53,17 @@ pub struct Backing {
 /// Most felts in a [`Backing`] signature.
 pub const MAX_SIGNATURE_FELTS: usize = 4;
 
+/// A Starknet account signature on the wire: 1 to [`MAX_SIGNATURE_FELTS`] felts.
+pub(super) fn check_signature(signature: &[[u8; 32]]) -> Result<(), WireError> {
+    if signature.is_empty() || signature.len() > MAX_SIGNATURE_FELTS {
+        return Err(WireError::Invalid("signature length out of range"));
+    }
+    Ok(())
+}
+
 impl Backing {
     pub(super) fn check(&self) -> Result<(), WireError> {
-        if self.signature.is_empty() || self.signature.len() > MAX_SIGNATURE_FELTS {
-            return Err(WireError::Invalid("signature length out of range"));
-        }
-        Ok(())
+        check_signature(&self.signature)
     }
 }
 

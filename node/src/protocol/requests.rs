@@ -39,10 +39,7 @@ pub struct Consent {
 
 impl Consent {
     pub(super) fn check(&self) -> Result<(), WireError> {
-        if self.signature.is_empty() || self.signature.len() > MAX_SIGNATURE_FELTS {
-            return Err(WireError::Invalid("signature length out of range"));
-        }
-        Ok(())
+        check_signature(&self.signature)
     }
 }
 
@@ -91,10 +88,7 @@ pub struct Accepted {
 
 impl Accepted {
     pub(super) fn check(&self) -> Result<(), WireError> {
-        if self.signature.is_empty() || self.signature.len() > MAX_SIGNATURE_FELTS {
-            return Err(WireError::Invalid("signature length out of range"));
-        }
-        Ok(())
+        check_signature(&self.signature)
     }
 }
 
