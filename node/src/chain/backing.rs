@@ -10,12 +10,22 @@ impl Settler {
         backing: &Backing,
     ) -> Result<Backer, BackingError> {
         let account = Felt::from_bytes_be(&backing.account);
-        let hash = binding_hash(self.session.chain.chain_id(), account, peer);
-        let signature: Vec<Felt> = backing.signature.iter().map(Felt::from_bytes_be).collect();
-        if !self.is_valid_signature(account, hash, &signature).await? {
+        if !self.backs_peer(peer, backing).await? {
             return Err(BackingError::NotSigned(account));
         }
         Ok(self.standing(account).await?)
+    }
+
+    /// Whether `backing`'s account signed `peer`'s id on this chain ([`binding_hash`]).
+    pub(super) async fn backs_peer(
+        &self,
+        peer: &PeerId,
+        backing: &Backing,
+    ) -> Result<bool, ChainError> {
+        let account = Felt::from_bytes_be(&backing.account);
+        let hash = binding_hash(self.session.chain.chain_id(), account, peer);
+        let signature: Vec<Felt> = backing.signature.iter().map(Felt::from_bytes_be).collect();
+        self.is_valid_signature(account, hash, &signature).await
     }
 
     /// Whether `account` signed `hash` with `signature`, as the account contract itself

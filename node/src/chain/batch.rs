@@ -46,11 +46,10 @@ impl Settler {
             Ok(c) => c,
             Err(e) => return refuse(e.to_string()),
         };
-        let mut held = 0u128;
-        if let Err(e) = self.hold(reward.saturating_mul(count.into())).await {
+        let mut held = reward.saturating_mul(count.into());
+        if let Err(e) = self.hold(held).await {
             return refuse(format!("holding the rewards in the deposit: {e}"));
         }
-        held += reward.saturating_mul(count.into());
         let _ = self.out.send(FromChain::Funded { job });
         // Settlements of this job's acceptances come later than this block.
         let from_block = self
@@ -238,9 +237,7 @@ impl Settler {
         amount: u128,
     ) -> Result<Felt, PayerError> {
         let account = Felt::from_bytes_be(&backing.account);
-        let hash = binding_hash(self.session.chain.chain_id(), account, client);
-        let signature: Vec<Felt> = backing.signature.iter().map(Felt::from_bytes_be).collect();
-        if !self.is_valid_signature(account, hash, &signature).await? {
+        if !self.backs_peer(client, backing).await? {
             return Err(PayerError::NotSigned(account));
         }
         let (held, withdrawing, _) = self
