@@ -1,7 +1,9 @@
 //! Deploys and wires the whole suite, idempotently.
 //!
 //! The plan is a fixed list of steps: declare the five classes, deploy the five contracts
-//! through the UDC, then wire them (escrow ↔ disputes, roles, arbitrators, ownership).
+//! through the UDC, then wire them (escrow ↔ disputes, roles, arbitrators), hand the
+//! governance roles to the accounts the settings name, end the setup on every contract
+//! (the wiring roles are fixed from then on) and start the ownership transfer.
 //! Before each step the chain is asked whether it is already done:
 //! - a class is declared when `starknet_getClass` finds it;
 //! - a contract is deployed when its address, which is deterministic (deployer, salt, class
@@ -37,6 +39,14 @@ pub mod roles {
     pub const ESCROW: &str = "ESCROW";
     /// May write reputation records.
     pub const REPUTATION_WRITER: &str = "REPUTATION_WRITER";
+    /// May announce, cancel and execute timelocked upgrades.
+    pub const UPGRADE_GOVERNOR: &str = "UPGRADE_GOVERNOR";
+    /// May pause.
+    pub const SECURITY_AGENT: &str = "SECURITY_AGENT";
+    /// May unpause.
+    pub const SECURITY_ADMIN: &str = "SECURITY_ADMIN";
+    /// May set parameters.
+    pub const OPERATOR: &str = "OPERATOR";
 }
 
 /// A progress report, for a progress bar or a log.
@@ -207,7 +217,7 @@ impl Deploy<'_> {
                     return Err(ChainError::Input(format!(
                         "{} records {} with class {:#x} at {:#x}, but these artifacts give class {class_hash:#x} at {:#x}: \
                          deploying would start a second suite beside the first. Pass another --manifest \
-                         (and a new `salt`) for a new suite; upgrading a live suite is `upgrade` on each contract",
+                         (and a new `salt`) for a new suite; a live suite changes code through `ciro contracts upgrade`",
                         manifest.display(),
                         planned.contract,
                         recorded.class_hash,
@@ -624,6 +634,67 @@ fn wiring(
         });
     }
 
+    let contracts = [
+        (Contract::CiroToken, token_at),
+        (Contract::Staking, staking_at),
+        (Contract::Reputation, reputation_at),
+        (Contract::JobEscrow, escrow_at),
+        (Contract::Disputes, disputes_at),
+    ];
+    // The constructors gave the deployer every governance role; the holders the settings
+    // name take them over.
+    let holders = config.roles.resolved(config.owner.unwrap_or(deployer));
+    let handed: Vec<_> = holders
+        .iter()
+        .filter(|(_, holder)| *holder != deployer)
+        .collect();
+    for (contract, at) in contracts {
+        for (role_name, holder) in &handed {
+            let (role_felt, holder) = (role(role_name), *holder);
+            steps.push(WiringStep {
+                label: format!("{contract}.grant_role({role_name}, {holder:#x})"),
+                call: token::CiroToken::new(at, account)
+                    .grant_role_getcall(&role_felt, &address(holder)),
+                done: has_role_check(contract, at, role_felt, holder),
+            });
+        }
+    }
+    // The wiring above is final: no key can grant itself SLASHER, ESCROW or
+    // REPUTATION_WRITER, nor rewire the court, without a timelocked upgrade.
+    for (contract, at) in contracts {
+        steps.push(WiringStep {
+            label: format!("{contract}.end_setup()"),
+            call: token::CiroToken::new(at, account).end_setup_getcall(),
+            done: Box::new(move |account| {
+                Box::pin(async move {
+                    let open = token::CiroTokenReader::new(at, account.provider())
+                        .is_setup_open()
+                        .call()
+                        .await
+                        .map_err(|e| {
+                            ChainError::from_error(format!("{contract}.is_setup_open"), "", &e)
+                        })?;
+                    Ok(!open)
+                })
+            }),
+        });
+    }
+    for (contract, at) in contracts {
+        for (role_name, _) in &handed {
+            let role_felt = role(role_name);
+            let check = has_role_check(contract, at, role_felt, deployer);
+            steps.push(WiringStep {
+                label: format!("{contract}.revoke_role({role_name}, {deployer:#x})"),
+                call: token::CiroToken::new(at, account)
+                    .revoke_role_getcall(&role_felt, &address(deployer)),
+                done: Box::new(move |account| {
+                    let still = check(account);
+                    Box::pin(async move { Ok(!still.await?) })
+                }),
+            });
+        }
+    }
+
     if let Some(owner) = config.owner.filter(|&owner| owner != deployer) {
         // The token's constructor made the deployer a minter; the owner takes that over.
         let minter = role(roles::MINTER);
@@ -645,13 +716,7 @@ fn wiring(
         });
         // Ownership moves in two steps: the deploy names the owner, which then takes each
         // contract over with `accept_ownership` (`ciro contracts accept-ownership`).
-        for (contract, at) in [
-            (Contract::CiroToken, token_at),
-            (Contract::Staking, staking_at),
-            (Contract::Reputation, reputation_at),
-            (Contract::JobEscrow, escrow_at),
-            (Contract::Disputes, disputes_at),
-        ] {
+        for (contract, at) in contracts {
             steps.push(WiringStep {
                 label: format!("{contract}.transfer_ownership({owner:#x})"),
                 call: token::CiroToken::new(at, account)

@@ -56,6 +56,36 @@ pub struct DeployConfig {
     /// Mixed into every deployment salt, to deploy a second, separate suite from the same
     /// account. Default 0.
     pub salt: u64,
+    /// Who holds each governance role on every contract. Default: the owner, for each.
+    pub roles: RoleHolders,
+}
+
+/// The accounts that hold the governance roles, each `None` for the owner. The owner itself
+/// is the governance admin: it grants and revokes these roles.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoleHolders {
+    /// Announces, cancels and executes upgrades, which wait the upgrade delay.
+    pub upgrade_governor: Option<Felt>,
+    /// Pauses new business (never exits or settlements).
+    pub security_agent: Option<Felt>,
+    /// Unpauses.
+    pub security_admin: Option<Felt>,
+    /// Sets parameters (fees, bonds, minimum stake, windows, quorum), within the contracts'
+    /// bounds; every change applies to jobs and disputes that start afterwards.
+    pub operator: Option<Felt>,
+}
+
+impl RoleHolders {
+    /// Each role's on-chain name with its holder, `owner` standing in for an unset one.
+    pub fn resolved(&self, owner: Felt) -> [(&'static str, Felt); 4] {
+        [
+            ("UPGRADE_GOVERNOR", self.upgrade_governor.unwrap_or(owner)),
+            ("SECURITY_AGENT", self.security_agent.unwrap_or(owner)),
+            ("SECURITY_ADMIN", self.security_admin.unwrap_or(owner)),
+            ("OPERATOR", self.operator.unwrap_or(owner)),
+        ]
+    }
 }
 
 impl Default for DeployConfig {
@@ -75,6 +105,7 @@ impl Default for DeployConfig {
             voting_period_secs: 3 * 24 * 3600,
             arbitrators: Vec::new(),
             salt: 0,
+            roles: RoleHolders::default(),
         }
     }
 }
@@ -137,6 +168,10 @@ impl DeployConfig {
         };
         zero("owner", self.owner)?;
         zero("treasury", self.treasury)?;
+        zero("roles.upgrade_governor", self.roles.upgrade_governor)?;
+        zero("roles.security_agent", self.roles.security_agent)?;
+        zero("roles.security_admin", self.roles.security_admin)?;
+        zero("roles.operator", self.roles.operator)?;
         for arbitrator in &self.arbitrators {
             zero("an arbitrator", Some(*arbitrator))?;
         }

@@ -4,7 +4,9 @@
 mod utils;
 mod mock_account;
 mod reentrant_account;
+mod upgrade_target;
 mod test_admin;
+mod test_governance;
 mod test_token;
 mod test_staking;
 mod test_reputation;

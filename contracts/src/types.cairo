@@ -14,6 +14,20 @@ pub mod roles {
     pub const ESCROW: felt252 = 'ESCROW';
     /// May write reputation records (the escrow and the disputes contract).
     pub const REPUTATION_WRITER: felt252 = 'REPUTATION_WRITER';
+    /// May announce, cancel and execute timelocked upgrades.
+    pub const UPGRADE_GOVERNOR: felt252 = 'UPGRADE_GOVERNOR';
+    /// May pause.
+    pub const SECURITY_AGENT: felt252 = 'SECURITY_AGENT';
+    /// May unpause.
+    pub const SECURITY_ADMIN: felt252 = 'SECURITY_ADMIN';
+    /// May set parameters, within the bounds each contract enforces.
+    pub const OPERATOR: felt252 = 'OPERATOR';
+
+    /// Whether `role` wires one contract to another: its holders may slash, lock collateral
+    /// or write reputation, so it is fixed once the setup ends.
+    pub fn is_wiring(role: felt252) -> bool {
+        role == SLASHER || role == ESCROW || role == REPUTATION_WRITER
+    }
 }
 
 /// Returns `amount * bps / 10_000`, rounded down.

@@ -3,8 +3,8 @@
 /// wins, and a tie (no votes included) pays the worker if it revealed its result, so a
 /// client cannot win by keeping arbitrators in the dark, and a worker that never opens its
 /// commitment cannot win by silence. The quorum never counts more arbitrators than there are. A
-/// dispute's voting period and quorum are fixed when it opens: the owner cannot change the
-/// rules of a dispute in progress.
+/// dispute's voting period, quorum and court are fixed when it opens: the owner cannot change
+/// the rules of a dispute in progress, nor add an arbitrator to it or take one away.
 ///
 /// Worker right: the escrow pays the worker its reward and the client's bond. Client right:
 /// the escrow refunds the client its reward and bond, and this contract slashes the whole
@@ -53,6 +53,10 @@ pub mod Disputes {
         voting_period: u64,
         arbitrators: Map<ContractAddress, bool>,
         arbitrator_count: u32,
+        /// The first dispute id an arbitrator may vote on (zero: never an arbitrator).
+        arbitrator_from: Map<ContractAddress, u64>,
+        /// The last dispute id a removed arbitrator may vote on.
+        arbitrator_until: Map<ContractAddress, u64>,
         dispute_count: u64,
         disputes: Map<u64, Dispute>,
         voted: Map<(u64, ContractAddress), bool>,
@@ -226,8 +230,13 @@ pub mod Disputes {
     impl DisputesImpl of IDisputes<ContractState> {
         fn vote(ref self: ContractState, dispute_id: u64, ruling: Ruling) {
             let arbitrator = get_caller_address();
-            assert(self.arbitrators.read(arbitrator), errors::NOT_ARBITRATOR);
+            let from = self.arbitrator_from.read(arbitrator);
+            assert(from != 0, errors::NOT_ARBITRATOR);
+            if !self.arbitrators.read(arbitrator) {
+                assert(dispute_id <= self.arbitrator_until.read(arbitrator), errors::NOT_ARBITRATOR);
+            }
             let mut dispute = self.read_dispute(dispute_id);
+            assert(dispute_id >= from, errors::JOINED_AFTER_OPENING);
             assert(dispute.status == DisputeStatus::Open, errors::NOT_OPEN);
             assert(get_block_timestamp() <= dispute.voting_ends_at, errors::VOTING_CLOSED);
             assert(
@@ -320,7 +329,9 @@ pub mod Disputes {
             self.admin.assert_only_owner();
             assert(!is_zero_address(arbitrator), errors::ZERO_ADDRESS);
             assert(!self.arbitrators.read(arbitrator), errors::ALREADY_ARBITRATOR);
+            assert(self.arbitrator_from.read(arbitrator) == 0, errors::ARBITRATOR_REMOVED);
             self.arbitrators.write(arbitrator, true);
+            self.arbitrator_from.write(arbitrator, self.dispute_count.read() + 1);
             let arbitrator_count = self.arbitrator_count.read() + 1;
             self.arbitrator_count.write(arbitrator_count);
             self.emit(ArbitratorAdded { arbitrator, arbitrator_count });
@@ -332,12 +343,13 @@ pub mod Disputes {
             let arbitrator_count = self.arbitrator_count.read() - 1;
             assert(arbitrator_count >= self.quorum.read(), errors::QUORUM_ABOVE_ARBITRATORS);
             self.arbitrators.write(arbitrator, false);
+            self.arbitrator_until.write(arbitrator, self.dispute_count.read());
             self.arbitrator_count.write(arbitrator_count);
             self.emit(ArbitratorRemoved { arbitrator, arbitrator_count });
         }
 
         fn set_quorum(ref self: ContractState, quorum: u32) {
-            self.admin.assert_only_owner();
+            self.admin.assert_only_operator();
             assert(quorum > 0, errors::ZERO_QUORUM);
             assert(quorum <= self.arbitrator_count.read(), errors::QUORUM_ABOVE_ARBITRATORS);
             let old_quorum = self.quorum.read();
@@ -346,7 +358,7 @@ pub mod Disputes {
         }
 
         fn set_voting_period(ref self: ContractState, voting_period: u64) {
-            self.admin.assert_only_owner();
+            self.admin.assert_only_operator();
             assert(voting_period > 0, errors::ZERO_PERIOD);
             assert(voting_period <= MAX_VOTING_PERIOD, errors::PERIOD_TOO_LONG);
             let old_period = self.voting_period.read();

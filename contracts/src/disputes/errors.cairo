@@ -11,4 +11,6 @@ pub const ZERO_QUORUM: felt252 = 'quorum is zero';
 pub const ZERO_PERIOD: felt252 = 'voting period is zero';
 pub const ZERO_ADDRESS: felt252 = 'address is zero';
 pub const QUORUM_ABOVE_ARBITRATORS: felt252 = 'quorum above arbitrators';
+pub const ARBITRATOR_REMOVED: felt252 = 'arbitrator was removed';
+pub const JOINED_AFTER_OPENING: felt252 = 'arbitrator joined after opening';
 pub const PERIOD_TOO_LONG: felt252 = 'voting period too long';

@@ -53,20 +53,26 @@ pub trait IDisputesView<TState> {
     fn voting_period(self: @TState) -> u64;
 }
 
-/// Owner-only administration.
+/// Administration. The court is fixed per dispute: an arbitrator added later cannot vote
+/// on a dispute opened before, one removed later still can, and the quorum and voting
+/// period are copied into the dispute when it opens.
 #[starknet::interface]
 pub trait IDisputesConfig<TState> {
-    /// Requirements: caller is the owner; not zero; not already an arbitrator.
+    /// Votes on disputes opened from now on.
+    /// Requirements: caller is the owner; not zero; not already an arbitrator; never
+    /// removed before (a removed arbitrator cannot be brought back to reshape a court).
     /// Emits `ArbitratorAdded`.
     fn add_arbitrator(ref self: TState, arbitrator: ContractAddress);
+    /// Votes on no dispute opened from now on; keeps its vote on those already open.
     /// Requirements: caller is the owner; an arbitrator; the arbitrators left are at least
     /// the quorum. Emits `ArbitratorRemoved`.
     fn remove_arbitrator(ref self: TState, arbitrator: ContractAddress);
-    /// Requirements: caller is the owner; 0 < `quorum` <= the number of arbitrators.
+    /// Applies to disputes opened afterwards.
+    /// Requirements: caller holds `OPERATOR`; 0 < `quorum` <= the number of arbitrators.
     /// Emits `QuorumUpdated`.
     fn set_quorum(ref self: TState, quorum: u32);
     /// Applies to disputes opened afterwards; open ones keep their own end.
-    /// Requirements: caller is the owner; 0 < `voting_period` <= `MAX_VOTING_PERIOD`.
+    /// Requirements: caller holds `OPERATOR`; 0 < `voting_period` <= `MAX_VOTING_PERIOD`.
     /// Emits `VotingPeriodUpdated`.
     fn set_voting_period(ref self: TState, voting_period: u64);
 }

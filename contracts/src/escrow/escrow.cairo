@@ -835,7 +835,7 @@ pub mod JobEscrow {
     #[abi(embed_v0)]
     impl EscrowConfigImpl of IEscrowConfig<ContractState> {
         fn set_fee_bps(ref self: ContractState, fee_bps: u16) {
-            self.admin.assert_only_owner();
+            self.admin.assert_only_operator();
             assert(fee_bps <= MAX_FEE_BPS, errors::FEE_TOO_HIGH);
             let old_fee_bps = self.fee_bps.read();
             if fee_bps > old_fee_bps {
@@ -848,7 +848,7 @@ pub mod JobEscrow {
         }
 
         fn set_timeout_slash_bps(ref self: ContractState, bps: u16) {
-            self.admin.assert_only_owner();
+            self.admin.assert_only_operator();
             assert(bps <= BPS_DENOMINATOR, errors::BPS_TOO_HIGH);
             let old_bps = self.timeout_slash_bps.read();
             self.timeout_slash_bps.write(bps);
@@ -856,7 +856,7 @@ pub mod JobEscrow {
         }
 
         fn set_dispute_bond(ref self: ContractState, bond: u256) {
-            self.admin.assert_only_owner();
+            self.admin.assert_only_operator();
             let old_bond = self.dispute_bond.read();
             self.dispute_bond.write(bond);
             self.emit(DisputeBondUpdated { old_bond, new_bond: bond });
@@ -872,6 +872,7 @@ pub mod JobEscrow {
 
         fn set_disputes(ref self: ContractState, disputes: ContractAddress) {
             self.admin.assert_only_owner();
+            self.admin.assert_setup_open();
             assert(!is_zero_address(disputes), errors::ZERO_ADDRESS);
             let old_disputes = self.disputes.read();
             self.disputes.write(disputes);

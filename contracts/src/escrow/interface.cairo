@@ -192,22 +192,23 @@ pub trait IEscrowView<TState> {
     fn disputes(self: @TState) -> ContractAddress;
 }
 
-/// Owner-only configuration.
+/// Configuration: parameters by the operator, wiring by the owner.
 #[starknet::interface]
 pub trait IEscrowConfig<TState> {
     /// Applies to jobs created afterwards, and to acceptances signed under it; after a raise,
     /// acceptances at the old fee still settle for `FEE_GRACE`.
-    /// Requirements: caller is the owner; `fee_bps` <= `MAX_FEE_BPS`. Emits `FeeUpdated`.
+    /// Requirements: caller holds `OPERATOR`; `fee_bps` <= `MAX_FEE_BPS`. Emits `FeeUpdated`.
     fn set_fee_bps(ref self: TState, fee_bps: u16);
-    /// Applies to jobs created afterwards. Requirements: caller is the owner;
+    /// Applies to jobs created afterwards. Requirements: caller holds `OPERATOR`;
     /// `bps` <= 10_000. Emits `TimeoutSlashUpdated`.
     fn set_timeout_slash_bps(ref self: TState, bps: u16);
-    /// Applies to jobs created afterwards. Requirements: caller is the owner.
+    /// Applies to jobs created afterwards. Requirements: caller holds `OPERATOR`.
     /// Emits `DisputeBondUpdated`.
     fn set_dispute_bond(ref self: TState, bond: u256);
     /// Requirements: caller is the owner; not zero. Emits `TreasuryUpdated`.
     fn set_treasury(ref self: TState, treasury: ContractAddress);
     /// Wires the disputes contract (deployed after the escrow).
-    /// Requirements: caller is the owner; not zero. Emits `DisputesUpdated`.
+    /// Requirements: caller is the owner; the setup is open (after it, only an upgrade
+    /// rewires the court); not zero. Emits `DisputesUpdated`.
     fn set_disputes(ref self: TState, disputes: ContractAddress);
 }

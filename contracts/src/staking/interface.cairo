@@ -84,12 +84,12 @@ pub trait IStakingView<TState> {
     fn token(self: @TState) -> ContractAddress;
 }
 
-/// Owner-only configuration.
+/// Configuration, by the operator.
 #[starknet::interface]
 pub trait IStakingConfig<TState> {
-    /// Requirements: caller is the owner. Emits `MinStakeUpdated`.
+    /// Requirements: caller holds `OPERATOR`. Emits `MinStakeUpdated`.
     fn set_min_stake(ref self: TState, min_stake: u256);
-    /// Applies to new intents only. Requirements: caller is the owner;
+    /// Applies to new intents only. Requirements: caller holds `OPERATOR`;
     /// 0 < `window` <= `MAX_UNSTAKE_WINDOW`. Emits `UnstakeWindowUpdated`.
     fn set_unstake_window(ref self: TState, window: u64);
 }

@@ -427,14 +427,14 @@ pub mod Staking {
     #[abi(embed_v0)]
     impl StakingConfigImpl of IStakingConfig<ContractState> {
         fn set_min_stake(ref self: ContractState, min_stake: u256) {
-            self.admin.assert_only_owner();
+            self.admin.assert_only_operator();
             let old_min_stake = self.min_stake.read();
             self.min_stake.write(min_stake);
             self.emit(MinStakeUpdated { old_min_stake, new_min_stake: min_stake });
         }
 
         fn set_unstake_window(ref self: ContractState, window: u64) {
-            self.admin.assert_only_owner();
+            self.admin.assert_only_operator();
             assert(window > 0, errors::ZERO_WINDOW);
             assert(window <= MAX_UNSTAKE_WINDOW, errors::WINDOW_TOO_LONG);
             let old_window = self.unstake_window.read();

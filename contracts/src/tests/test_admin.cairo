@@ -1,15 +1,16 @@
 //! The admin component (owner, roles, pause, upgrade) is the same code in every contract.
 //! It is tested in full on the token, and its wiring is checked on all five contracts.
 
-use starknet::testing::{pop_log, set_contract_address};
+use starknet::testing::{pop_log, set_block_timestamp, set_contract_address};
 use starknet::{ClassHash, ContractAddress};
 use crate::admin::component::AdminComponent;
-use crate::admin::interface::IAdminDispatcherTrait;
+use crate::admin::interface::{IAdminDispatcherTrait, MIN_UPGRADE_DELAY};
 use crate::reputation::interface::IReputationViewDispatcherTrait;
 use crate::reputation::reputation::Reputation;
 use crate::token::interface::IERC20DispatcherTrait;
 use crate::token::token::CiroToken;
-use super::utils::{CLIENT, OTHER, OWNER, Suite, SuiteTrait, ZERO, admin, setup};
+use crate::types::roles;
+use super::utils::{CLIENT, OTHER, OWNER, START, Suite, SuiteTrait, ZERO, admin, setup};
 
 fn admin_event(event: AdminComponent::Event) -> Option<CiroToken::Event> {
     Option::Some(CiroToken::Event::AdminEvent(event))
@@ -74,9 +75,13 @@ fn test_transfer_ownership_hands_over_on_acceptance_and_emits() {
             ),
         ),
     );
-    // The new owner administers; the old one no longer can.
+    // The new owner administers the roles: here it makes itself the security agent, and
+    // takes that role from the old owner, whose roles do not leave with the ownership.
+    admin(suite.token).grant_role(roles::SECURITY_AGENT, OTHER());
+    admin(suite.token).revoke_role(roles::SECURITY_AGENT, OWNER());
     admin(suite.token).pause();
     assert!(admin(suite.token).is_paused());
+    assert!(!admin(suite.token).has_role(roles::SECURITY_AGENT, OWNER()));
 }
 
 #[test]
@@ -122,7 +127,7 @@ fn test_transfer_ownership_old_owner_loses_rights() {
     set_contract_address(OTHER());
     admin(suite.token).accept_ownership();
     set_contract_address(OWNER());
-    admin(suite.token).pause();
+    admin(suite.token).grant_role(ROLE, OWNER());
 }
 
 #[test]
@@ -230,7 +235,7 @@ fn test_pause_and_unpause_emit() {
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not security agent', 'ENTRYPOINT_FAILED'))]
 fn test_pause_unauthorized() {
     let suite = setup();
     set_contract_address(OTHER());
@@ -255,7 +260,7 @@ fn test_unpause_when_not_paused() {
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not security admin', 'ENTRYPOINT_FAILED'))]
 fn test_unpause_unauthorized() {
     let suite = setup();
     set_contract_address(OWNER());
@@ -264,18 +269,26 @@ fn test_unpause_unauthorized() {
     admin(suite.reputation).unpause();
 }
 
+/// An owner once replaced a contract's class in one transaction, with no notice to the
+/// stakers whose money it holds. Now an upgrade must be announced and wait its delay.
 #[test]
-fn test_upgrade_replaces_class_and_emits() {
+#[should_panic(expected: ('upgrade delay has not passed', 'ENTRYPOINT_FAILED'))]
+fn test_upgrade_cannot_run_without_notice() {
     let suite = setup();
     set_contract_address(OWNER());
     let new_class: ClassHash = Reputation::TEST_CLASS_HASH.try_into().unwrap();
-    admin(suite.token).upgrade(new_class);
-    assert_eq!(
-        pop_log::<CiroToken::Event>(suite.token),
-        admin_event(
-            AdminComponent::Event::Upgraded(AdminComponent::Upgraded { class_hash: new_class }),
-        ),
-    );
+    admin(suite.token).announce_upgrade(new_class, array![].span());
+    admin(suite.token).execute_upgrade(array![].span());
+}
+
+#[test]
+fn test_upgrade_replaces_class_after_the_delay() {
+    let suite = setup();
+    set_contract_address(OWNER());
+    let new_class: ClassHash = Reputation::TEST_CLASS_HASH.try_into().unwrap();
+    admin(suite.token).announce_upgrade(new_class, array![].span());
+    set_block_timestamp(START + MIN_UPGRADE_DELAY);
+    admin(suite.token).execute_upgrade(array![].span());
     // The token's address now runs the Reputation class: its view answers, over the
     // token's storage (the admin component's slots are shared, so the owner is kept).
     let record = crate::reputation::interface::IReputationViewDispatcher {
@@ -291,16 +304,20 @@ fn test_upgrade_replaces_class_and_emits() {
 fn test_upgrade_old_entry_points_are_gone() {
     let suite = setup();
     set_contract_address(OWNER());
-    admin(suite.token).upgrade(Reputation::TEST_CLASS_HASH.try_into().unwrap());
+    admin(suite.token)
+        .announce_upgrade(Reputation::TEST_CLASS_HASH.try_into().unwrap(), array![].span());
+    set_block_timestamp(START + MIN_UPGRADE_DELAY);
+    admin(suite.token).execute_upgrade(array![].span());
     suite.erc20().total_supply();
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not upgrade governor', 'ENTRYPOINT_FAILED'))]
 fn test_upgrade_unauthorized() {
     let suite = setup();
     set_contract_address(OTHER());
-    admin(suite.token).upgrade(Reputation::TEST_CLASS_HASH.try_into().unwrap());
+    admin(suite.token)
+        .announce_upgrade(Reputation::TEST_CLASS_HASH.try_into().unwrap(), array![].span());
 }
 
 #[test]
@@ -308,5 +325,5 @@ fn test_upgrade_unauthorized() {
 fn test_upgrade_zero_class_hash() {
     let suite = setup();
     set_contract_address(OWNER());
-    admin(suite.token).upgrade(0.try_into().unwrap());
+    admin(suite.token).announce_upgrade(0.try_into().unwrap(), array![].span());
 }

@@ -1620,7 +1620,7 @@ fn test_set_dispute_bond_updates_and_emits() {
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not operator', 'ENTRYPOINT_FAILED'))]
 fn test_set_dispute_bond_unauthorized() {
     let suite = setup();
     set_contract_address(CLIENT());
@@ -1628,7 +1628,7 @@ fn test_set_dispute_bond_unauthorized() {
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not operator', 'ENTRYPOINT_FAILED'))]
 fn test_set_fee_bps_unauthorized() {
     let suite = setup();
     set_contract_address(OTHER());
@@ -1665,7 +1665,7 @@ fn test_set_timeout_slash_bps_updates_and_emits() {
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not operator', 'ENTRYPOINT_FAILED'))]
 fn test_set_timeout_slash_bps_unauthorized() {
     let suite = setup();
     set_contract_address(CLIENT());

@@ -1132,7 +1132,7 @@ fn test_set_min_stake_updates_and_emits() {
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not operator', 'ENTRYPOINT_FAILED'))]
 fn test_set_min_stake_unauthorized() {
     let suite = setup();
     set_contract_address(OTHER());
@@ -1189,7 +1189,7 @@ fn test_set_unstake_window_applies_to_new_intents_only() {
 }
 
 #[test]
-#[should_panic(expected: ('caller is not owner', 'ENTRYPOINT_FAILED'))]
+#[should_panic(expected: ('caller is not operator', 'ENTRYPOINT_FAILED'))]
 fn test_set_unstake_window_unauthorized() {
     let suite = setup();
     set_contract_address(OTHER());

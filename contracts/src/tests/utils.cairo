@@ -296,6 +296,17 @@ pub fn setup() -> Suite {
     suite
 }
 
+/// Ends the setup on every contract, as the deploy does last: the wiring roles are fixed.
+pub fn end_setup(suite: Suite) {
+    set_contract_address(OWNER());
+    admin(suite.token).end_setup();
+    admin(suite.staking).end_setup();
+    admin(suite.reputation).end_setup();
+    admin(suite.escrow).end_setup();
+    admin(suite.disputes).end_setup();
+    drop_all_events(suite);
+}
+
 /// Discards every event `contract` emitted so far.
 pub fn drop_events(contract: ContractAddress) {
     loop {
