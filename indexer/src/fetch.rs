@@ -146,7 +146,7 @@ impl Fetcher {
     /// One contract's events between two fetched headers, all pages.
     pub async fn contract_events(
         &self,
-        address: Felt,
+        (contract, address): (Contract, Felt),
         first: &Header,
         last: &Header,
     ) -> Result<Vec<EmittedEvent>> {
@@ -154,7 +154,7 @@ impl Fetcher {
             from_block: Some(BlockId::Hash(first.hash)),
             to_block: Some(BlockId::Hash(last.hash)),
             address: Some(address),
-            keys: None,
+            keys: crate::processors::keys_of(contract),
         };
         let mut out = Vec::new();
         let mut token = None;
@@ -183,7 +183,7 @@ impl Fetcher {
         futures::future::try_join_all(
             self.contracts
                 .iter()
-                .map(|(_, address)| self.contract_events(*address, first, last)),
+                .map(|pair| self.contract_events(*pair, first, last)),
         )
         .await
     }

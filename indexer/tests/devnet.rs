@@ -351,6 +351,34 @@ async fn a_scripted_lifecycle_shows_up_with_exact_values_on_both_backends() {
         assert_eq!(stats["total_stake"], units(stake + STAKE), "{label}");
         assert_eq!(stats["cursor"], h, "{label}");
         views.push(stats);
+
+        // Governance: every contract's owner and roles, its setup ended by the deploy, and
+        // no upgrade pending.
+        let (code, gov) = ix.get("/v1/governance").await;
+        assert_eq!(code, 200, "{label}");
+        let owner = json!(hex(suite.owner.address()));
+        let contracts = gov["contracts"].as_array().unwrap();
+        assert_eq!(contracts.len(), 5, "{label}: {gov}");
+        for c in contracts {
+            assert_eq!(c["owner"], owner, "{label}: {c}");
+            assert_eq!(c["setup_open"], json!(false), "{label}: {c}");
+            assert_eq!(c["pending_upgrade"], Value::Null, "{label}: {c}");
+            for role in [
+                "UPGRADE_GOVERNOR",
+                "SECURITY_AGENT",
+                "SECURITY_ADMIN",
+                "OPERATOR",
+            ] {
+                assert_eq!(c["roles"][role], json!([owner]), "{label}: {c}");
+            }
+        }
+        let ended = gov["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "SetupEnded")
+            .count();
+        assert_eq!(ended, 5, "{label}: {gov}");
     }
     for ix in indexers {
         ix.shutdown().await;
@@ -535,6 +563,7 @@ async fn check_routes(ix: &Running, suite: &Suite, label: &str) {
             "/metrics",
             "/openapi.json",
             "/v1/disputes/{id}",
+            "/v1/governance",
             "/v1/jobs",
             "/v1/jobs/{id}",
             "/v1/stats",

@@ -1,5 +1,5 @@
-//! The HTTP API (axum): workers, jobs, disputes, stats, health, metrics and the OpenAPI
-//! spec. Every route is declared in [`router`] and handled in this file; it only reads.
+//! The HTTP API (axum): workers, jobs, disputes, governance, stats, health, metrics and the
+//! OpenAPI spec. Every route is declared in [`router`] and handled in this file; it only reads.
 
 pub mod cache;
 pub mod error;
@@ -24,6 +24,9 @@ use self::cache::Indexed;
 use self::error::{ApiError, ErrorBody, InternalError};
 use crate::metrics::{now, Metrics, Status};
 use crate::model::{Dispute, Job, JobState, ScorePoint, Worker, WorkerStatus};
+use crate::processors::governance::{
+    ContractGovernance, Governance, GovernanceChange, PendingUpgrade,
+};
 use crate::score::{Outcome, FORMULA};
 use crate::store::{JobFilter, Stats, Store, StoredEvent};
 
@@ -31,6 +34,8 @@ use crate::store::{JobFilter, Stats, Store, StoredEvent};
 pub const WORKER_EVENTS: u32 = 100;
 /// Events listed with a job or a dispute.
 pub const ENTITY_EVENTS: u32 = 500;
+/// Governance changes listed by `/v1/governance`, newest first.
+pub const GOVERNANCE_CHANGES: usize = 200;
 /// Seconds without a successful step after which `/health` answers 503.
 pub const STALLED_AFTER_SECS: u64 = 60;
 
@@ -53,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs", get(list_jobs))
         .route("/v1/jobs/{id}", get(get_job))
         .route("/v1/disputes/{id}", get(get_dispute))
+        .route("/v1/governance", get(governance))
         .route("/v1/stats", get(stats))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -349,6 +355,19 @@ async fn get_dispute(
     ))
 }
 
+/// Who can change what on each contract, and what is about to change: pending upgrades
+/// with the time they can run, roles and their holders, pause, the end of the setup, and
+/// the latest governance events. A staker who disagrees with a pending upgrade has until
+/// its `ready_at` to leave.
+#[utoipa::path(get, path = "/v1/governance", responses((status = 200, body = Governance, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
+        (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
+        (status = 500, response = InternalError)))]
+async fn governance(State(s): State<AppState>) -> Result<Indexed<Json<Governance>>, ApiError> {
+    let mut read = s.store.read().await?;
+    let governance = read.governance(GOVERNANCE_CHANGES).await?;
+    Ok(Indexed(read.block, Json(governance)))
+}
+
 /// Totals: workers, stake, jobs, disputes, capabilities, the cursor.
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats, headers(("ETag" = String, description = "SHA-256 of the body; send it back as If-None-Match"), ("X-Indexed-Block" = u64, description = "The indexed block the answer reflects"), ("X-Indexed-Block-Hash" = String, description = "That block's hash"))),
         (status = 304, description = "If-None-Match named the current ETag: the answer is unchanged"),
@@ -409,7 +428,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 #[openapi(
     info(
         title = "CIRO Network indexer",
-        description = "Workers, jobs and disputes of the CIRO contracts, indexed from Starknet events. Amounts are decimal strings of base units (18 decimals). Scores: see `score_formula`."
+        description = "Workers, jobs, disputes and governance of the CIRO contracts, indexed from Starknet events. Amounts are decimal strings of base units (18 decimals). Scores: see `score_formula`."
     ),
     paths(
         get_worker,
@@ -417,6 +436,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
         get_job,
         list_jobs,
         get_dispute,
+        governance,
         stats,
         health,
         metrics,
@@ -437,7 +457,11 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
             Dispute,
             ScorePoint,
             StoredEvent,
-            Outcome
+            Outcome,
+            Governance,
+            ContractGovernance,
+            GovernanceChange,
+            PendingUpgrade
         ),
         responses(InternalError)
     )

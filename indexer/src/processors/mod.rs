@@ -7,9 +7,11 @@
 
 pub mod disputes;
 pub mod escrow;
+pub mod governance;
 pub mod reputation;
 pub mod staking;
 
+use ciro_bindings::contracts::token as token_abi;
 use ciro_bindings::contracts::{disputes as disputes_abi, escrow as escrow_abi};
 use ciro_bindings::contracts::{reputation as reputation_abi, staking as staking_abi};
 use ciro_bindings::Contract;
@@ -19,13 +21,21 @@ use crate::error::{IndexerError, Result};
 use crate::model::{Dispute, Job, Worker};
 
 /// The contracts whose events are indexed, in the order their events are merged within a
-/// transaction. The token is left out: balances are not part of the view.
-pub const INDEXED: [Contract; 4] = [
+/// transaction. Of the token only the governance events are (see [`keys_of`]): balances are
+/// not part of the view.
+pub const INDEXED: [Contract; 5] = [
     Contract::Staking,
     Contract::Reputation,
     Contract::JobEscrow,
     Contract::Disputes,
+    Contract::CiroToken,
 ];
+
+/// The event keys fetched from `contract`: `None` for every event, or one list of the
+/// selectors wanted (the token's governance events).
+pub fn keys_of(contract: Contract) -> Option<Vec<Vec<Felt>>> {
+    (contract == Contract::CiroToken).then(|| vec![governance::selectors()])
+}
 
 /// Where an event sits on the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +63,8 @@ pub enum Decoded {
     Escrow(escrow_abi::Event),
     /// Disputes.
     Disputes(disputes_abi::Event),
+    /// The token: its governance events only.
+    Token(token_abi::Event),
 }
 
 /// The entities an event concerns; the engine stores them with the event so an entity's
@@ -119,7 +131,12 @@ impl Event {
             Contract::Disputes => {
                 Decoded::Disputes(disputes_abi::Event::try_from(&emitted).map_err(bad)?)
             }
-            Contract::CiroToken => return Err(bad("the token's events are not indexed".into())),
+            Contract::CiroToken if governance::name(&keys).is_some() => {
+                Decoded::Token(token_abi::Event::try_from(&emitted).map_err(bad)?)
+            }
+            Contract::CiroToken => {
+                return Err(bad("only the token's governance events are indexed".into()))
+            }
         };
         Ok(Self {
             contract,
@@ -131,13 +148,17 @@ impl Event {
         })
     }
 
-    /// The event's name, e.g. `JobCreated`.
+    /// The event's name, e.g. `JobCreated` or `UpgradeAnnounced`.
     pub fn name(&self) -> &'static str {
+        if let Some(name) = governance::name(&self.keys) {
+            return name;
+        }
         match &self.decoded {
             Decoded::Staking(e) => staking::name(e),
             Decoded::Reputation(e) => reputation::name(e),
             Decoded::Escrow(e) => escrow::name(e),
             Decoded::Disputes(e) => disputes::name(e),
+            Decoded::Token(_) => "Token",
         }
     }
 
@@ -148,6 +169,7 @@ impl Event {
             Decoded::Reputation(e) => reputation::refs(e),
             Decoded::Escrow(e) => escrow::refs(e),
             Decoded::Disputes(e) => disputes::refs(e),
+            Decoded::Token(_) => Refs::default(),
         }
     }
 }
@@ -158,7 +180,7 @@ pub fn apply_worker(worker: &mut Worker, event: &Event) -> Result<()> {
         Decoded::Staking(e) => staking::apply_worker(worker, e)?,
         Decoded::Reputation(e) => reputation::apply_worker(worker, e, &event.at)?,
         Decoded::Escrow(e) => escrow::apply_worker(worker, e),
-        Decoded::Disputes(_) => {}
+        Decoded::Disputes(_) | Decoded::Token(_) => {}
     }
     let block = event.at.block_number;
     if worker.first_block == 0 || block < worker.first_block {

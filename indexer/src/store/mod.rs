@@ -53,6 +53,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "20261207090000_result_commitment.sql",
         include_str!("../../migrations/sqlite/20261207090000_result_commitment.sql"),
     ),
+    (
+        "20261208090000_events_by_name.sql",
+        include_str!("../../migrations/sqlite/20261208090000_events_by_name.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -70,6 +74,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "20261207090000_result_commitment.sql",
         include_str!("../../migrations/postgres/20261207090000_result_commitment.sql"),
+    ),
+    (
+        "20261208090000_events_by_name.sql",
+        include_str!("../../migrations/postgres/20261208090000_events_by_name.sql"),
     ),
 ];
 

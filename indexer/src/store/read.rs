@@ -12,9 +12,11 @@ use utoipa::ToSchema;
 
 use super::rows::{job_from, worker_from, JOB_COLUMNS, WORKER_COLUMNS};
 use super::view::ViewBlock;
+use super::write::{event_from, EVENT_COLUMNS};
 use super::{amount, i, u, Backend, Store};
 use crate::error::Result;
 use crate::model::{hex, Dispute, Job, JobState, ScorePoint, Worker, WorkerStatus};
+use crate::processors::governance::{self, Governance};
 
 /// A stored event, as named in provenance lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -222,6 +224,22 @@ impl Reader {
     /// A dispute's events (opening, votes, resolution) and their total.
     pub async fn dispute_events(&mut self, id: u64, limit: u32) -> Result<(Vec<StoredEvent>, u64)> {
         self.events_of("dispute_id", Value::Int(i(id)), limit).await
+    }
+
+    /// The governance of every contract, with its `latest` newest changes.
+    pub async fn governance(&mut self, latest: usize) -> Result<Governance> {
+        let names = governance::NAMES
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE name IN ({names}) \
+             ORDER BY block_number, tx_index, event_index"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&mut *self.tx).await?;
+        let events = rows.iter().map(event_from).collect::<Result<Vec<_>>>()?;
+        governance::fold(&events, latest)
     }
 
     /// Every worker, in no particular order (for the view).
