@@ -47,6 +47,19 @@ impl Contract {
         }
     }
 
+    /// The contract named `name`, in any case, by its name or a short one (`token`,
+    /// `escrow`); `None` for any other name.
+    pub fn parse(name: &str) -> Option<Contract> {
+        let lower = name.to_ascii_lowercase();
+        Self::ALL.into_iter().find(|c| {
+            c.name().to_ascii_lowercase() == lower
+                || matches!(
+                    (c, lower.as_str()),
+                    (Contract::CiroToken, "token") | (Contract::JobEscrow, "escrow")
+                )
+        })
+    }
+
     fn sierra_json(self) -> &'static str {
         match self {
             Contract::CiroToken => {

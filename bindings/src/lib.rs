@@ -22,6 +22,7 @@ pub mod contracts;
 pub mod deploy;
 pub mod deployment;
 pub mod error;
+pub mod governance;
 pub mod ops;
 pub mod reverts;
 pub mod snip12;

@@ -108,6 +108,14 @@ pub async fn run(
     for (name, contract) in &report.deployment.contracts {
         println!("  {name:<11} {:#x}", contract.address);
     }
+    // Who holds each governance role on every contract (see the README's Trust section).
+    let config = &report.deployment.config;
+    let owner = config.owner.unwrap_or(report.deployment.deployer);
+    println!("roles on every contract (the owner {owner:#x} grants and revokes them):");
+    for (role, holder) in config.roles.resolved(owner) {
+        let note = if holder == owner { " (the owner)" } else { "" };
+        println!("  {role:<16} {holder:#x}{note}");
+    }
     if let Some(owner) = report
         .deployment
         .config

@@ -12,10 +12,12 @@ use ciro::contracts::{self, BuildOptions, BuildStatus, TestOptions, Workspace};
 use ciro::net::NetworkArgs;
 use ciro_bindings::acceptance::{Acceptance, SignedAcceptance};
 use ciro_bindings::commitment::Opening;
+use ciro_bindings::governance::UpgradeStep;
 use ciro_bindings::ops::{self, JobTerms};
 use ciro_bindings::units::{capability, format_tokens, parse_felt, parse_tokens};
-use ciro_bindings::DeployConfig;
+use ciro_bindings::{Contract, DeployConfig};
 use clap::{Args, Parser, Subcommand};
+use starknet::core::types::Felt;
 
 /// The CIRO Network operator CLI.
 #[derive(Debug, Parser)]
@@ -506,6 +508,69 @@ enum ContractsAction {
     /// Take over every contract that names the signer as its next owner (a deploy with
     /// `--owner` names it; ownership moves only when the new owner accepts).
     AcceptOwnership,
+    /// Timelocked upgrades: announce a class, execute it once the delay has passed, cancel
+    /// it, or show where each contract stands.
+    #[command(subcommand)]
+    Upgrade(UpgradeAction),
+}
+
+/// `ciro contracts upgrade <action>`.
+#[derive(Debug, Subcommand)]
+enum UpgradeAction {
+    /// Each contract's class, owner, setup, pause, upgrade delay and pending upgrade, with
+    /// the time it can run.
+    Status {
+        /// Only this contract [default: all five].
+        #[arg(long, value_parser = parse_contract)]
+        contract: Option<Contract>,
+    },
+    /// Announce an upgrade to an already declared class; it can run after the contract's
+    /// upgrade delay (at least 97 days). Needs UPGRADE_GOVERNOR.
+    Announce {
+        /// The contract to upgrade: CiroToken, Staking, Reputation, JobEscrow or Disputes.
+        #[arg(long, value_parser = parse_contract)]
+        contract: Contract,
+        /// The class it will run (declared on the network).
+        #[arg(long)]
+        class_hash: String,
+        /// A felt of the calldata passed to the new class's `upgrade_init`; repeat for
+        /// several, in order [default: none, and `upgrade_init` is not called].
+        #[arg(long = "init")]
+        init: Vec<String>,
+        /// Check it against the chain and show the fee and the window; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run the pending upgrade, once its delay has passed and before it expires.
+    /// Needs UPGRADE_GOVERNOR.
+    Execute {
+        /// The contract to upgrade.
+        #[arg(long, value_parser = parse_contract)]
+        contract: Contract,
+        /// The init data, exactly as announced.
+        #[arg(long = "init")]
+        init: Vec<String>,
+        /// Check it against the chain and show the fee; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Withdraw the pending upgrade. Needs UPGRADE_GOVERNOR.
+    Cancel {
+        /// The contract whose upgrade to withdraw.
+        #[arg(long, value_parser = parse_contract)]
+        contract: Contract,
+        /// Check it against the chain and show the fee; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn parse_contract(name: &str) -> Result<Contract, String> {
+    Contract::parse(name).ok_or_else(|| {
+        format!(
+            "unknown contract {name:?}: one of CiroToken, Staking, Reputation, JobEscrow, Disputes"
+        )
+    })
 }
 
 /// Arguments of `ciro contracts deploy`. Flags override the TOML file, which overrides the
@@ -796,6 +861,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             });
         }
+        Group::Contracts(ContractsAction::Upgrade(action)) => {
+            let root = root(cli.root.as_deref())?;
+            return block_on(upgrade_cmd(&cli.net, &root, action));
+        }
         Group::Contracts(_) => {}
     }
     let ws = Workspace::discover(cli.root.as_deref()).context("locating the repository")?;
@@ -830,7 +899,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ws.artifacts_dir.display()
             );
         }
-        Group::Contracts(ContractsAction::Deploy(_) | ContractsAction::AcceptOwnership)
+        Group::Contracts(
+            ContractsAction::Deploy(_)
+            | ContractsAction::AcceptOwnership
+            | ContractsAction::Upgrade(_),
+        )
         | Group::Worker(_)
         | Group::Job(_)
         | Group::Batch(_)
@@ -1702,5 +1775,125 @@ async fn dispute(
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ciro contracts upgrade`: every step reads the chain first and says what it found.
+async fn upgrade_cmd(
+    net: &NetworkArgs,
+    root: &std::path::Path,
+    action: UpgradeAction,
+) -> anyhow::Result<ExitCode> {
+    let session = net.session(root).await?;
+    let felts = |values: &[String]| -> anyhow::Result<Vec<Felt>> {
+        Ok(values
+            .iter()
+            .map(|v| parse_felt("--init", v))
+            .collect::<Result<_, _>>()?)
+    };
+    let (contract, step, dry_run) = match action {
+        UpgradeAction::Status { contract } => {
+            let now = session.chain_time().await?;
+            let contracts = contract.map_or(Contract::ALL.to_vec(), |c| vec![c]);
+            for contract in contracts {
+                let g = session.governance(contract).await?;
+                println!("{contract} at {:#x}", g.address);
+                println!("  class          {:#x}", g.class_hash);
+                println!("  owner          {:#x}", g.owner);
+                println!(
+                    "  setup          {}",
+                    if g.setup_open {
+                        "open: wiring roles can still change (do not stake yet)"
+                    } else {
+                        "ended: wiring roles fixed until an upgrade"
+                    }
+                );
+                println!("  paused         {}", if g.paused { "yes" } else { "no" });
+                println!(
+                    "  upgrade delay  {} s ({})",
+                    g.upgrade_delay,
+                    ciro_bindings::governance::duration(g.upgrade_delay)
+                );
+                match g.pending {
+                    Some(p) => println!(
+                        "  pending        class {:#x}, {}",
+                        p.class_hash,
+                        p.window(now)
+                    ),
+                    None => println!("  pending        none"),
+                }
+            }
+            println!("chain time {now}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        UpgradeAction::Announce {
+            contract,
+            class_hash,
+            init,
+            dry_run,
+        } => {
+            let class_hash = parse_felt("--class-hash", &class_hash)?;
+            if !session.chain.is_declared(class_hash).await? {
+                anyhow::bail!(
+                    "class {class_hash:#x} is not declared on {}: declare it first, so stakers can read the code they are asked to accept",
+                    session.chain.chain_name()
+                );
+            }
+            let init = felts(&init)?;
+            (
+                contract,
+                UpgradeStep::Announce { class_hash, init },
+                dry_run,
+            )
+        }
+        UpgradeAction::Execute {
+            contract,
+            init,
+            dry_run,
+        } => (
+            contract,
+            UpgradeStep::Execute {
+                init: felts(&init)?,
+            },
+            dry_run,
+        ),
+        UpgradeAction::Cancel { contract, dry_run } => (contract, UpgradeStep::Cancel, dry_run),
+    };
+    let before = session.governance(contract).await?;
+    let now = session.chain_time().await?;
+    if dry_run {
+        let fee = session.estimate_upgrade(contract, &step).await?;
+        println!(
+            "dry run: {contract}.{} would succeed; estimated fee {} STRK; nothing sent",
+            step.entry_point(),
+            format_tokens(fee)
+        );
+        if let UpgradeStep::Announce { .. } = step {
+            let ready_at = now + before.upgrade_delay;
+            println!(
+                "it could run from {ready_at} (in {}), for 14 days",
+                ciro_bindings::governance::duration(before.upgrade_delay)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let receipt = session.upgrade(contract, &step).await?;
+    let after = session.governance(contract).await?;
+    let what = match (&step, after.pending) {
+        (UpgradeStep::Announce { class_hash, .. }, Some(p)) => {
+            format!("announced {class_hash:#x} on {contract}: {}", p.window(now))
+        }
+        (UpgradeStep::Execute { .. }, _) => {
+            format!("{contract} now runs class {:#x}", after.class_hash)
+        }
+        (UpgradeStep::Cancel, _) => format!(
+            "cancelled the upgrade of {contract} to {:#x}",
+            before.pending.map_or(Felt::ZERO, |p| p.class_hash)
+        ),
+        (UpgradeStep::Announce { .. }, None) => {
+            anyhow::bail!("the announcement was included, but {contract} shows no pending upgrade")
+        }
+    };
+    println!("{}", tx_line(&what, &receipt));
     Ok(ExitCode::SUCCESS)
 }

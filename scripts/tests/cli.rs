@@ -995,3 +995,221 @@ fn signers_come_from_a_keystore_or_an_environment_variable_and_keys_stay_hidden(
         "both signers minted to the deployer"
     );
 }
+
+/// Whether two hex felts are equal, however they are padded.
+fn same_felt(a: &str, b: &str) -> bool {
+    let digits = |s: &str| {
+        s.trim_start_matches("0x")
+            .trim_start_matches('0')
+            .to_lowercase()
+    };
+    digits(a) == digits(b)
+}
+
+/// A timelocked upgrade end to end, as a staker would watch it: the governor announces a
+/// class, the indexer shows it pending with the time it can run, an early execute is
+/// refused with the contract's reason, and once the delay has passed the contract runs the
+/// new class. A stranger can do none of it.
+#[test]
+fn a_timelocked_upgrade_is_announced_watched_and_executed() {
+    let devnet = start_devnet();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (owner, stranger) = (0, 1);
+    ok(root, &devnet, owner, &["contracts", "deploy"]);
+    // The one manifest the deploy wrote (named after the network URL).
+    let manifest_path = std::fs::read_dir(root.join("deployments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest_path).unwrap()).unwrap();
+    let token_class = manifest["contracts"]["CiroToken"]["class_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reputation_class = manifest["contracts"]["Reputation"]["class_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // After the deploy, every contract's setup has ended and nothing is pending.
+    let status = ok(root, &devnet, stranger, &["contracts", "upgrade", "status"]);
+    assert_eq!(status.matches("pending        none").count(), 5, "{status}");
+    assert_eq!(
+        status.matches("setup          ended").count(),
+        5,
+        "{status}"
+    );
+    assert!(
+        status.contains("upgrade delay  8380800 s (97 d 0 h)"),
+        "{status}"
+    );
+
+    let announce = [
+        "contracts",
+        "upgrade",
+        "announce",
+        "--contract",
+        "Reputation",
+        "--class-hash",
+        &token_class,
+    ];
+    // A stranger cannot announce; the contract's own reason is shown.
+    let refused = fails(root, &devnet, stranger, &announce);
+    assert!(
+        refused.contains("caller is not upgrade governor"),
+        "{refused}"
+    );
+    // An undeclared class is refused before any fee.
+    let undeclared = fails(
+        root,
+        &devnet,
+        owner,
+        &[
+            "contracts",
+            "upgrade",
+            "announce",
+            "--contract",
+            "Reputation",
+            "--class-hash",
+            "0x1234",
+        ],
+    );
+    assert!(undeclared.contains("is not declared"), "{undeclared}");
+    // A dry run checks and sends nothing.
+    let mut dry = announce.to_vec();
+    dry.push("--dry-run");
+    let dry = ok(root, &devnet, owner, &dry);
+    assert!(
+        dry.contains("would succeed") && dry.contains("97 d"),
+        "{dry}"
+    );
+    let still = ok(
+        root,
+        &devnet,
+        owner,
+        &["contracts", "upgrade", "status", "--contract", "Reputation"],
+    );
+    assert!(still.contains("pending        none"), "{still}");
+
+    let announced = ok(root, &devnet, owner, &announce);
+    assert!(
+        announced.contains("announced") && announced.contains("executable from"),
+        "{announced}"
+    );
+    let early = fails(
+        root,
+        &devnet,
+        owner,
+        &[
+            "contracts",
+            "upgrade",
+            "execute",
+            "--contract",
+            "Reputation",
+        ],
+    );
+    assert!(early.contains("upgrade delay has not passed"), "{early}");
+
+    // The indexer shows the pending upgrade to anyone watching.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut indexer = Command::new(env!("CARGO_BIN_EXE_ciro"))
+        .args(["--root", root.to_str().unwrap()])
+        .args(["--network", devnet.rpc_url().as_str()])
+        .args(["indexer", "run", "--listen", &listen, "--poll-ms", "50"])
+        .arg("--database")
+        .arg(root.join("indexer.db"))
+        .env_remove("CIRO_NETWORK")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let governance = |until: &dyn Fn(&serde_json::Value) -> bool| {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some((200, body)) = http_get(&listen, "/v1/governance") {
+                let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+                if until(&value) {
+                    return value;
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(120),
+                    "the indexer never showed it: {value}"
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let reputation = |g: &serde_json::Value| -> serde_json::Value {
+        g["contracts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["contract"] == "Reputation")
+            .cloned()
+            .unwrap_or_default()
+    };
+    let pending = governance(&|g| !reputation(g)["pending_upgrade"].is_null());
+    let notice = &reputation(&pending)["pending_upgrade"];
+    assert!(
+        same_felt(notice["class_hash"].as_str().unwrap(), &token_class),
+        "{pending}"
+    );
+    let ready_at = notice["ready_at"].as_u64().unwrap();
+    assert_eq!(
+        notice["expires_at"].as_u64().unwrap(),
+        ready_at + 14 * 86_400,
+        "{pending}"
+    );
+
+    // Once the delay has passed, the governor runs it and the contract answers with the
+    // new class.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(devnet.increase_time(8_380_800))
+        .unwrap();
+    let executed = ok(
+        root,
+        &devnet,
+        owner,
+        &[
+            "contracts",
+            "upgrade",
+            "execute",
+            "--contract",
+            "Reputation",
+        ],
+    );
+    assert!(executed.contains("Reputation now runs class"), "{executed}");
+    let after = ok(
+        root,
+        &devnet,
+        stranger,
+        &["contracts", "upgrade", "status", "--contract", "Reputation"],
+    );
+    let class_line = after
+        .lines()
+        .find(|l| l.trim_start().starts_with("class"))
+        .unwrap();
+    let shown = class_line.split_whitespace().last().unwrap();
+    assert!(same_felt(shown, &token_class), "{after}");
+    assert!(!same_felt(shown, &reputation_class), "{after}");
+    let upgraded = governance(&|g| reputation(g)["pending_upgrade"].is_null());
+    assert!(
+        !reputation(&upgraded)["upgraded_to"].is_null(),
+        "{upgraded}"
+    );
+
+    Command::new("kill")
+        .args(["-TERM", &indexer.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(indexer.wait().unwrap().success());
+}
