@@ -24,7 +24,7 @@ use starknet::core::utils::{cairo_short_string_to_felt, starknet_keccak};
 
 use crate::artifacts::{artifact, Contract};
 use crate::chain::{Account, Chain, Receipt};
-use crate::contracts::{disputes, escrow, reputation, staking, token};
+use crate::contracts::{disputes, escrow, staking, token};
 use crate::deployment::{DeployConfig, DeployedContract, Deployment, WiringRecord};
 use crate::error::{ChainError, Result};
 use crate::units;
@@ -597,18 +597,12 @@ fn wiring(
         ),
     ];
     for (target, target_at, role_name, grantee, grantee_at) in grants {
-        let role_felt = role(role_name);
-        let call = match target {
-            Contract::Staking => staking::Staking::new(target_at, account)
-                .grant_role_getcall(&role_felt, &address(grantee_at)),
-            _ => reputation::Reputation::new(target_at, account)
-                .grant_role_getcall(&role_felt, &address(grantee_at)),
-        };
-        steps.push(WiringStep {
-            label: format!("{target}.grant_role({role_name}, {grantee})"),
-            call,
-            done: has_role_check(target, target_at, role_felt, grantee_at),
-        });
+        steps.push(grant_step(
+            account,
+            (target, target_at),
+            role_name,
+            (grantee_at, grantee.to_string()),
+        ));
     }
 
     let arbitrators = if config.arbitrators.is_empty() {
@@ -650,13 +644,8 @@ fn wiring(
         .collect();
     for (contract, at) in contracts {
         for (role_name, holder) in &handed {
-            let (role_felt, holder) = (role(role_name), *holder);
-            steps.push(WiringStep {
-                label: format!("{contract}.grant_role({role_name}, {holder:#x})"),
-                call: token::CiroToken::new(at, account)
-                    .grant_role_getcall(&role_felt, &address(holder)),
-                done: has_role_check(contract, at, role_felt, holder),
-            });
+            let holder = (*holder, format!("{holder:#x}"));
+            steps.push(grant_step(account, (contract, at), role_name, holder));
         }
     }
     // The wiring above is final: no key can grant itself SLASHER, ESCROW or
@@ -681,39 +670,20 @@ fn wiring(
     }
     for (contract, at) in contracts {
         for (role_name, _) in &handed {
-            let role_felt = role(role_name);
-            let check = has_role_check(contract, at, role_felt, deployer);
-            steps.push(WiringStep {
-                label: format!("{contract}.revoke_role({role_name}, {deployer:#x})"),
-                call: token::CiroToken::new(at, account)
-                    .revoke_role_getcall(&role_felt, &address(deployer)),
-                done: Box::new(move |account| {
-                    let still = check(account);
-                    Box::pin(async move { Ok(!still.await?) })
-                }),
-            });
+            steps.push(revoke_step(account, (contract, at), role_name, deployer));
         }
     }
 
     if let Some(owner) = config.owner.filter(|&owner| owner != deployer) {
         // The token's constructor made the deployer a minter; the owner takes that over.
-        let minter = role(roles::MINTER);
-        steps.push(WiringStep {
-            label: format!("CiroToken.grant_role(MINTER, {owner:#x})"),
-            call: token::CiroToken::new(token_at, account)
-                .grant_role_getcall(&minter, &address(owner)),
-            done: has_role_check(Contract::CiroToken, token_at, minter, owner),
-        });
-        let check = has_role_check(Contract::CiroToken, token_at, minter, deployer);
-        steps.push(WiringStep {
-            label: format!("CiroToken.revoke_role(MINTER, {deployer:#x})"),
-            call: token::CiroToken::new(token_at, account)
-                .revoke_role_getcall(&minter, &address(deployer)),
-            done: Box::new(move |account| {
-                let still = check(account);
-                Box::pin(async move { Ok(!still.await?) })
-            }),
-        });
+        let token = (Contract::CiroToken, token_at);
+        steps.push(grant_step(
+            account,
+            token,
+            roles::MINTER,
+            (owner, format!("{owner:#x}")),
+        ));
+        steps.push(revoke_step(account, token, roles::MINTER, deployer));
         // Ownership moves in two steps: the deploy names the owner, which then takes each
         // contract over with `accept_ownership` (`ciro contracts accept-ownership`).
         for (contract, at) in contracts {
@@ -741,6 +711,42 @@ fn wiring(
         }
     }
     steps
+}
+
+/// Grants `role_name` on `target` to `holder` (its address and how the label names it);
+/// done once it holds the role. The admin component has the same selectors on every
+/// contract, so the token's binding calls them all.
+fn grant_step(
+    account: &Account,
+    (target, at): (Contract, Felt),
+    role_name: &str,
+    (holder, named): (Felt, String),
+) -> WiringStep {
+    let role_felt = role(role_name);
+    WiringStep {
+        label: format!("{target}.grant_role({role_name}, {named})"),
+        call: token::CiroToken::new(at, account).grant_role_getcall(&role_felt, &address(holder)),
+        done: has_role_check(target, at, role_felt, holder),
+    }
+}
+
+/// Revokes `role_name` on `target` from `holder`; done once it no longer holds the role.
+fn revoke_step(
+    account: &Account,
+    (target, at): (Contract, Felt),
+    role_name: &str,
+    holder: Felt,
+) -> WiringStep {
+    let role_felt = role(role_name);
+    let check = has_role_check(target, at, role_felt, holder);
+    WiringStep {
+        label: format!("{target}.revoke_role({role_name}, {holder:#x})"),
+        call: token::CiroToken::new(at, account).revoke_role_getcall(&role_felt, &address(holder)),
+        done: Box::new(move |account| {
+            let still = check(account);
+            Box::pin(async move { Ok(!still.await?) })
+        }),
+    }
 }
 
 /// `has_role` has the same selector and arguments on every contract (the admin component),

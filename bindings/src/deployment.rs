@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use starknet::core::types::Felt;
 
 use crate::artifacts::Contract;
+use crate::deploy::roles;
 use crate::error::{ChainError, Result};
 
 /// The highest protocol fee the escrow accepts, in basis points (its `MAX_FEE_BPS`).
@@ -80,10 +81,13 @@ impl RoleHolders {
     /// Each role's on-chain name with its holder, `owner` standing in for an unset one.
     pub fn resolved(&self, owner: Felt) -> [(&'static str, Felt); 4] {
         [
-            ("UPGRADE_GOVERNOR", self.upgrade_governor.unwrap_or(owner)),
-            ("SECURITY_AGENT", self.security_agent.unwrap_or(owner)),
-            ("SECURITY_ADMIN", self.security_admin.unwrap_or(owner)),
-            ("OPERATOR", self.operator.unwrap_or(owner)),
+            (
+                roles::UPGRADE_GOVERNOR,
+                self.upgrade_governor.unwrap_or(owner),
+            ),
+            (roles::SECURITY_AGENT, self.security_agent.unwrap_or(owner)),
+            (roles::SECURITY_ADMIN, self.security_admin.unwrap_or(owner)),
+            (roles::OPERATOR, self.operator.unwrap_or(owner)),
         ]
     }
 }
