@@ -139,11 +139,11 @@ pub struct Governance {
     pub changes: Vec<GovernanceChange>,
 }
 
-/// Reads `event` as a governance change; `None` when it is not one.
-pub fn change(event: &Event) -> Result<Option<GovernanceChange>> {
-    let Some(name) = name(&event.keys) else {
+/// Decodes `event` through the admin component's ABI; `None` when it is no governance event.
+fn decode(event: &Event) -> Result<Option<AdminEvent>> {
+    if name(&event.keys).is_none() {
         return Ok(None);
-    };
+    }
     let emitted = EmittedEvent {
         from_address: event.from_address,
         keys: event.keys.clone(),
@@ -157,12 +157,17 @@ pub fn change(event: &Event) -> Result<Option<GovernanceChange>> {
         tx: hex(event.at.tx_hash),
         detail,
     })?;
-    let token_abi::Event::AdminEvent(admin) = decoded else {
-        return Ok(None);
-    };
+    Ok(match decoded {
+        token_abi::Event::AdminEvent(admin) => Some(admin),
+        _ => None,
+    })
+}
+
+/// How `/v1/governance` lists `admin`, emitted as `event`.
+fn change(event: &Event, admin: &AdminEvent) -> GovernanceChange {
     let mut out = GovernanceChange {
         contract: event.contract.name().to_owned(),
-        event: name.to_owned(),
+        event: event.name().to_owned(),
         block_number: event.at.block_number,
         tx_hash: hex(event.at.tx_hash),
         timestamp: event.at.timestamp,
@@ -192,9 +197,9 @@ pub fn change(event: &Event) -> Result<Option<GovernanceChange>> {
         AdminEvent::UpgradeAnnounced(e) => {
             out.class_hash = Some(hex(e.class_hash.0));
             out.account = Some(hex(e.sender.0));
+            out.init_hash = Some(hex(e.init_hash));
             out.ready_at = Some(e.ready_at);
             out.expires_at = Some(e.expires_at);
-            out.init_hash = Some(hex(e.init_hash));
         }
         AdminEvent::UpgradeCancelled(e) => {
             out.class_hash = Some(hex(e.class_hash.0));
@@ -206,7 +211,7 @@ pub fn change(event: &Event) -> Result<Option<GovernanceChange>> {
         }
         AdminEvent::SetupEnded(e) => out.account = Some(hex(e.sender.0)),
     }
-    Ok(Some(out))
+    out
 }
 
 /// A role's name: the short string it is on chain, or its hex when it is not one.
@@ -220,59 +225,59 @@ pub fn fold(events: &[Event], latest: usize) -> Result<Governance> {
     let mut contracts: BTreeMap<String, ContractGovernance> = BTreeMap::new();
     let mut changes = Vec::new();
     for event in events {
-        let Some(change) = change(event)? else {
+        let Some(admin) = decode(event)? else {
             continue;
         };
-        let entry =
-            contracts
-                .entry(change.contract.clone())
-                .or_insert_with(|| ContractGovernance {
-                    contract: change.contract.clone(),
-                    address: hex(event.from_address),
-                    setup_open: true,
-                    ..ContractGovernance::default()
-                });
-        match change.event.as_str() {
-            "OwnershipTransferred" => {
-                entry.owner = change.account.clone();
+        let entry = contracts
+            .entry(event.contract.name().to_owned())
+            .or_insert_with(|| ContractGovernance {
+                contract: event.contract.name().to_owned(),
+                address: hex(event.from_address),
+                setup_open: true,
+                ..ContractGovernance::default()
+            });
+        match &admin {
+            AdminEvent::OwnershipTransferred(e) => {
+                entry.owner = Some(hex(e.new_owner.0));
                 entry.pending_owner = None;
             }
-            "OwnershipTransferStarted" => entry.pending_owner = change.account.clone(),
-            "RoleGranted" | "RoleRevoked" => {
-                let (Some(role), Some(account)) = (&change.role, &change.account) else {
-                    unreachable!("role events carry a role and an account");
-                };
-                let holders = entry.roles.entry(role.clone()).or_default();
-                if change.event == "RoleGranted" {
-                    holders.insert(account.clone());
-                } else {
-                    holders.remove(account);
+            AdminEvent::OwnershipTransferStarted(e) => {
+                entry.pending_owner = Some(hex(e.new_owner.0));
+            }
+            AdminEvent::RoleGranted(e) => {
+                let holders = entry.roles.entry(role_name(e.role)).or_default();
+                holders.insert(hex(e.account.0));
+            }
+            AdminEvent::RoleRevoked(e) => {
+                let role = role_name(e.role);
+                if let Some(holders) = entry.roles.get_mut(&role) {
+                    holders.remove(&hex(e.account.0));
                     if holders.is_empty() {
-                        entry.roles.remove(role);
+                        entry.roles.remove(&role);
                     }
                 }
             }
-            "Paused" => entry.paused = true,
-            "Unpaused" => entry.paused = false,
-            "SetupEnded" => entry.setup_open = false,
-            "UpgradeAnnounced" => {
+            AdminEvent::Paused(_) => entry.paused = true,
+            AdminEvent::Unpaused(_) => entry.paused = false,
+            AdminEvent::SetupEnded(_) => entry.setup_open = false,
+            AdminEvent::UpgradeAnnounced(e) => {
                 entry.pending_upgrade = Some(PendingUpgrade {
-                    class_hash: change.class_hash.clone().unwrap_or_default(),
-                    init_hash: change.init_hash.clone().unwrap_or_default(),
-                    ready_at: change.ready_at.unwrap_or_default(),
-                    expires_at: change.expires_at.unwrap_or_default(),
-                    tx_hash: change.tx_hash.clone(),
-                    block_number: change.block_number,
+                    class_hash: hex(e.class_hash.0),
+                    init_hash: hex(e.init_hash),
+                    ready_at: e.ready_at,
+                    expires_at: e.expires_at,
+                    tx_hash: hex(event.at.tx_hash),
+                    block_number: event.at.block_number,
                 });
             }
-            "UpgradeCancelled" => entry.pending_upgrade = None,
-            "Upgraded" => {
+            AdminEvent::UpgradeCancelled(_) => entry.pending_upgrade = None,
+            AdminEvent::Upgraded(e) => {
                 entry.pending_upgrade = None;
-                entry.upgraded_to = change.class_hash.clone();
+                entry.upgraded_to = Some(hex(e.class_hash.0));
             }
-            _ => {}
+            AdminEvent::UpgradeDelayChanged(_) => {}
         }
-        changes.push(change);
+        changes.push(change(event, &admin));
     }
     changes.reverse();
     changes.truncate(latest);
