@@ -106,6 +106,16 @@ impl ChainError {
         matches!(self, ChainError::Reverted { message, .. } if message == reason)
     }
 
+    /// Whether trying the same thing again may succeed: the RPC could not be reached or
+    /// failed, or a transaction was not included in time (it may still land, so whoever
+    /// retries reads the state first).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ChainError::Unreachable { .. } | ChainError::Rpc { .. } | ChainError::Timeout { .. }
+        )
+    }
+
     /// Classifies an error text from starknet-rs or cainome raised while doing `action`:
     /// a revert gets the contract's message, a transport failure becomes `Unreachable`.
     pub fn from_text(action: impl Into<String>, url: &str, text: &str) -> Self {

@@ -544,6 +544,31 @@ impl Session {
         })
     }
 
+    /// The chain's clock as a transaction sent now sees it: the timestamp of the block it
+    /// would execute in (the pre-confirmed block, or the latest where the node keeps none).
+    /// This, not this machine's clock, is what `get_block_timestamp` answers a contract, so
+    /// a deadline has passed for the contract only once this is past it. A chain that makes
+    /// blocks only when transactions arrive (a devnet making a block per transaction) keeps
+    /// this still while it is idle.
+    pub async fn clock(&self) -> Result<u64> {
+        use starknet::core::types::{BlockId, BlockTag, MaybePreConfirmedBlockWithTxHashes};
+        let rpc = self.chain.rpc();
+        let block = match rpc
+            .get_block_with_tx_hashes(BlockId::Tag(BlockTag::PreConfirmed))
+            .await
+        {
+            Ok(block) => block,
+            Err(_) => rpc
+                .get_block_with_tx_hashes(BlockId::Tag(BlockTag::Latest))
+                .await
+                .map_err(|e| self.chain.error("get_block", e))?,
+        };
+        Ok(match block {
+            MaybePreConfirmedBlockWithTxHashes::Block(b) => b.timestamp,
+            MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(b) => b.timestamp,
+        })
+    }
+
     /// The time the next block will carry, as far as this side can tell: the later of the
     /// latest block's timestamp and this machine's clock. A chain that makes blocks only when
     /// transactions arrive (an idle devnet) leaves the latest block's time behind, and
