@@ -872,9 +872,14 @@ async fn a_worker_counts_only_on_acceptances_the_escrow_will_pay() {
             .chain
             .unwrap()
     };
-    let (to_chain, _, _) = Settler::start(settings, libp2p::PeerId::random(), out)
-        .await
-        .unwrap();
+    let (to_chain, _, _) = Settler::start(
+        settings,
+        libp2p::PeerId::random(),
+        out,
+        ciro_node::metrics::Metrics::default(),
+    )
+    .await
+    .unwrap();
     let job = Hash::of(b"a job run off chain");
     let terms = |amount: u128, fee_bps: u16, nonce: u64| Acceptance {
         worker: worker.address,

@@ -32,6 +32,11 @@ pub struct Metrics {
     pub peers: IntGauge,
     /// How late each tick of the event loop ran: a busy or stalled loop shows here.
     pub loop_lag_seconds: Histogram,
+    /// Settlement steps that failed and were tried again, by step.
+    pub settlement_retries: IntCounterVec,
+    /// Settlement steps stuck now: past their retry limit, or waiting on a chain clock that
+    /// does not move, and not through yet.
+    pub settlements_stuck: IntGauge,
 }
 
 /// When the node's event loop last ticked, for `/health` to tell a stalled loop from a
@@ -110,6 +115,17 @@ impl Default for Metrics {
         registry
             .register(Box::new(loop_lag_seconds.clone()))
             .expect("unique");
+        let settlements_stuck = IntGauge::with_opts(
+            Opts::new(
+                "settlements_stuck",
+                "Settlement steps past their retry limit or waiting on a chain clock that does not move",
+            )
+            .namespace("ciro_node"),
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(settlements_stuck.clone()))
+            .expect("unique");
         Self {
             gossip: counter_vec(
                 &registry,
@@ -160,6 +176,13 @@ impl Default for Metrics {
             ),
             peers,
             loop_lag_seconds,
+            settlement_retries: counter_vec(
+                &registry,
+                "settlement_retries_total",
+                "Settlement steps that failed and were tried again, by step",
+                &["step"],
+            ),
+            settlements_stuck,
             registry,
         }
     }

@@ -61,7 +61,7 @@ impl Settler {
         let reveal_by =
             dispute.opened_at + dispute.voting_ends_at.saturating_sub(dispute.opened_at) / 2;
         let mut slot = slot;
-        while slot.result_hash == Felt::ZERO && self.chain_now().await <= reveal_by {
+        while slot.result_hash == Felt::ZERO && self.not_before_now().await <= reveal_by {
             tokio::time::sleep(self.settings.poll).await;
             slot = self.slot(evidence.escrow_id).await?;
         }

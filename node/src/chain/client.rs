@@ -16,16 +16,18 @@ impl Settler {
         let before = self
             .retry("JobEscrow.job_count", || self.session.job_count())
             .await?;
-        let mut backoff = self.backoff();
+        let mut attempts = Attempts::new(self, job, 0);
         loop {
             match self.session.job_create_many(terms, count, true).await {
-                Ok((ids, _)) => return Ok(ids),
-                Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc { .. })) => {
-                    let wait = backoff.next().unwrap_or(self.settings.max_backoff);
-                    tracing::warn!(%job, "creating the escrow: {e}; retrying in {wait:?}");
-                    tokio::time::sleep(wait).await;
+                Ok((ids, _)) => {
+                    attempts.through();
+                    return Ok(ids);
+                }
+                Err(e) if e.is_transient() => {
+                    attempts.failed("JobEscrow.create_many", &e).await;
                     if let Ok(ids) = self.created_since(before, job).await {
                         if !ids.is_empty() {
+                            attempts.through();
                             return Ok(ids);
                         }
                     }
@@ -114,8 +116,10 @@ impl Settler {
                             }
                         },
                     };
+                    let _one_at_a_time = self.sending.lock().await;
+                    let mut attempts = Attempts::new(self, job, escrow_id);
                     let assigned = self
-                        .send("JobEscrow.assign", || async {
+                        .retry_as(&mut attempts, "JobEscrow.assign", || async {
                             let slot = self.session.job_status(escrow_id).await?;
                             match slot.state {
                                 JobState::Open => {
@@ -129,6 +133,7 @@ impl Settler {
                             }
                         })
                         .await;
+                    drop((attempts, _one_at_a_time));
                     match assigned {
                         Ok(()) => {
                             let _ = self.out.send(FromChain::Escrowed {
@@ -170,7 +175,9 @@ impl Settler {
         });
     }
 
-    /// Drives one slot to its end (see the module docs).
+    /// Drives one slot to its end (see the module docs). Deadlines are compared with the
+    /// chain's clock, the one the escrow reads; failures are retried per slot with backoff
+    /// and reported stuck past the limit ([`Attempts`]), never dropped.
     pub(super) async fn settle_slot(
         &self,
         job: JobId,
@@ -179,6 +186,7 @@ impl Settler {
         expected: Option<Hash>,
         verdict: Verdict,
     ) -> SlotReport {
+        const READ: &str = "JobEscrow.job";
         let mut tx_hash = None;
         let report = |state: SlotState, tx_hash: Option<Felt>| SlotReport {
             escrow_id,
@@ -187,42 +195,54 @@ impl Settler {
             tx_hash: tx_hash.map(|h| format!("{h:#x}")),
             acceptance: None,
         };
+        let mut attempts = Attempts::new(self, job, escrow_id);
         loop {
-            let slot = match self.slot(escrow_id).await {
+            let slot = match self.session.job_status(escrow_id).await {
                 Ok(slot) => slot,
+                Err(e) if e.is_transient() => {
+                    attempts.failed(READ, &e).await;
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(escrow_id, "reading the escrow job: {e}");
                     return report(SlotState::Stuck, tx_hash);
                 }
             };
-            // What to send now, if anything; `None` waits for the chain to move.
-            let deadline_passed = match slot.state {
-                JobState::Assigned => self.chain_now().await > slot.deadline,
-                _ => false,
+            // What to send now, if anything; `None` waits for the chain's clock.
+            let clock = match slot.state {
+                JobState::Assigned => match self.session.clock().await {
+                    Ok(clock) => clock,
+                    Err(e) => {
+                        attempts.failed("the chain's clock", &e).await;
+                        continue;
+                    }
+                },
+                _ => 0,
             };
             let unconfirmed = worker.map(|worker| no_agreement_evidence(&job, worker));
             let committed = Committed {
                 commitment: slot.commitment,
                 worker: slot.worker.0,
             };
-            let action = match slot_step(
+            let (what, action) = match slot_step(
                 slot.state.clone(),
-                deadline_passed,
+                clock > slot.deadline,
                 committed,
                 &verdict,
                 expected,
                 unconfirmed,
             ) {
-                SlotStep::Send(what, action) => Some((what, action)),
-                SlotStep::Wait => None,
+                SlotStep::Send(what, action) => (what, action),
+                SlotStep::Wait => {
+                    attempts
+                        .wait_for_clock("JobEscrow.claim_timeout", slot.deadline, clock)
+                        .await;
+                    continue;
+                }
                 SlotStep::Done(state) => return report(state, tx_hash),
             };
-            let Some((what, action)) = action else {
-                tokio::time::sleep(self.settings.poll).await;
-                continue;
-            };
             let sent = self
-                .send_while(what, escrow_id, slot.state, || async {
+                .send_while(escrow_id, slot.state, || async {
                     let receipt = match action {
                         Action::Cancel => self.session.job_cancel(escrow_id).await?,
                         Action::Timeout => self.session.job_timeout(escrow_id).await?,
@@ -245,13 +265,16 @@ impl Settler {
                 })
                 .await;
             match sent {
-                Ok(Some(hash)) => {
-                    tx_hash = Some(hash);
-                    self.publish_reputation(hash).await;
+                Ok(sent) => {
+                    attempts.through();
+                    if let Some(hash) = sent {
+                        tx_hash = Some(hash);
+                        self.publish_reputation(hash).await;
+                    }
                 }
-                Ok(None) => {}
-                Err(e) if e.is_revert(reverts::escrow::DEADLINE_NOT_PASSED) => {
-                    tokio::time::sleep(self.settings.poll).await
+                // The chain's clock read past the deadline, the block it lands in did not.
+                Err(e) if e.is_transient() || e.is_revert(reverts::escrow::DEADLINE_NOT_PASSED) => {
+                    attempts.failed(what, &e).await
                 }
                 Err(e) => {
                     tracing::warn!(escrow_id, "{what}: {e}");

@@ -33,7 +33,10 @@
 //!
 //! Every step reads the slot's state before it sends anything and retries with backoff
 //! while the RPC fails, so an outage delays settlement but never loses it, and the
-//! escrow's own state machine makes a repeated step a no-op: nothing is paid twice.
+//! escrow's own state machine makes a repeated step a no-op: nothing is paid twice. A step
+//! that keeps failing, or waits on a chain clock that does not move, is reported stuck
+//! ([`attempts`]), and deadlines are compared with the chain's clock
+//! ([`Session::clock`]), the one the contracts read, never this machine's.
 //!
 //! Where each part is: [`settler`] (the task, recovery, the loop that routes each
 //! [`ToChain`] message, sending with retries), [`backing`] (peers' backing, this node's
@@ -68,11 +71,13 @@ use starknet::{
 use tokio::sync::{mpsc, Mutex};
 use url::Url;
 
-pub use crate::job::{SlotReport, SlotState};
+pub use crate::job::{SlotProgress, SlotReport, SlotState};
+use crate::metrics::Metrics;
 use crate::protocol::{Accepted, Backing, Consent, Evidence, Hash, JobId, ReputationUpdate};
 use ciro_bindings::contracts::disputes::{self, DisputeStatus};
 
 mod arbiter;
+mod attempts;
 mod backing;
 mod batch;
 mod client;
@@ -82,6 +87,7 @@ mod slot;
 mod tests;
 mod worker;
 
+use attempts::Attempts;
 pub use settler::Settler;
 use slot::*;
 
@@ -108,6 +114,14 @@ pub struct ChainSettings {
     pub standing_refresh: Duration,
     /// The longest wait between retries while the RPC fails.
     pub max_backoff: Duration,
+    /// How many times a step against the chain fails before it is reported stuck (a WARN,
+    /// `ciro_node_settlements_stuck`, the job's `settling`); it goes on, every `stuck_retry`.
+    pub max_attempts: u32,
+    /// How often a stuck settlement step is tried again.
+    pub stuck_retry: Duration,
+    /// How far this machine's clock may run past a deadline the chain's clock has not
+    /// reached before the slot is reported stuck: a chain that makes no blocks.
+    pub clock_grace: Duration,
     /// Act as an arbitrator: re-run disputed jobs from the evidence clients publish and
     /// vote (the account must be one of the disputes contract's arbitrators).
     pub arbitrate: bool,
@@ -171,6 +185,9 @@ impl ChainSettings {
             poll: Duration::from_secs(2),
             standing_refresh: Duration::from_secs(10),
             max_backoff: Duration::from_secs(10),
+            max_attempts: 8,
+            stuck_retry: Duration::from_secs(60),
+            clock_grace: Duration::from_secs(60),
             arbitrate: false,
             max_collateral: None,
             batching: Batching::default(),
@@ -492,6 +509,13 @@ pub enum FromChain {
     Finalized { job: JobId, escrow_id: u64 },
     /// A slot an earlier run of this client left open is settled.
     Recovered(SlotReport),
+    /// Where a slot's settlement stands while it does not go through at once (`None`: it
+    /// went through).
+    Progress {
+        job: JobId,
+        escrow_id: u64,
+        progress: Option<SlotProgress>,
+    },
     /// A client disputed `worker`'s slot; publish the evidence.
     Disputed {
         job: JobId,

@@ -17,6 +17,8 @@ pub struct Settler {
     pub(super) held: Mutex<u128>,
     /// Acceptances on their way to a batch.
     pub(super) batch: mpsc::UnboundedSender<batch::Queued>,
+    /// The node's metrics: settlement retries and stuck slots are counted here.
+    pub(super) metrics: Metrics,
 }
 
 /// A client job's messages, in order, to the task that settles it.
@@ -30,6 +32,7 @@ impl Settler {
         settings: ChainSettings,
         me: PeerId,
         out: mpsc::UnboundedSender<FromChain>,
+        metrics: Metrics,
     ) -> anyhow::Result<(mpsc::UnboundedSender<ToChain>, Backing, Bidder)> {
         if settings.settle_margin_secs < CONSENT_MARGIN_SECS {
             anyhow::bail!(
@@ -72,6 +75,7 @@ impl Settler {
             out,
             held: Mutex::new(0),
             batch,
+            metrics,
         });
         // What this account left unsettled in an earlier run: every escrow job up to now.
         // Jobs this run creates come after, so recovery never touches them.
@@ -286,7 +290,7 @@ impl Settler {
         }
     }
 
-    /// Waits that double from 100 ms up to `max_backoff`, for as many retries as it takes.
+    /// Waits that double from 100 ms up to `max_backoff`.
     pub(super) fn backoff(&self) -> ExponentialBackoff {
         ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(100))
@@ -296,28 +300,47 @@ impl Settler {
     }
 
     /// Runs `step` until it succeeds or fails in a way no retry can fix (a revert, bad
-    /// input, a shortfall). RPC failures are retried with backoff, for as long as it takes.
-    pub(super) async fn retry<T, F, Fut>(&self, what: &str, mut step: F) -> Result<T, ChainError>
+    /// input, a shortfall). Transient failures are retried with backoff, and reported stuck
+    /// past [`ChainSettings::max_attempts`] ([`Attempts`]): an outage delays what depends
+    /// on it, never drops it.
+    pub(super) async fn retry<T, F, Fut>(
+        &self,
+        what: &'static str,
+        step: F,
+    ) -> Result<T, ChainError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ChainError>>,
     {
-        let mut backoff = self.backoff();
+        self.retry_as(&mut Attempts::unattached(self), what, step)
+            .await
+    }
+
+    /// [`Self::retry`], counting in `attempts` (the slot it settles, if any).
+    pub(super) async fn retry_as<T, F, Fut>(
+        &self,
+        attempts: &mut Attempts<'_>,
+        what: &'static str,
+        mut step: F,
+    ) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
         loop {
             match step().await {
-                Ok(value) => return Ok(value),
-                Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc { .. })) => {
-                    let wait = backoff.next().unwrap_or(self.settings.max_backoff);
-                    tracing::warn!("{what}: {e}; retrying in {wait:?}");
-                    tokio::time::sleep(wait).await;
+                Ok(value) => {
+                    attempts.through();
+                    return Ok(value);
                 }
+                Err(e) if e.is_transient() => attempts.failed(what, &e).await,
                 Err(e) => return Err(e),
             }
         }
     }
 
     /// Sends one transaction's worth of work, alone.
-    pub(super) async fn send<T, F, Fut>(&self, what: &str, step: F) -> Result<T, ChainError>
+    pub(super) async fn send<T, F, Fut>(&self, what: &'static str, step: F) -> Result<T, ChainError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ChainError>>,
@@ -326,30 +349,24 @@ impl Settler {
         self.retry(what, step).await
     }
 
-    /// Sends `step` alone, if escrow job `escrow_id` is still in `expected` when read again
-    /// under the lock (another step may have moved it): `None` when it was not.
+    /// Sends `step` alone, once, if escrow job `escrow_id` is still in `expected` when
+    /// read again under the lock (another step may have moved it): `None` when it was not.
+    /// The caller retries, counting its attempts.
     pub(super) async fn send_while<T, F, Fut>(
         &self,
-        what: &str,
         escrow_id: u64,
         expected: JobState,
-        mut step: F,
+        step: F,
     ) -> Result<Option<T>, ChainError>
     where
-        F: FnMut() -> Fut,
+        F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, ChainError>>,
     {
-        let expected = &expected;
-        self.send(what, || {
-            let step = step();
-            async move {
-                if self.session.job_status(escrow_id).await?.state != *expected {
-                    return Ok(None);
-                }
-                step.await.map(Some)
-            }
-        })
-        .await
+        let _one_at_a_time = self.sending.lock().await;
+        if self.session.job_status(escrow_id).await?.state != expected {
+            return Ok(None);
+        }
+        step().await.map(Some)
     }
 
     pub(super) async fn slot(&self, escrow_id: u64) -> Result<escrow::Job, ChainError> {
@@ -379,11 +396,13 @@ impl Settler {
         }
     }
 
-    /// The chain's clock: the newest block's time, or this machine's if that is later (the
-    /// next block is stamped with the sequencer's clock, not the last block's).
-    pub(super) async fn chain_now(&self) -> u64 {
+    /// A time the chain has certainly reached or will reach before anything sent now lands:
+    /// the later of the chain's clock and this machine's. For waits that must not end
+    /// early (an arbitrator waiting for a reveal), never for deadlines a transaction needs
+    /// passed: those compare with [`Session::clock`], the chain's own.
+    pub(super) async fn not_before_now(&self) -> u64 {
         let wall = crate::clock::now_ms() / 1000;
-        match self.session.chain_time().await {
+        match self.session.clock().await {
             Ok(t) => t.max(wall),
             Err(_) => wall,
         }

@@ -269,3 +269,28 @@ fn a_consent_is_the_signed_bid_a_client_sends_to_the_escrow() {
         .unwrap();
     assert_ne!(again.nonce, consent.nonce);
 }
+
+#[test]
+fn a_failing_step_is_retrying_until_its_limit_then_stuck() {
+    use crate::job::Progress;
+    assert_eq!(attempts::standing(1, 3), Progress::Retrying);
+    assert_eq!(attempts::standing(2, 3), Progress::Retrying);
+    assert_eq!(attempts::standing(3, 3), Progress::Stuck);
+    assert_eq!(attempts::standing(40, 3), Progress::Stuck);
+    // A limit of 0 still lets the first failure be reported as one.
+    assert_eq!(attempts::standing(1, 0), Progress::Stuck);
+}
+
+#[test]
+fn a_chain_clock_behind_a_passed_deadline_is_a_stopped_chain_only_past_the_grace() {
+    let deadline = 1_000;
+    // The chain has passed it: nothing is stuck, whatever this machine says.
+    assert!(!attempts::clock_stopped(deadline, 1_001, 5_000, 60));
+    // Neither clock has passed it: an honest wait.
+    assert!(!attempts::clock_stopped(deadline, 990, 995, 60));
+    // This machine is past it, within the grace: blocks may be slow.
+    assert!(!attempts::clock_stopped(deadline, 990, 1_060, 60));
+    // Past the grace, the chain's clock still short of it: no blocks are being made.
+    assert!(attempts::clock_stopped(deadline, 990, 1_061, 60));
+    assert!(attempts::clock_stopped(deadline, 1_000, 1_061, 60));
+}

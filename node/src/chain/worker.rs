@@ -4,33 +4,49 @@
 use super::*;
 
 impl Settler {
+    /// Commits the worker's result to its slot, then watches it (see
+    /// [`Self::finalize_when_due`]). A failure is retried, and reported stuck past the
+    /// limit, for as long as the slot is assigned to this worker: giving up would forfeit
+    /// the pay and the collateral of work already done.
     pub(super) async fn submit(&self, job: JobId, escrow_id: u64, opening: Opening) {
+        const STEP: &str = "JobEscrow.submit_result";
         let me = self.session.me();
-        let slot = match self.slot(escrow_id).await {
-            Ok(slot) => slot,
-            Err(e) => {
-                tracing::warn!(%job, escrow_id, "the client named an escrow job that cannot be read: {e}");
+        let mut attempts = Attempts::new(self, job, escrow_id);
+        loop {
+            let slot = match self.session.job_status(escrow_id).await {
+                Ok(slot) => slot,
+                Err(e) if e.is_transient() => {
+                    attempts.failed("JobEscrow.job", &e).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(%job, escrow_id, "the client named an escrow job that cannot be read: {e}");
+                    return;
+                }
+            };
+            if slot.worker.0 != me || slot.spec_hash != felt_of(&job) {
+                tracing::warn!(%job, escrow_id, "the client named an escrow job that is not this worker's for this job");
                 return;
             }
-        };
-        if slot.worker.0 != me || slot.spec_hash != felt_of(&job) {
-            tracing::warn!(%job, escrow_id, "the client named an escrow job that is not this worker's for this job");
-            return;
-        }
-        if slot.state == JobState::Assigned {
-            let sent = self
-                .send_while(
-                    "JobEscrow.submit_result",
-                    escrow_id,
-                    JobState::Assigned,
-                    || self.session.job_submit(escrow_id, &opening),
-                )
-                .await;
-            if let Err(e) = sent {
-                tracing::warn!(%job, escrow_id, "submitting the result: {e}");
-                return;
+            if slot.state != JobState::Assigned {
+                break;
+            }
+            match self
+                .send_while(escrow_id, JobState::Assigned, || {
+                    self.session.job_submit(escrow_id, &opening)
+                })
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if e.is_transient() => attempts.failed(STEP, &e).await,
+                Err(e) => {
+                    tracing::warn!(%job, escrow_id, "submitting the result: {e}");
+                    return;
+                }
             }
         }
+        attempts.through();
+        drop(attempts);
         tracing::info!(%job, escrow_id, "result committed on chain");
         let _ = self.out.send(FromChain::Submitted { job, escrow_id });
         self.finalize_when_due(job, escrow_id, Some(opening)).await;
@@ -38,18 +54,24 @@ impl Settler {
 
     /// Watches a submitted slot: if the client disputes it, the worker reveals its result
     /// for the arbitrators at once; if the client neither accepts nor disputes within the
-    /// challenge window, the worker reveals and finalizes it in one transaction and is paid.
-    /// Without the `opening` (a slot an earlier run submitted), only a revealed slot can
-    /// be finalized.
+    /// challenge window (by the chain's clock), the worker reveals and finalizes it in one
+    /// transaction and is paid. Without the `opening` (a slot an earlier run submitted),
+    /// only a revealed slot can be finalized.
     pub(super) async fn finalize_when_due(
         &self,
         job: JobId,
         escrow_id: u64,
         opening: Option<Opening>,
     ) {
+        const STEP: &str = "JobEscrow.finalize";
+        let mut attempts = Attempts::new(self, job, escrow_id);
         loop {
-            let slot = match self.slot(escrow_id).await {
+            let slot = match self.session.job_status(escrow_id).await {
                 Ok(slot) => slot,
+                Err(e) if e.is_transient() => {
+                    attempts.failed("JobEscrow.job", &e).await;
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(escrow_id, "watching the submission: {e}");
                     return;
@@ -81,28 +103,39 @@ impl Settler {
                 }
             };
             let due = slot.submitted_at.saturating_add(slot.challenge_window);
-            if self.chain_now().await > due {
-                let sent = self
-                    .send_while("JobEscrow.finalize", escrow_id, JobState::Submitted, || {
-                        self.session.job_finalize(escrow_id, opening)
-                    })
-                    .await;
-                match sent {
-                    Ok(Some(receipt)) => {
-                        tracing::info!(%job, escrow_id, "finalized after the challenge window");
-                        self.publish_reputation(receipt.hash).await;
-                        let _ = self.out.send(FromChain::Finalized { job, escrow_id });
-                        return;
-                    }
-                    Ok(None) => return,
-                    Err(e) if e.is_revert(reverts::escrow::WINDOW_OPEN) => {}
-                    Err(e) => {
-                        tracing::warn!(escrow_id, "finalizing: {e}");
-                        return;
-                    }
+            let clock = match self.session.clock().await {
+                Ok(clock) => clock,
+                Err(e) => {
+                    attempts.failed("the chain's clock", &e).await;
+                    continue;
+                }
+            };
+            if clock <= due {
+                attempts.wait_for_clock(STEP, due, clock).await;
+                continue;
+            }
+            match self
+                .send_while(escrow_id, JobState::Submitted, || {
+                    self.session.job_finalize(escrow_id, opening)
+                })
+                .await
+            {
+                Ok(Some(receipt)) => {
+                    attempts.through();
+                    tracing::info!(%job, escrow_id, "finalized after the challenge window");
+                    self.publish_reputation(receipt.hash).await;
+                    let _ = self.out.send(FromChain::Finalized { job, escrow_id });
+                    return;
+                }
+                Ok(None) => attempts.through(),
+                Err(e) if e.is_transient() || e.is_revert(reverts::escrow::WINDOW_OPEN) => {
+                    attempts.failed(STEP, &e).await
+                }
+                Err(e) => {
+                    tracing::warn!(escrow_id, "finalizing: {e}");
+                    return;
                 }
             }
-            tokio::time::sleep(self.settings.poll).await;
         }
     }
 

@@ -202,6 +202,9 @@ pub struct ClientJob {
     pub chain_errors: Vec<String>,
     /// How each slot ended on chain, once all have.
     pub settlement: Option<Vec<SlotReport>>,
+    /// Slots still being settled that are not going through at once, and why: waiting for
+    /// the chain's clock, retrying after a failure, or stuck. Empty once settled.
+    pub settling: Vec<SlotProgress>,
     /// Disputes opened on chain against its workers.
     pub disputes: Vec<u64>,
     /// What made its id unique (see [`crate::protocol::job_id`]).
@@ -249,6 +252,7 @@ impl ClientJob {
             escrow_ids: Vec::new(),
             chain_errors: Vec::new(),
             settlement: None,
+            settling: Vec::new(),
             disputes: Vec::new(),
             nonce: [0; 16],
         }
@@ -611,6 +615,47 @@ pub struct SlotReport {
     /// For a job paid from the client's deposit: the acceptance's nonce (hex).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<String>,
+}
+
+/// Why an escrow slot is not settled yet, while its settler works on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SlotProgress {
+    pub escrow_id: u64,
+    pub state: Progress,
+    /// The step it is on, e.g. `JobEscrow.claim_timeout`.
+    pub step: &'static str,
+    /// What holds it, in words.
+    pub reason: String,
+    /// Failed attempts of this step so far.
+    pub attempts: u32,
+    /// When it entered this state.
+    pub since_ms: u64,
+}
+
+/// Where a slot's settlement stands while it is not through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Progress {
+    /// Waiting for the chain: a deadline or window the chain's clock has not passed.
+    Waiting,
+    /// A step failed and is tried again after a backoff.
+    Retrying,
+    /// Past its retry limit, or waiting on a chain clock that has stopped: it is still
+    /// tried, less often, and reported (a WARN and `ciro_node_settlements_stuck`).
+    Stuck,
+}
+
+impl ClientJob {
+    /// Records where a slot's settlement stands, replacing what was said of it before.
+    pub fn progress(&mut self, progress: SlotProgress) {
+        self.settling.retain(|p| p.escrow_id != progress.escrow_id);
+        self.settling.push(progress);
+    }
+
+    /// The slot went through its step: nothing holds it now.
+    pub fn progressed(&mut self, escrow_id: u64) {
+        self.settling.retain(|p| p.escrow_id != escrow_id);
+    }
 }
 
 /// How an escrow slot ended, as its settler left it. It serializes (and compares with a

@@ -604,7 +604,25 @@ impl Node {
         if let Some(link) = &mut self.chain {
             link.consents.retain(|(j, _), _| *j != job);
         }
-        self.with_job(&job, |j| j.settlement = Some(slots.clone()));
+        self.with_job(&job, |j| {
+            j.settlement = Some(slots.clone());
+            j.settling.clear();
+        });
         self.shared.emit(NodeEvent::SettledOnChain { job, slots });
+    }
+
+    /// Where one of the job's slots stands while its settlement does not go through at
+    /// once; the gateway shows it in the job's `settling`. A worker's own slots, and slots
+    /// an earlier run left, have no client job here: the settler's log and metrics tell.
+    pub(super) fn on_progress(
+        &mut self,
+        job: JobId,
+        escrow_id: u64,
+        progress: Option<crate::job::SlotProgress>,
+    ) {
+        self.with_job(&job, |j| match progress {
+            Some(progress) => j.progress(progress),
+            None => j.progressed(escrow_id),
+        });
     }
 }

@@ -256,10 +256,16 @@ impl Node {
         }
 
         let (from_chain_tx, from_chain) = mpsc::unbounded_channel();
+        let metrics = Metrics::default();
         let chain = match &config.chain {
             Some(settings) => {
-                let (to, backing, bidder) =
-                    Settler::start(settings.clone(), me, from_chain_tx.clone()).await?;
+                let (to, backing, bidder) = Settler::start(
+                    settings.clone(),
+                    me,
+                    from_chain_tx.clone(),
+                    metrics.clone(),
+                )
+                .await?;
                 Some(ChainLink {
                     to,
                     backing,
@@ -280,7 +286,6 @@ impl Node {
 
         let (commands_tx, commands) = mpsc::channel(256);
         let (internal, internal_rx) = mpsc::unbounded_channel();
-        let metrics = Metrics::default();
         let sandbox = Sandbox::new()?;
         let shared = Arc::new(Shared {
             peer_id: me,

@@ -288,6 +288,11 @@ impl Node {
                     worker_right,
                 });
             }
+            FromChain::Progress {
+                job,
+                escrow_id,
+                progress,
+            } => self.on_progress(job, escrow_id, progress),
             FromChain::Recovered(report) => {
                 tracing::info!(?report, "settled a slot left by an earlier run");
                 self.shared.emit(NodeEvent::Recovered(report));
