@@ -775,7 +775,8 @@ impl Session {
         use starknet::core::types::{BlockId, BlockTag, EventFilter};
         let filter = EventFilter {
             from_block: Some(BlockId::Number(from_block)),
-            to_block: Some(BlockId::Tag(BlockTag::Latest)),
+            // A batch just sent sits in the pre-confirmed block until it closes.
+            to_block: Some(BlockId::Tag(BlockTag::PreConfirmed)),
             address: Some(self.at(Contract::JobEscrow)?),
             keys: Some(vec![
                 vec![starknet::core::utils::get_selector_from_name("JobSettled")

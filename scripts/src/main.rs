@@ -100,6 +100,14 @@ struct UpArgs {
     /// instead of from the client's deposit with acceptances settled in batches.
     #[arg(long)]
     escrow: bool,
+    /// The embedded devnet makes a block every N seconds, so its clock moves without
+    /// traffic (timeouts and challenge windows end on time).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    block_time: u64,
+    /// The embedded devnet makes one block per transaction instead.
+    #[arg(long, conflicts_with = "block_time")]
+    block_per_transaction: bool,
 }
 
 /// `ciro node <action>`.
@@ -207,9 +215,15 @@ struct DevnetArgs {
     /// Number of predeployed accounts.
     #[arg(long, default_value_t = 10)]
     accounts: u8,
-    /// Make a block every N seconds instead of one per transaction.
-    #[arg(long, value_name = "SECONDS")]
-    block_time: Option<u64>,
+    /// Make a block every N seconds, so the chain's clock moves without traffic, as on a
+    /// live chain: timeouts and challenge windows end on time.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    block_time: u64,
+    /// Make one block per transaction instead (devnet's own default): faster for scripts,
+    /// but the chain's clock stands still while nothing is sent.
+    #[arg(long, conflicts_with = "block_time")]
+    block_per_transaction: bool,
     /// Also print the accounts' private keys (well-known test keys of this seed).
     #[arg(long)]
     print_keys: bool,
@@ -1132,6 +1146,11 @@ async fn up(args: UpArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
         } else {
             UpSettings::default().deposit
         },
+        blocks: if args.block_per_transaction {
+            ciro_devnet::Blocks::PerTransaction
+        } else {
+            ciro_devnet::Blocks::Every(args.block_time)
+        },
         ..UpSettings::default()
     };
     let started = std::time::Instant::now();
@@ -1294,9 +1313,11 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
         accounts: args.accounts,
         host: args.host,
         port: args.port,
-        blocks: args
-            .block_time
-            .map_or(Blocks::PerTransaction, Blocks::Every),
+        blocks: if args.block_per_transaction {
+            Blocks::PerTransaction
+        } else {
+            Blocks::Every(args.block_time)
+        },
         full_state_archive: true,
     };
     let devnet = tokio::task::spawn_blocking(move || Devnet::spawn(config))

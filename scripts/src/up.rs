@@ -22,7 +22,7 @@ use ciro_bindings::{
     units::{format_tokens, ONE as TOKEN},
     Contract, DeployConfig, Deployment,
 };
-use ciro_devnet::{Devnet, DevnetConfig};
+use ciro_devnet::{Blocks, Devnet, DevnetConfig};
 use ciro_node::{
     chain::{Batching, ChainSettings, SlotReport},
     job::JobStatus,
@@ -87,6 +87,9 @@ pub struct UpSettings {
     pub batch_size: usize,
     /// How long the client waits for a worker to settle an acceptance before it does.
     pub batch_fallback: Duration,
+    /// When the embedded devnet makes blocks: every second by default, so the chain's
+    /// clock moves without traffic, as a live chain's does.
+    pub blocks: Blocks,
 }
 
 impl Default for UpSettings {
@@ -110,6 +113,7 @@ impl Default for UpSettings {
             batch_wait: Duration::from_secs(1),
             batch_size: Batching::default().max_jobs,
             batch_fallback: Batching::default().fallback,
+            blocks: Blocks::Every(1),
         }
     }
 }
@@ -218,6 +222,7 @@ impl LocalNetwork {
             .context("--workers must be 1 to 250")?;
         let config = DevnetConfig {
             accounts,
+            blocks: settings.blocks,
             ..DevnetConfig::default()
         };
         let devnet = tokio::task::spawn_blocking(move || Devnet::spawn(config))
@@ -558,8 +563,23 @@ impl LocalNetwork {
 
     /// Waits until the indexer has every block the chain has now.
     pub async fn indexer_synced(&self, timeout: Duration) -> anyhow::Result<()> {
+        use starknet::core::types::{BlockId, BlockTag, MaybePreConfirmedBlockWithTxHashes};
         use starknet::providers::Provider as _;
-        let head = self.chain.rpc().block_number().await?;
+        // Transactions sent last may sit in the pre-confirmed block (a devnet making a
+        // block every second): the indexer follows closed blocks, so wait for that one.
+        let head = match self
+            .chain
+            .rpc()
+            .get_block_with_tx_hashes(BlockId::Tag(BlockTag::PreConfirmed))
+            .await?
+        {
+            MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(b)
+                if !b.transactions.is_empty() =>
+            {
+                b.block_number
+            }
+            _ => self.chain.rpc().block_number().await?,
+        };
         let started = Instant::now();
         loop {
             let health: serde_json::Value = reqwest::get(format!("http://{}/health", self.indexer))
