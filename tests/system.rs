@@ -877,6 +877,7 @@ async fn a_worker_counts_only_on_acceptances_the_escrow_will_pay() {
         libp2p::PeerId::random(),
         out,
         ciro_node::metrics::Metrics::default(),
+        Vec::new(),
     )
     .await
     .unwrap();
@@ -892,7 +893,11 @@ async fn a_worker_counts_only_on_acceptances_the_escrow_will_pay() {
     };
     let mut verdict = async |acceptance| {
         to_chain
-            .send(ToChain::Accepted { job, acceptance })
+            .send(ToChain::Accepted {
+                job,
+                acceptance,
+                resumed: false,
+            })
             .unwrap();
         loop {
             match tokio::time::timeout(Duration::from_secs(60), from_chain.recv()).await {

@@ -29,6 +29,10 @@ pub enum WorkerConduct {
     ForgeReputation,
     /// Takes its clients' acceptances and never settles them, as a worker that vanished.
     Hoard,
+    /// Dies on the spot (the process aborts: nothing flushed, nothing closed) once it has
+    /// delivered a result and is about to commit it on chain, the moment a crash used to
+    /// cost a worker its pay and its collateral. A restart without it resumes the duty.
+    CrashBeforeSubmit,
 }
 
 /// How a client treats the workers it hires. Anything but `Honest` exists to test the
@@ -49,6 +53,9 @@ pub enum ClientConduct {
 pub struct NodeConfig {
     /// Where the Ed25519 identity is kept; `None` makes a new identity each start.
     pub key_file: Option<PathBuf>,
+    /// Where the node keeps its duties (see [`crate::store`]), so a restart resumes them;
+    /// `None` keeps them in memory only, and a restart forgets them.
+    pub data_dir: Option<PathBuf>,
     pub listen: Vec<Multiaddr>,
     /// Addresses others reach this node at, besides its listen addresses.
     pub external: Vec<Multiaddr>,
@@ -85,6 +92,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             key_file: None,
+            data_dir: None,
             listen: Vec::new(),
             external: Vec::new(),
             reachable: true,
@@ -133,6 +141,12 @@ pub struct NodeArgs {
     /// The identity key file; created (mode 0600) if missing.
     #[arg(long, env = "CIRO_NODE_KEY", default_value = "ciro-node.key")]
     pub key_file: PathBuf,
+    /// Where the node keeps its duties (results it owes a commitment, escrow jobs and
+    /// acceptances that pay it) in a SQLite database, written before it acts on them, so a
+    /// restart with the same key and directory resumes them [default: beside the key
+    /// file, its name ending in `.data`, e.g. `ciro-node.data`].
+    #[arg(long, env = "CIRO_NODE_DATA")]
+    pub data_dir: Option<PathBuf>,
     /// Addresses to listen on: TCP, QUIC (`/udp/N/quic-v1`) and WebSocket (`/tcp/N/ws`).
     #[arg(
         long = "listen",
@@ -215,6 +229,10 @@ pub struct NodeArgs {
 impl NodeArgs {
     pub fn into_config(self) -> NodeConfig {
         NodeConfig {
+            data_dir: Some(
+                self.data_dir
+                    .unwrap_or_else(|| self.key_file.with_extension("data")),
+            ),
             key_file: Some(self.key_file),
             listen: self.listen,
             external: self.external,

@@ -28,6 +28,7 @@ pub mod node;
 pub mod protocol;
 pub mod reputation;
 pub mod sandbox;
+pub mod store;
 
 pub use config::{ClientConduct, NodeArgs, NodeConfig, WorkerConduct};
 pub use node::{JobRequest, Node, NodeHandle};

@@ -237,6 +237,12 @@ impl LocalNetwork {
 
         let manifest = settings.dir.join("devnet.json");
         let _ = std::fs::remove_file(&manifest);
+        // The nodes' duties belong to the chain they were made on: this devnet is new.
+        let nodes = settings.dir.join("nodes");
+        if nodes.exists() {
+            std::fs::remove_dir_all(&nodes)
+                .with_context(|| format!("clearing {}", nodes.display()))?;
+        }
         let owner_account = account(OWNER);
         let treasury = devnet.account(TREASURY).address;
         let report = Deploy {
@@ -330,6 +336,7 @@ impl LocalNetwork {
         let loopback = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid address");
         let client = Node::start(NodeConfig {
             key_file: Some(settings.dir.join("client.key")),
+            data_dir: Some(nodes.join("client")),
             listen: vec![loopback],
             reputation: Arc::new(IndexerSource::new(indexer_url, Duration::from_secs(2))),
             client_conduct: settings.client_conduct,
@@ -350,6 +357,7 @@ impl LocalNetwork {
         for i in 0..settings.workers {
             let node = Node::start(NodeConfig {
                 key_file: Some(settings.dir.join(format!("worker-{i}.key"))),
+                data_dir: Some(nodes.join(format!("worker-{i}"))),
                 listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid address")],
                 bootstrap: bootstrap.clone(),
                 capabilities: vec!["wasm".into()],
@@ -374,6 +382,7 @@ impl LocalNetwork {
 
         let arbitrator = Node::start(NodeConfig {
             key_file: Some(settings.dir.join("arbitrator.key")),
+            data_dir: Some(nodes.join("arbitrator")),
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid address")],
             bootstrap: bootstrap.clone(),
             chain: Some(ChainSettings {

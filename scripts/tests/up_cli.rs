@@ -70,66 +70,183 @@ fn ciro_up_refuses_a_redundancy_it_cannot_meet() {
     );
 }
 
-#[test]
-fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut up = ciro()
-        .args(["up", "--workers", "2", "--jobs", "1", "--redundancy", "1"])
-        .args([
-            "--indexer-http",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let (mut rpc, mut bootstrap, mut indexer) = (None, None, None);
+/// A running `ciro up`, and what it printed about itself.
+struct Up {
+    child: std::process::Child,
+    rpc: String,
+    bootstrap: String,
+    indexer: String,
+    gateway: String,
+    manifest: std::path::PathBuf,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Up {
+    /// Starts `ciro up` in `dir` with `extra` arguments and waits until it runs.
+    fn start(dir: &std::path::Path, extra: &[&str]) -> Self {
+        let mut child = ciro()
+            .arg("up")
+            .args(extra)
+            .args([
+                "--indexer-http",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--dir",
+            ])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut rpc, mut bootstrap, mut indexer, mut gateway) = (None, None, None, None);
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let first = |rest: &str| rest.split_whitespace().next().map(str::to_owned);
+            if let Some(rest) = line.strip_prefix("chain           ") {
+                rpc = first(rest);
+            }
+            if let Some(rest) = line.strip_prefix("client node     ") {
+                bootstrap = first(rest);
+            }
+            if let Some(rest) = line.strip_prefix("client gateway  ") {
+                gateway = first(rest).map(|u| u.trim_end_matches("/v1/jobs").to_owned());
+            }
+            if let Some(rest) = line.strip_prefix("indexer         ") {
+                indexer = first(rest).map(|u| u.trim_end_matches("/v1/workers").to_owned());
+            }
+            if line.starts_with("running;") {
+                break;
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Up {
+            child,
+            rpc: rpc.unwrap(),
+            bootstrap: bootstrap.unwrap(),
+            indexer: indexer.unwrap(),
+            gateway: gateway.unwrap(),
+            manifest: dir.join("devnet.json"),
+        }
+    }
+
+    /// A `ciro` command on this network's chain, signing as devnet account `account`.
+    fn chain(&self, account: &str) -> Command {
+        let mut command = ciro();
+        command
+            .args(["--network", &self.rpc, "--manifest"])
+            .arg(&self.manifest)
+            .args(["--devnet-account", account]);
+        command
+    }
+
+    /// Runs a `ciro` chain command as `account` and returns its stdout; it must succeed.
+    fn ok(&self, account: &str, args: &[&str]) -> String {
+        let out = self.chain(account).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "ciro {args:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+/// Reads lines of a node's stdout until one says `ready` and the gateway is known, then
+/// keeps draining it. Returns the gateway.
+fn node_ready(node: &mut std::process::Child, ready: &str) -> String {
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (mut gateway, mut seen) = (None, false);
     for line in lines.by_ref() {
         let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("chain           ") {
-            rpc = rest.split_whitespace().next().map(str::to_owned);
+        if let Some(g) = line.strip_prefix("gateway on ") {
+            gateway = Some(g.to_owned());
         }
-        if let Some(rest) = line.strip_prefix("client node     ") {
-            bootstrap = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some(rest) = line.strip_prefix("indexer         ") {
-            indexer = rest
-                .split_whitespace()
-                .next()
-                .map(|u| u.trim_end_matches("/v1/workers").to_owned());
-        }
-        if line.starts_with("running;") {
+        seen |= line == ready;
+        if gateway.is_some() && seen {
             break;
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    let (rpc, bootstrap, indexer) = (rpc.unwrap(), bootstrap.unwrap(), indexer.unwrap());
-    let manifest = dir.path().join("devnet.json");
-    let chain = |account: &str| {
-        let mut command = ciro();
-        command
-            .args(["--network", &rpc, "--manifest"])
-            .arg(&manifest)
-            .args(["--devnet-account", account]);
-        command
-    };
+    gateway.expect("the node printed its gateway")
+}
 
-    // Account 2 (the treasury in `ciro up`) gets CIRO from the owner and runs a client node.
-    let minted = chain("0")
-        .args(["token", "mint", "--to", ACCOUNT_2, "--amount", "10"])
+/// Submits `prime_sieve` through `gateway` and returns the job id.
+fn submit_sieve(gateway: &str, extra: &[&str]) -> String {
+    let wat =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/workloads/prime_sieve.wat");
+    let submitted = ciro()
+        .args(["job", "submit", "--node", gateway, "--wasm"])
+        .arg(&wat)
+        .args(["--input-hex", "10270000", "--reward", "1000000000000000000"])
+        .args(extra)
         .output()
         .unwrap();
+    let out = String::from_utf8_lossy(&submitted.stdout).to_string();
     assert!(
-        minted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&minted.stderr)
+        submitted.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&submitted.stderr)
     );
-    let mut node = chain("2")
+    out.lines()
+        .find_map(|l| l.strip_prefix("job "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("a job id in {out}"))
+        .to_owned()
+}
+
+/// Polls the job at `gateway` until `done` says so, or fails after `timeout` with the job.
+fn wait_job(
+    gateway: &str,
+    id: &str,
+    timeout: Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let fetched = Command::new("curl")
+            .args(["-s", &format!("{gateway}/v1/jobs/{id}")])
+            .output()
+            .unwrap();
+        let job: serde_json::Value =
+            serde_json::from_slice(&fetched.stdout).unwrap_or(serde_json::Value::Null);
+        if done(&job) {
+            return job;
+        }
+        assert!(started.elapsed() < timeout, "timed out: {job}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(
+        dir.path(),
+        &["--workers", "2", "--jobs", "1", "--redundancy", "1"],
+    );
+    // Account 2 (the treasury in `ciro up`) gets CIRO from the owner and runs a client node.
+    up.ok("0", &["token", "mint", "--to", ACCOUNT_2, "--amount", "10"]);
+    let mut node = up
+        .chain("2")
         .args([
             "node",
             "run",
@@ -141,77 +258,108 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
         ])
         .args(["--http", "127.0.0.1:0", "--key-file"])
         .arg(dir.path().join("extra.key"))
-        .args(["--bootstrap", &bootstrap, "--indexer", &indexer])
+        .args(["--bootstrap", &up.bootstrap, "--indexer", &up.indexer])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut node_lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let mut gateway = None;
-    let mut settling = false;
-    for line in node_lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(g) = line.strip_prefix("gateway on ") {
-            gateway = Some(g.to_owned());
-        }
-        settling |= line == "settling on chain";
-        if gateway.is_some() && settling {
-            break;
-        }
-    }
-    std::thread::spawn(move || node_lines.for_each(drop));
-    let gateway = gateway.unwrap();
-
-    let wat =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/workloads/prime_sieve.wat");
-    let submitted = ciro()
-        .args(["job", "submit", "--node", &gateway, "--wasm"])
-        .arg(&wat)
-        .args(["--input-hex", "10270000", "--reward", "1000000000000000000"])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&submitted.stdout).to_string();
-    assert!(
-        submitted.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&submitted.stderr)
-    );
-    let id = out
-        .lines()
-        .find_map(|l| l.strip_prefix("job "))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_else(|| panic!("a job id in {out}"))
-        .to_owned();
+    let gateway = node_ready(&mut node, "settling on chain");
+    let id = submit_sieve(&gateway, &[]);
 
     // The job is paid on chain from the deposit: its settlement shows the acceptance
     // completed and the batch that paid it.
-    let started = Instant::now();
-    loop {
-        let fetched = Command::new("curl")
-            .args(["-s", &format!("{gateway}/v1/jobs/{id}")])
-            .output()
+    let job = wait_job(&gateway, &id, Duration::from_secs(90), |job| {
+        job["settlement"].is_array()
+    });
+    let slots = job["settlement"].as_array().unwrap();
+    assert_eq!(slots.len(), 1, "{job}");
+    assert_eq!(slots[0]["state"], "completed", "{job}");
+    assert!(slots[0]["acceptance"].is_string(), "{job}");
+    assert!(slots[0]["tx_hash"].is_string(), "{job}");
+
+    Command::new("kill")
+        .args(["-TERM", &node.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(node.wait().unwrap().success());
+    up.stop();
+}
+
+/// A worker that dies after delivering its result and before committing it on chain,
+/// restarted with the same key, account and data directory, commits it and is paid in
+/// full, with no collateral slashed: its duty was on disk before the result left.
+#[test]
+fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(dir.path(), &["--workers", "1", "--redundancy", "1", "--jobs", "0", "--escrow"]);
+    // Account 2 (the treasury in `ciro up`) stakes as a worker for a capability no other
+    // worker offers.
+    up.ok(
+        "0",
+        &["token", "mint", "--to", ACCOUNT_2, "--amount", "300"],
+    );
+    up.ok("2", &["worker", "stake", "--amount", "250"]);
+    up.ok("2", &["worker", "register", "--capability", "restart"]);
+    let worker = |conduct: &[&str]| {
+        let mut node = up
+            .chain("2")
+            .args(["node", "run", "--settle", "--capability", "restart"])
+            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--http", "127.0.0.1:0"])
+            .arg("--key-file")
+            .arg(dir.path().join("worker.key"))
+            .args(["--bootstrap", &up.bootstrap])
+            .args(conduct)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
             .unwrap();
-        let job: serde_json::Value = serde_json::from_slice(&fetched.stdout).unwrap();
-        if let Some(slots) = job["settlement"].as_array() {
-            assert_eq!(slots.len(), 1, "{job}");
-            assert_eq!(slots[0]["state"], "completed", "{job}");
-            assert!(slots[0]["acceptance"].is_string(), "{job}");
-            assert!(slots[0]["tx_hash"].is_string(), "{job}");
-            break;
+        node_ready(&mut node, "settling on chain");
+        node
+    };
+    let mut first = worker(&["--conduct", "crash-before-submit"]);
+    let id = submit_sieve(&up.gateway, &["--capability", "restart"]);
+
+    // It delivers its result, hears of its escrow job, and dies before committing.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
         }
         assert!(
             started.elapsed() < Duration::from_secs(90),
-            "not settled: {job}"
+            "the worker never reached its crash"
         );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success(), "it died, it did not exit: {status}");
+    let job = wait_job(&up.gateway, &id, Duration::from_secs(30), |job| {
+        job["status"] == "completed" && job["escrow_ids"].as_array().is_some_and(|e| e.len() == 1)
+    });
+    assert!(job["result"].is_object(), "the result was delivered: {job}");
+    let escrow_id = job["escrow_ids"][0].as_u64().unwrap().to_string();
+    let slot = up.ok("2", &["job", "status", &escrow_id]);
+    assert!(slot.contains("Assigned"), "nothing on chain yet: {slot}");
 
-    for child in [&node, &up] {
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-    }
-    assert!(node.wait().unwrap().success());
-    assert!(up.wait().unwrap().success());
+    // Restarted, honest, with the same key and data directory: it commits and is paid.
+    let mut second = worker(&[]);
+    let job = wait_job(&up.gateway, &id, Duration::from_secs(120), |job| {
+        job["settlement"].is_array()
+    });
+    let slots = job["settlement"].as_array().unwrap();
+    assert_eq!(slots.len(), 1, "{job}");
+    assert_eq!(slots[0]["state"], "completed", "{job}");
+    // The 50 CIRO it kept, and the 1 CIRO reward: 0.975 paid to it as the worker and the
+    // 0.025 fee to it as `ciro up`'s treasury. A slash would have gone there too, so the
+    // stake is checked whole and free as well.
+    assert_eq!(up.ok("2", &["token", "balance"]).trim(), "51 CIRO", "{job}");
+    let status = up.ok("2", &["worker", "status", "--worker", ACCOUNT_2]);
+    assert!(status.contains("stake         250 CIRO"), "{status}");
+    assert!(status.contains("locked        0 CIRO"), "{status}");
+
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(second.wait().unwrap().success());
+    up.stop();
 }

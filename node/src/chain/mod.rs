@@ -450,10 +450,11 @@ pub enum ToChain {
         amount: u128,
     },
     /// A worker holds its client's signed acceptance of its result: check it and settle it
-    /// in a batch.
+    /// in a batch. `resumed`: an earlier run held it, and a batch may have paid it since.
     Accepted {
         job: JobId,
         acceptance: SignedAcceptance,
+        resumed: bool,
     },
 }
 

@@ -33,6 +33,7 @@ impl Settler {
         me: PeerId,
         out: mpsc::UnboundedSender<FromChain>,
         metrics: Metrics,
+        duties: Vec<(JobId, Opening)>,
     ) -> anyhow::Result<(mpsc::UnboundedSender<ToChain>, Backing, Bidder)> {
         if settings.settle_margin_secs < CONSENT_MARGIN_SECS {
             anyhow::bail!(
@@ -81,7 +82,7 @@ impl Settler {
         // Jobs this run creates come after, so recovery never touches them.
         let existing = settler.session.job_count().await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(settler.run(rx, queued, existing));
+        tokio::spawn(settler.run(rx, queued, existing, duties));
         Ok((tx, backing, bidder))
     }
 
@@ -90,40 +91,70 @@ impl Settler {
 
     /// Resumes the settlement an earlier run of this account left: as a client, its open
     /// slots are cancelled and its assigned ones claimed once their deadline passes; as a
-    /// worker, its submitted slots are finalized once their window passes, if their result
-    /// was revealed (this run does not know an earlier run's openings). A slot whose result
-    /// this run cannot judge (submitted to a client) is left to the window.
-    pub(super) async fn recover(self: Arc<Self>, existing: u64) {
+    /// worker, every slot of a job it holds a duty for (`duties`: the job and the opening
+    /// of its commitment, from the node's store) is committed, revealed or finalized as
+    /// its state asks, and a submitted slot it has no duty for is finalized once its window
+    /// passes, if its result was revealed. A slot whose result this run cannot judge
+    /// (submitted to a client) is left to the window.
+    pub(super) async fn recover(self: Arc<Self>, existing: u64, duties: Vec<(JobId, Opening)>) {
+        enum Resume {
+            Client,
+            Duty(JobId, Opening),
+            Finalize,
+        }
         let me = self.session.me();
+        let duties: HashMap<Felt, (JobId, Opening)> = duties
+            .into_iter()
+            .map(|(job, opening)| (felt_of(&job), (job, opening)))
+            .collect();
         let first = existing.saturating_sub(Self::RECOVERY_WINDOW) + 1;
         let mut resumed = Vec::new();
         for escrow_id in first..=existing {
             let Ok(slot) = self.slot(escrow_id).await else {
                 continue;
             };
-            let client =
-                slot.client.0 == me && matches!(slot.state, JobState::Open | JobState::Assigned);
-            let worker = slot.worker.0 == me && slot.state == JobState::Submitted;
-            if client || worker {
-                resumed.push((escrow_id, client));
-            }
+            let resume = if slot.client.0 == me
+                && matches!(slot.state, JobState::Open | JobState::Assigned)
+            {
+                Resume::Client
+            } else if slot.worker.0 != me {
+                continue;
+            } else if let (
+                Some((job, opening)),
+                JobState::Assigned | JobState::Submitted | JobState::Disputed,
+            ) = (duties.get(&slot.spec_hash), &slot.state)
+            {
+                Resume::Duty(*job, *opening)
+            } else if slot.state == JobState::Submitted {
+                Resume::Finalize
+            } else {
+                continue;
+            };
+            resumed.push((escrow_id, resume));
         }
         if resumed.is_empty() {
             return;
         }
-        tracing::info!(slots = ?resumed, "resuming the settlement of an earlier run");
-        let work = resumed.into_iter().map(|(escrow_id, client)| {
+        tracing::info!(
+            slots = ?resumed.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            "resuming the settlement of an earlier run"
+        );
+        let work = resumed.into_iter().map(|(escrow_id, resume)| {
             let settler = self.clone();
             async move {
-                if client {
-                    let report = settler
-                        .settle_slot(JobId::default(), escrow_id, None, None, Verdict::NoResult)
-                        .await;
-                    let _ = settler.out.send(FromChain::Recovered(report));
-                } else {
-                    settler
-                        .finalize_when_due(JobId::default(), escrow_id, None)
-                        .await;
+                match resume {
+                    Resume::Client => {
+                        let report = settler
+                            .settle_slot(JobId::default(), escrow_id, None, None, Verdict::NoResult)
+                            .await;
+                        let _ = settler.out.send(FromChain::Recovered(report));
+                    }
+                    Resume::Duty(job, opening) => settler.submit(job, escrow_id, opening).await,
+                    Resume::Finalize => {
+                        settler
+                            .finalize_when_due(JobId::default(), escrow_id, None)
+                            .await
+                    }
                 }
             }
         });
@@ -138,12 +169,13 @@ impl Settler {
         mut rx: mpsc::UnboundedReceiver<ToChain>,
         queued: mpsc::UnboundedReceiver<batch::Queued>,
         existing: u64,
+        duties: Vec<(JobId, Opening)>,
     ) {
         let mut jobs: HashMap<JobId, JobMailbox> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.clone().watch_own_standing());
         tasks.spawn(self.clone().run_batcher(queued));
-        tasks.spawn(self.clone().recover(existing));
+        tasks.spawn(self.clone().recover(existing, duties));
         loop {
             let message = tokio::select! {
                 message = rx.recv() => match message {
@@ -256,10 +288,22 @@ impl Settler {
                         let _ = settler.out.send(FromChain::PayerChecked { job, verdict });
                     });
                 }
-                ToChain::Accepted { job, acceptance } => {
+                ToChain::Accepted {
+                    job,
+                    acceptance,
+                    resumed,
+                } => {
                     let settler = self.clone();
                     tasks.spawn(async move {
                         match settler.check_acceptance(&acceptance).await {
+                            // Paid while this node was down, by its batch or the client.
+                            Err(AcceptanceError::Used) if resumed => {
+                                tracing::info!(%job, "an acceptance an earlier run held is paid");
+                                let _ = settler.out.send(FromChain::WorkSettled {
+                                    job,
+                                    disputed: false,
+                                });
+                            }
                             Ok(urgent) => {
                                 let _ = settler.batch.send(batch::Queued {
                                     job,

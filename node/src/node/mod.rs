@@ -63,13 +63,14 @@ use crate::{
 mod api;
 mod arbiter;
 mod client;
+mod duties;
 mod lookup;
 mod peers;
 mod router;
 mod worker;
 
 pub use api::*;
-use {arbiter::*, client::*, lookup::*, peers::*, worker::*};
+use {arbiter::*, client::*, duties::*, lookup::*, peers::*, worker::*};
 
 enum Pending {
     Bid(JobId),
@@ -126,6 +127,9 @@ enum Internal {
         outcome: Hashed,
         channel: ResponseChannel<Response>,
     },
+    /// A write to the node's duties reached the disk (`written`) or failed; `then` waited
+    /// on it.
+    Stored { then: Stored, written: bool },
 }
 
 /// A run's outcome, hashed, and what it cost: work for a blocking thread.
@@ -163,6 +167,8 @@ pub struct Node {
     /// Jobs paid from the deposit, announced once their rewards are held in it.
     awaiting_funds: HashSet<JobId>,
     work: HashMap<JobId, WorkerJob>,
+    /// Writes to the worker's durable duties; `None` without a data directory.
+    duties: Option<crate::store::Writer<Stored>>,
     /// The jobs this node submitted (the client role's state). Only the loop holds them;
     /// the gateway and embedders ask through [`Command::Job`]. A `RefCell`, not a lock:
     /// one task owns it, and a handler borrows it while it calls other handlers.
@@ -255,6 +261,24 @@ impl Node {
             let _ = swarm.behaviour_mut().kad.bootstrap();
         }
 
+        // The duties an earlier run left open come back before anything else runs.
+        let store = match &config.data_dir {
+            Some(dir) => Some(crate::store::Store::open(dir).await?),
+            None => None,
+        };
+        let open = match &store {
+            Some(store) => store.open_duties().await?,
+            None => Vec::new(),
+        };
+        let account = config.chain.as_ref().map(|c| c.account);
+        let restored = restore(open, account).await;
+        if !restored.work.is_empty() {
+            tracing::info!(
+                duties = restored.work.len(),
+                "resuming the duties an earlier run left open"
+            );
+        }
+
         let (from_chain_tx, from_chain) = mpsc::unbounded_channel();
         let metrics = Metrics::default();
         let chain = match &config.chain {
@@ -264,8 +288,16 @@ impl Node {
                     me,
                     from_chain_tx.clone(),
                     metrics.clone(),
+                    restored.openings.clone(),
                 )
                 .await?;
+                for (job, acceptance) in &restored.acceptances {
+                    let _ = to.send(ToChain::Accepted {
+                        job: *job,
+                        acceptance: acceptance.clone(),
+                        resumed: true,
+                    });
+                }
                 Some(ChainLink {
                     to,
                     backing,
@@ -286,6 +318,12 @@ impl Node {
 
         let (commands_tx, commands) = mpsc::channel(256);
         let (internal, internal_rx) = mpsc::unbounded_channel();
+        let duties = store.map(|store| {
+            let done = internal.clone();
+            crate::store::Writer::start(store, move |then, written| {
+                let _ = done.send(Internal::Stored { then, written });
+            })
+        });
         let sandbox = Sandbox::new()?;
         let shared = Arc::new(Shared {
             peer_id: me,
@@ -298,7 +336,7 @@ impl Node {
             sandbox: sandbox.clone(),
             compiling: Arc::new(tokio::sync::Semaphore::new(COMPILING_AT_ONCE)),
         });
-        let node = Node {
+        let mut node = Node {
             swarm,
             key,
             me,
@@ -315,7 +353,8 @@ impl Node {
             next_lookup: 0,
             unannounced: HashSet::new(),
             awaiting_funds: HashSet::new(),
-            work: HashMap::new(),
+            work: restored.work,
+            duties,
             jobs: RefCell::default(),
             internal,
             started: Instant::now(),
@@ -330,6 +369,10 @@ impl Node {
             _from_chain: from_chain_tx,
             config,
         };
+        for job in restored.expired {
+            tracing::info!(%job, "closing a duty nothing can pay any more");
+            node.close_duty(job);
+        }
         let stop = CancellationToken::new();
         let task = tokio::spawn(node.run(commands, internal_rx, from_chain, stop.clone()));
         Ok(NodeHandle { shared, task, stop })
@@ -510,7 +553,7 @@ impl Node {
                 !(w.state == WorkState::Done
                     || (w.state == WorkState::Bid && w.announcement.deadline_ms < now_ms()))
                     || now.duration_since(w.seen) < Duration::from_secs(60)
-                    || (w.settling && now.duration_since(w.seen) < SETTLING_RETENTION)
+                    || ((w.settling || w.owed) && now.duration_since(w.seen) < SETTLING_RETENTION)
                     || w.disputed_at
                         .is_some_and(|at| now.duration_since(at) < DISPUTED_RETENTION)
             });

@@ -216,6 +216,7 @@ impl Node {
                 let response = self.on_result(worker, job_id, outcome);
                 self.respond("result", channel, response, Some(job_id));
             }
+            Internal::Stored { then, written } => self.on_stored(then, written),
         }
     }
 
@@ -298,6 +299,7 @@ impl Node {
                 self.shared.emit(NodeEvent::Recovered(report));
             }
             FromChain::Finalized { job, escrow_id } => {
+                self.close_duty(job);
                 self.shared
                     .emit(NodeEvent::FinalizedOnChain { job, escrow_id });
             }

@@ -34,6 +34,9 @@ pub(super) struct WorkerJob {
     /// The slot was disputed: arbitrators may fetch the job from this worker, so a client
     /// cannot starve them of it.
     pub(super) disputed_at: Option<Instant>,
+    /// A durable duty is open for it (see [`super::duties`]): the client may still name
+    /// its escrow job or accept its result, so it is kept like settling work.
+    pub(super) owed: bool,
 }
 
 /// Who pays a worker for a job.
@@ -157,6 +160,7 @@ impl Node {
                 settling: false,
                 disputed_at: None,
                 payer: Payer::Escrow,
+                owed: false,
             },
         );
     }
@@ -229,6 +233,9 @@ impl Node {
         if let Some(w) = self.work.get_mut(&job) {
             w.state = WorkState::Done;
         }
+        if self.config.conduct == WorkerConduct::CrashBeforeSubmit {
+            self.submit_on_chain(job);
+        }
     }
 
     /// The client assigned this worker on chain: its result goes on chain too.
@@ -241,7 +248,13 @@ impl Node {
         match self.work.get_mut(&job_id) {
             Some(work) if work.client == client && self.chain.is_some() => {
                 work.escrow = Some(escrow_id);
-                self.submit_on_chain(job_id);
+                self.persist(
+                    crate::store::Write::Escrow {
+                        job: job_id,
+                        escrow_id,
+                    },
+                    Stored::Submit(job_id),
+                );
                 Response::Ack
             }
             Some(_) => Response::Refused(Refusal::NotAssigned),
@@ -274,12 +287,21 @@ impl Node {
             return Response::Refused(Refusal::BadRequest);
         }
         work.settling = true;
-        if self.config.conduct != WorkerConduct::Hoard {
-            let _ = link.to.send(ToChain::Accepted {
-                job: message.job_id,
-                acceptance: signed,
-            });
-        }
+        let job = message.job_id;
+        let then = match self.config.conduct {
+            WorkerConduct::Hoard => Stored::Nothing,
+            _ => Stored::Accepted {
+                job,
+                acceptance: Box::new(signed),
+            },
+        };
+        self.persist(
+            crate::store::Write::Acceptance {
+                job,
+                acceptance: message,
+            },
+            then,
+        );
         Response::Ack
     }
 
@@ -295,6 +317,7 @@ impl Node {
             let client = work.client;
             self.penalize(client, "bad-acceptance");
         }
+        self.close_duty(job);
     }
 
     /// A batch paid this worker for `jobs`.
@@ -303,6 +326,7 @@ impl Node {
             if let Some(work) = self.work.get_mut(job) {
                 work.settling = false;
             }
+            self.close_duty(*job);
         }
         self.shared.emit(NodeEvent::BatchSettled {
             tx_hash: format!("{tx_hash:#x}"),
@@ -475,22 +499,15 @@ impl Node {
                 Outcome::Error(_) => Outcome::Output(b"made up".to_vec()),
             });
         }
-        let commit = ResultCommit {
-            job_id: job,
-            result: outcome.hash(),
-            fuel_used: fuel,
-            salt: work.salt,
-        };
         work.state = WorkState::Committing;
         work.outcome = Some(outcome);
-        let client = work.client;
-        self.submit_on_chain(job);
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .jobs
-            .send_request(&client, Request::Commit(commit));
-        self.pending.insert(id, Pending::Commit(job));
+        // The commitment goes out once the duty it creates is on disk.
+        if let Some(duty) = self.duty_of(job) {
+            self.persist(
+                crate::store::Write::Duty(Box::new(duty)),
+                Stored::Commit { job, fuel },
+            );
+        }
     }
 
     pub(super) fn deliver(&mut self, job: JobId) {
@@ -526,6 +543,13 @@ impl Node {
         if let (Some(escrow_id), Some(outcome), false) =
             (work.escrow, &work.outcome, work.submitted)
         {
+            if self.config.conduct == WorkerConduct::CrashBeforeSubmit {
+                if work.state != WorkState::Done {
+                    return; // Not delivered yet: the crash comes once it is.
+                }
+                tracing::warn!(%job, escrow_id, "crashing before the result goes on chain, as told");
+                std::process::abort();
+            }
             work.submitted = true;
             let _ = link.to.send(ToChain::Submit {
                 job,
@@ -547,6 +571,8 @@ impl Node {
     pub(super) fn on_submitted(&mut self, job: JobId, escrow_id: u64) {
         if let Some(work) = self.work.get_mut(&job) {
             work.settling = true;
+            work.submitted = true;
+            work.escrow = Some(escrow_id);
         }
         self.shared
             .emit(NodeEvent::SubmittedOnChain { job, escrow_id });
@@ -560,5 +586,6 @@ impl Node {
                 work.disputed_at = Some(Instant::now());
             }
         }
+        self.close_duty(job);
     }
 }
