@@ -342,6 +342,98 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
     net.stop().await.unwrap();
 }
 
+/// On a chain that makes a block only per transaction, a dead worker's slot waits for the
+/// chain's clock, the one the escrow reads: once this machine's clock is past the deadline
+/// by the grace and the chain's is not, the slot is reported stuck (in the job's JSON and
+/// the metrics), and it is refunded as soon as a block moves the clock. Before, the client
+/// compared the deadline with this machine's clock, the fee estimate reverted, and the slot
+/// was retried every poll, forever and silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slot_waiting_on_a_stopped_chain_clock_is_reported_stuck_then_refunded() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = started(UpSettings {
+        conduct: vec![ciro_node::WorkerConduct::Stall],
+        stakes: vec![900 * ONE],
+        settle_margin_secs: 30,
+        blocks: ciro_devnet::Blocks::PerTransaction,
+        clock_grace: Duration::from_secs(2),
+        ..settings(&dir, 3)
+    })
+    .await;
+    let doomed = net.workers[0].node.peer_id();
+    let job = net
+        .submit_sample(0, 2, ONE, Duration::from_secs(10))
+        .await
+        .unwrap();
+    eventually(
+        "the stalling worker's assignment",
+        Duration::from_secs(30),
+        || async {
+            let j = net.job(&job).await.unwrap();
+            (j.assignments.iter().any(|a| a.worker == doomed) && j.escrow_ids.len() >= 2)
+                .then_some(())
+        },
+    )
+    .await;
+    net.workers[0].node.kill();
+    // The others deliver and are paid; then nothing is sent, and the chain's clock stops
+    // short of the stalled slot's deadline while this machine's runs past it.
+    let stuck = eventually("the stuck report", Duration::from_secs(120), || async {
+        let j = net.job(&job).await.unwrap();
+        j.settling
+            .iter()
+            .find(|p| p.state == ciro_node::job::Progress::Stuck)
+            .cloned()
+    })
+    .await;
+    assert_eq!(stuck.step, "JobEscrow.claim_timeout", "{stuck:?}");
+    assert!(
+        stuck.reason.contains("is the chain making blocks?"),
+        "{stuck:?}"
+    );
+    let metrics = || async {
+        reqwest::get(format!("http://{}/metrics", net.gateway().unwrap()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(
+        metrics()
+            .await
+            .lines()
+            .any(|l| l == "ciro_node_settlements_stuck 1"),
+        "{}",
+        metrics().await
+    );
+    assert!(net.job(&job).await.unwrap().settlement.is_none());
+
+    // One block, and the clock passes the deadline: the slot is refunded.
+    net.devnet
+        .control("devnet_createBlock", serde_json::json!({}))
+        .await
+        .unwrap();
+    let settled = net
+        .wait_settled(&[job], Duration::from_secs(60), |_| {})
+        .await
+        .unwrap();
+    let slots = &settled[&job];
+    let dead = slots.iter().find(|s| s.worker == Some(doomed)).unwrap();
+    assert_eq!(dead.state, "refunded", "{slots:?}");
+    assert_eq!(slots.iter().filter(|s| s.state == "completed").count(), 2);
+    assert!(net.job(&job).await.unwrap().settling.is_empty());
+    assert!(
+        metrics()
+            .await
+            .lines()
+            .any(|l| l == "ciro_node_settlements_stuck 0"),
+        "{}",
+        metrics().await
+    );
+    net.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded() {
     let dir = tempfile::tempdir().unwrap();

@@ -90,6 +90,9 @@ pub struct UpSettings {
     /// When the embedded devnet makes blocks: every second by default, so the chain's
     /// clock moves without traffic, as a live chain's does.
     pub blocks: Blocks,
+    /// How far past a deadline this machine's clock may run while the chain's has not
+    /// reached it before a node reports the slot stuck (`ChainSettings::clock_grace`).
+    pub clock_grace: Duration,
 }
 
 impl Default for UpSettings {
@@ -114,6 +117,7 @@ impl Default for UpSettings {
             batch_size: Batching::default().max_jobs,
             batch_fallback: Batching::default().fallback,
             blocks: Blocks::Every(1),
+            clock_grace: ciro_node::chain::CLOCK_GRACE,
         }
     }
 }
@@ -320,6 +324,7 @@ impl LocalNetwork {
             poll: Duration::from_millis(500),
             standing_refresh: Duration::from_secs(5),
             max_backoff: Duration::from_secs(2),
+            clock_grace: settings.clock_grace,
             batching: Batching {
                 deposit: settings.deposit,
                 max_wait: settings.batch_wait,

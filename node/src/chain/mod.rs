@@ -187,13 +187,17 @@ impl ChainSettings {
             max_backoff: Duration::from_secs(10),
             max_attempts: 8,
             stuck_retry: Duration::from_secs(60),
-            clock_grace: Duration::from_secs(60),
+            clock_grace: CLOCK_GRACE,
             arbitrate: false,
             max_collateral: None,
             batching: Batching::default(),
         }
     }
 }
+
+/// How far this machine's clock may run past a deadline the chain's clock has not reached
+/// before the slot is reported stuck ([`ChainSettings::clock_grace`]'s default).
+pub const CLOCK_GRACE: Duration = Duration::from_secs(60);
 
 /// A felt from a 32-byte hash: the top six bits cleared, so it is always below the field's
 /// prime and two different felts mean two different hashes.
