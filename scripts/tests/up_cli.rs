@@ -104,11 +104,13 @@ impl Up {
             ])
             .arg(dir)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stderr = child.stderr.take().unwrap();
         let (mut rpc, mut bootstrap, mut indexer, mut gateway) = (None, None, None, None);
+        let mut running = false;
         for line in lines.by_ref() {
             let line = line.unwrap();
             let first = |rest: &str| rest.split_whitespace().next().map(str::to_owned);
@@ -125,10 +127,18 @@ impl Up {
                 indexer = first(rest).map(|u| u.trim_end_matches("/v1/workers").to_owned());
             }
             if line.starts_with("running;") {
+                running = true;
                 break;
             }
         }
+        if !running {
+            let mut errors = String::new();
+            std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut errors).unwrap();
+            panic!("ciro up stopped before it ran: {errors}");
+        }
         std::thread::spawn(move || lines.for_each(drop));
+        // Keep draining stderr so ciro up never blocks on a full pipe.
+        std::thread::spawn(move || BufReader::new(stderr).lines().for_each(drop));
         Up {
             child,
             rpc: rpc.unwrap(),
@@ -291,7 +301,18 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
 #[test]
 fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let up = Up::start(dir.path(), &["--workers", "1", "--redundancy", "1", "--jobs", "0", "--escrow"]);
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--workers",
+            "1",
+            "--redundancy",
+            "1",
+            "--jobs",
+            "0",
+            "--escrow",
+        ],
+    );
     // Account 2 (the treasury in `ciro up`) stakes as a worker for a capability no other
     // worker offers.
     up.ok(
