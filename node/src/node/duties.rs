@@ -27,11 +27,12 @@ const UNCLAIMED_RETENTION: Duration = SETTLING_RETENTION;
 
 impl Node {
     /// Writes `write`, then carries out `then` once it is on disk. A node without a data
-    /// directory carries it out at once.
+    /// directory, or that does not settle on chain (nothing is owed off chain), carries it
+    /// out at once.
     pub(super) fn persist(&mut self, write: Write, then: Stored) {
-        match &self.duties {
-            Some(writer) => writer.write(write, then),
-            None => self.on_stored(then, true),
+        match (&self.duties, &self.chain) {
+            (Some(writer), Some(_)) => writer.write(write, then),
+            _ => self.on_stored(then, true),
         }
     }
 
@@ -52,7 +53,7 @@ impl Node {
                 let Some(outcome) = &work.outcome else {
                     return;
                 };
-                work.owed = true;
+                work.owed = self.chain.is_some();
                 let commit = ResultCommit {
                     job_id: job,
                     result: outcome.hash(),
