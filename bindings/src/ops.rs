@@ -31,6 +31,10 @@ pub struct Session {
     pub deployment: Deployment,
     /// Who signs.
     pub account: Account,
+    /// The nonce this session's next transaction takes, once known. It is counted here, not
+    /// read from the chain each time, so several transactions can be in flight: the chain's
+    /// nonce moves only as they land.
+    next_nonce: tokio::sync::Mutex<Option<Felt>>,
 }
 
 /// A worker's standing on the staking contract and its reputation record.
@@ -124,6 +128,7 @@ impl Session {
             chain,
             deployment,
             account,
+            next_nonce: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -201,13 +206,34 @@ impl Session {
 
     /// Sends `calls` as one transaction and waits for it.
     pub async fn send(&self, action: &str, calls: Vec<Call>) -> Result<Receipt> {
-        let sent = self
+        let hash = self.submit(action, calls).await?;
+        self.chain.wait(action, hash).await
+    }
+
+    /// Sends `calls` as one transaction and returns its hash without waiting for it to be
+    /// included. Submissions queue here one at a time, each taking the next nonce this
+    /// session counts (or the chain's, when someone else signing for the account moved it
+    /// further), so any number of transactions can be in flight, each waited for on its own
+    /// ([`Self::send`]). After any refusal the count starts again from the chain's.
+    pub async fn submit(&self, action: &str, calls: Vec<Call>) -> Result<Felt> {
+        use starknet::accounts::ConnectedAccount as _;
+        let mut next = self.next_nonce.lock().await;
+        let on_chain = self
             .account
-            .execute_v3(calls)
-            .send()
+            .get_nonce()
             .await
             .map_err(|e| self.chain.error(action, e))?;
-        self.chain.wait(action, sent.transaction_hash).await
+        let nonce = next.map_or(on_chain, |counted| counted.max(on_chain));
+        match self.account.execute_v3(calls).nonce(nonce).send().await {
+            Ok(sent) => {
+                *next = Some(nonce + Felt::ONE);
+                Ok(sent.transaction_hash)
+            }
+            Err(e) => {
+                *next = None;
+                Err(self.chain.error(action, e))
+            }
+        }
     }
 
     /// The CIRO balance of `who`.

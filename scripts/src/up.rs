@@ -93,6 +93,8 @@ pub struct UpSettings {
     /// How far past a deadline this machine's clock may run while the chain's has not
     /// reached it before a node reports the slot stuck (`ChainSettings::clock_grace`).
     pub clock_grace: Duration,
+    /// The nodes keep several transactions in flight (`ChainSettings::pipelined`).
+    pub pipelined: bool,
 }
 
 impl Default for UpSettings {
@@ -118,6 +120,7 @@ impl Default for UpSettings {
             batch_fallback: Batching::default().fallback,
             blocks: Blocks::Every(1),
             clock_grace: ciro_node::chain::CLOCK_GRACE,
+            pipelined: true,
         }
     }
 }
@@ -325,6 +328,7 @@ impl LocalNetwork {
             standing_refresh: Duration::from_secs(5),
             max_backoff: Duration::from_secs(2),
             clock_grace: settings.clock_grace,
+            pipelined: settings.pipelined,
             batching: Batching {
                 deposit: settings.deposit,
                 max_wait: settings.batch_wait,

@@ -12,7 +12,7 @@ impl Settler {
         // The escrow's job count before sending tells a retry after an answer lost in an
         // outage whether the slots were created already: they are the jobs after it whose
         // spec hash is this job's id.
-        let _one_at_a_time = self.sending.lock().await;
+        let _one_at_a_time = self.serially().await;
         let before = self
             .retry("JobEscrow.job_count", || self.session.job_count())
             .await?;
@@ -116,7 +116,7 @@ impl Settler {
                             }
                         },
                     };
-                    let _one_at_a_time = self.sending.lock().await;
+                    let _one_at_a_time = self.serially().await;
                     let mut attempts = Attempts::new(self, job, escrow_id);
                     let assigned = self
                         .retry_as(&mut attempts, "JobEscrow.assign", || async {

@@ -122,6 +122,10 @@ pub struct ChainSettings {
     /// How far this machine's clock may run past a deadline the chain's clock has not
     /// reached before the slot is reported stuck: a chain that makes no blocks.
     pub clock_grace: Duration,
+    /// Several transactions in flight at once, numbered by the session as they are
+    /// submitted ([`Session::submit`]); off, each step waits for the one before it to be
+    /// included, as the node used to.
+    pub pipelined: bool,
     /// Act as an arbitrator: re-run disputed jobs from the evidence clients publish and
     /// vote (the account must be one of the disputes contract's arbitrators).
     pub arbitrate: bool,
@@ -188,6 +192,7 @@ impl ChainSettings {
             max_attempts: 8,
             stuck_retry: Duration::from_secs(60),
             clock_grace: CLOCK_GRACE,
+            pipelined: true,
             arbitrate: false,
             max_collateral: None,
             batching: Batching::default(),

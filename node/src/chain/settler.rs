@@ -7,7 +7,8 @@ use super::*;
 pub struct Settler {
     pub(super) session: Session,
     pub(super) settings: ChainSettings,
-    /// One transaction at a time from this account, so nonces never race.
+    /// Held across a whole step (reading, sending, waiting for the receipt) when the node
+    /// sends one transaction at a time ([`ChainSettings::pipelined`] off).
     pub(super) sending: Mutex<()>,
     /// Disputes whose evidence is being checked (which can wait for the worker's reveal):
     /// the evidence's later publications are not checked again meanwhile.
@@ -383,19 +384,30 @@ impl Settler {
         }
     }
 
-    /// Sends one transaction's worth of work, alone.
+    /// The lock that makes a step the only one in flight, when the node sends one
+    /// transaction at a time; `None` when it pipelines them: the session then numbers each
+    /// transaction as it submits it, and several wait for their receipts at once.
+    pub(super) async fn serially(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.settings.pipelined {
+            true => None,
+            false => Some(self.sending.lock().await),
+        }
+    }
+
+    /// Sends one transaction's worth of work (alone, unless pipelined).
     pub(super) async fn send<T, F, Fut>(&self, what: &'static str, step: F) -> Result<T, ChainError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ChainError>>,
     {
-        let _one_at_a_time = self.sending.lock().await;
+        let _one_at_a_time = self.serially().await;
         self.retry(what, step).await
     }
 
-    /// Sends `step` alone, once, if escrow job `escrow_id` is still in `expected` when
-    /// read again under the lock (another step may have moved it): `None` when it was not.
-    /// The caller retries, counting its attempts.
+    /// Sends `step` once, if escrow job `escrow_id` is still in `expected` when read again
+    /// just before (another step may have moved it): `None` when it was not. The caller
+    /// retries, counting its attempts. Pipelined, a step of this node's own may be in
+    /// flight for the same slot; the escrow refuses the second, and nothing is paid twice.
     pub(super) async fn send_while<T, F, Fut>(
         &self,
         escrow_id: u64,
@@ -406,7 +418,7 @@ impl Settler {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, ChainError>>,
     {
-        let _one_at_a_time = self.sending.lock().await;
+        let _one_at_a_time = self.serially().await;
         if self.session.job_status(escrow_id).await?.state != expected {
             return Ok(None);
         }
