@@ -1,8 +1,11 @@
 //! What settling on chain costs: the same jobs through the same three-worker network, off
 //! chain (the baseline), then settling on an in-process devnet one escrow job per worker
-//! (one transaction per step), then paid from the client's deposit with acceptances the
-//! workers settle in batches of at most 1, 10 and 100, all in one run. Then the chain's
-//! capacity for batched settlement alone: one `settle_batch` of 100 acceptances.
+//! (one transaction per step), first with each node sending one transaction at a time and
+//! then with several in flight (the pipelined queue), then paid from the client's deposit
+//! with acceptances the workers settle in batches of at most 1, 10 and 100, all in one run.
+//! Then the chain's capacity for batched settlement alone: one `settle_batch` of 100
+//! acceptances. Each run reports the time from the off-chain agreement on a job's result to
+//! its payment on chain.
 //!
 //! `cargo bench -p ciro-e2e --bench settlement` (add `--profile dev` to skip the release
 //! build); `CIRO_BENCH_JOBS` sets the number of jobs (default 24). Figures go to
@@ -84,6 +87,17 @@ fn latencies(times: &Times, end: &HashMap<JobId, Instant>) -> Vec<Duration> {
     all
 }
 
+/// For each job, the time from its agreed result off chain to its payment on chain.
+fn agreement_to_payment(times: &Times) -> Vec<Duration> {
+    let mut all: Vec<Duration> = times
+        .settled
+        .iter()
+        .map(|(job, at)| at.duration_since(times.completed[job]))
+        .collect();
+    all.sort();
+    all
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -139,6 +153,7 @@ async fn on_chain(
     name: &str,
     jobs: usize,
     batch: Option<usize>,
+    pipelined: bool,
 ) -> (Run, LocalNetwork, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let net = LocalNetwork::start(
@@ -150,6 +165,9 @@ async fn on_chain(
             deposit: batch.map(|_| 10 * ONE),
             batch_size: batch.unwrap_or(1),
             batch_wait: Duration::from_secs(2),
+            // One block per transaction, so blocks count transactions.
+            blocks: ciro_devnet::Blocks::PerTransaction,
+            pipelined,
             ..UpSettings::default()
         },
         |_| {},
@@ -259,14 +277,27 @@ async fn main() {
     let base_done = latencies(&base, &base.completed);
 
     let mut runs = Vec::new();
-    let (run, net, dir) = on_chain("one escrow job per worker", jobs, None).await;
-    runs.push(run);
-    net.stop().await.unwrap();
-    drop(dir);
+    for (name, pipelined) in [
+        (
+            "one escrow job per worker, one transaction at a time",
+            false,
+        ),
+        ("one escrow job per worker, pipelined", true),
+    ] {
+        let (run, net, dir) = on_chain(name, jobs, None, pipelined).await;
+        runs.push(run);
+        net.stop().await.unwrap();
+        drop(dir);
+    }
     let mut capacity = None;
     for size in [1, 10, 100] {
-        let (run, net, dir) =
-            on_chain(&format!("deposit, batches of ≤ {size}"), jobs, Some(size)).await;
+        let (run, net, dir) = on_chain(
+            &format!("deposit, batches of ≤ {size}"),
+            jobs,
+            Some(size),
+            true,
+        )
+        .await;
         runs.push(run);
         if size == 100 {
             capacity = Some(batch_capacity(&net, 100).await);
@@ -285,12 +316,15 @@ async fn main() {
     );
     let _ = writeln!(
         out,
-        "| run | jobs/s (all paid) | vs off chain | agreed p50 | paid p50 | paid p90 | txs per job | acceptances per batch | fee per job (STRK, client + workers) |"
+        "| run | jobs/s (all paid) | vs off chain | agreed p50 | paid p50 | paid p90 | agreed → paid p50 | agreed → paid p95 | txs per job | acceptances per batch | fee per job (STRK, client + workers) |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         out,
-        "| off chain (baseline) | {base_rate:.2} | 1.00× | {} | | | | | |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        out,
+        "| off chain (baseline) | {base_rate:.2} | 1.00× | {} | | | | | | | |",
         ms(pct(&base_done, 0.5))
     );
     let escrow_fee = runs[0].client_fee + runs[0].worker_fee;
@@ -298,6 +332,7 @@ async fn main() {
         let rate = jobs as f64 / run.wall.as_secs_f64();
         let done = latencies(&run.times, &run.times.completed);
         let paid = latencies(&run.times, &run.times.settled);
+        let lag = agreement_to_payment(&run.times);
         let fee = run.client_fee + run.worker_fee;
         let per_batch = if run.batches == 0 {
             String::new()
@@ -306,12 +341,14 @@ async fn main() {
         };
         let _ = writeln!(
             out,
-            "| {} | {rate:.2} | {:.2}× | {} | {} | {} | {:.2} | {per_batch} | {fee:.4} ({:.1}× less) |",
+            "| {} | {rate:.2} | {:.2}× | {} | {} | {} | {} | {} | {:.2} | {per_batch} | {fee:.4} ({:.1}× less) |",
             run.name,
             rate / base_rate,
             ms(pct(&done, 0.5)),
             ms(pct(&paid, 0.5)),
             ms(pct(&paid, 0.9)),
+            ms(pct(&lag, 0.5)),
+            ms(pct(&lag, 0.95)),
             run.txs as f64 / jobs as f64,
             escrow_fee / fee.max(1e-12),
         );
