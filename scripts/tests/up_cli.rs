@@ -70,23 +70,37 @@ fn ciro_up_refuses_a_redundancy_it_cannot_meet() {
     );
 }
 
+/// A `ciro` process, killed if a failing test leaves it running.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Running {
+    /// Stops it with SIGTERM; it must exit cleanly.
+    fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(self.0.wait().unwrap().success());
+    }
+}
+
 /// A running `ciro up`, and what it printed about itself.
 struct Up {
-    child: std::process::Child,
+    child: Running,
     rpc: String,
     bootstrap: String,
     indexer: String,
     gateway: String,
     manifest: std::path::PathBuf,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 impl Up {
@@ -140,7 +154,7 @@ impl Up {
         // Keep draining stderr so ciro up never blocks on a full pipe.
         std::thread::spawn(move || BufReader::new(stderr).lines().for_each(drop));
         Up {
-            child,
+            child: Running(child),
             rpc: rpc.unwrap(),
             bootstrap: bootstrap.unwrap(),
             indexer: indexer.unwrap(),
@@ -171,12 +185,8 @@ impl Up {
         stdout
     }
 
-    fn stop(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(self.child.wait().unwrap().success());
+    fn stop(self) {
+        self.child.stop();
     }
 }
 
@@ -255,25 +265,26 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
     );
     // Account 2 (the treasury in `ciro up`) gets CIRO from the owner and runs a client node.
     up.ok("0", &["token", "mint", "--to", ACCOUNT_2, "--amount", "10"]);
-    let mut node = up
-        .chain("2")
-        .args([
-            "node",
-            "run",
-            "--settle",
-            "--deposit",
-            "5",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ])
-        .args(["--http", "127.0.0.1:0", "--key-file"])
-        .arg(dir.path().join("extra.key"))
-        .args(["--bootstrap", &up.bootstrap, "--indexer", &up.indexer])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let gateway = node_ready(&mut node, "settling on chain");
+    let mut node = Running(
+        up.chain("2")
+            .args([
+                "node",
+                "run",
+                "--settle",
+                "--deposit",
+                "5",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+            ])
+            .args(["--http", "127.0.0.1:0", "--key-file"])
+            .arg(dir.path().join("extra.key"))
+            .args(["--bootstrap", &up.bootstrap, "--indexer", &up.indexer])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let gateway = node_ready(&mut node.0, "settling on chain");
     let id = submit_sieve(&gateway, &[]);
 
     // The job is paid on chain from the deposit: its settlement shows the acceptance
@@ -287,11 +298,7 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
     assert!(slots[0]["acceptance"].is_string(), "{job}");
     assert!(slots[0]["tx_hash"].is_string(), "{job}");
 
-    Command::new("kill")
-        .args(["-TERM", &node.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(node.wait().unwrap().success());
+    node.stop();
     up.stop();
 }
 
@@ -335,7 +342,7 @@ fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
             .spawn()
             .unwrap();
         node_ready(&mut node, "settling on chain");
-        node
+        Running(node)
     };
     let mut first = worker(&["--conduct", "crash-before-submit"]);
     let id = submit_sieve(&up.gateway, &["--capability", "restart"]);
@@ -343,7 +350,7 @@ fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
     // It delivers its result, hears of its escrow job, and dies before committing.
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = first.try_wait().unwrap() {
+        if let Some(status) = first.0.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -362,7 +369,7 @@ fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
     assert!(slot.contains("Assigned"), "nothing on chain yet: {slot}");
 
     // Restarted, honest, with the same key and data directory: it commits and is paid.
-    let mut second = worker(&[]);
+    let second = worker(&[]);
     let job = wait_job(&up.gateway, &id, Duration::from_secs(120), |job| {
         job["settlement"].is_array()
     });
@@ -377,10 +384,6 @@ fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
     assert!(status.contains("stake         250 CIRO"), "{status}");
     assert!(status.contains("locked        0 CIRO"), "{status}");
 
-    Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(second.wait().unwrap().success());
+    second.stop();
     up.stop();
 }
