@@ -342,6 +342,35 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
     net.stop().await.unwrap();
 }
 
+/// A network whose first worker (staked the most, so it is picked first) stalls on every
+/// job it takes, its escrow deadline 30 s past the job's.
+fn with_a_stalling_worker(dir: &tempfile::TempDir) -> UpSettings {
+    UpSettings {
+        conduct: vec![ciro_node::WorkerConduct::Stall],
+        stakes: vec![900 * ONE],
+        settle_margin_secs: 30,
+        ..settings(dir, 3)
+    }
+}
+
+/// Waits until `worker` is assigned to `job` and the job has at least two escrow slots.
+async fn assigned_on_chain(
+    net: &LocalNetwork,
+    job: &ciro_node::protocol::JobId,
+    worker: libp2p::PeerId,
+) {
+    eventually(
+        "the stalling worker's assignment",
+        Duration::from_secs(30),
+        || async {
+            let j = net.job(job).await.unwrap();
+            (j.assignments.iter().any(|a| a.worker == worker) && j.escrow_ids.len() >= 2)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 /// On a chain that makes a block only per transaction, a dead worker's slot waits for the
 /// chain's clock, the one the escrow reads: once this machine's clock is past the deadline
 /// by the grace and the chain's is not, the slot is reported stuck (in the job's JSON and
@@ -352,12 +381,9 @@ async fn a_lying_worker_is_disputed_voted_down_slashed_and_loses_reputation() {
 async fn a_slot_waiting_on_a_stopped_chain_clock_is_reported_stuck_then_refunded() {
     let dir = tempfile::tempdir().unwrap();
     let net = started(UpSettings {
-        conduct: vec![ciro_node::WorkerConduct::Stall],
-        stakes: vec![900 * ONE],
-        settle_margin_secs: 30,
         blocks: ciro_devnet::Blocks::PerTransaction,
         clock_grace: Duration::from_secs(2),
-        ..settings(&dir, 3)
+        ..with_a_stalling_worker(&dir)
     })
     .await;
     let doomed = net.workers[0].node.peer_id();
@@ -365,16 +391,7 @@ async fn a_slot_waiting_on_a_stopped_chain_clock_is_reported_stuck_then_refunded
         .submit_sample(0, 2, ONE, Duration::from_secs(10))
         .await
         .unwrap();
-    eventually(
-        "the stalling worker's assignment",
-        Duration::from_secs(30),
-        || async {
-            let j = net.job(&job).await.unwrap();
-            (j.assignments.iter().any(|a| a.worker == doomed) && j.escrow_ids.len() >= 2)
-                .then_some(())
-        },
-    )
-    .await;
+    assigned_on_chain(&net, &job, doomed).await;
     net.workers[0].node.kill();
     // The others deliver and are paid; then nothing is sent, and the chain's clock stops
     // short of the stalled slot's deadline while this machine's runs past it.
@@ -437,13 +454,7 @@ async fn a_slot_waiting_on_a_stopped_chain_clock_is_reported_stuck_then_refunded
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded() {
     let dir = tempfile::tempdir().unwrap();
-    let net = started(UpSettings {
-        conduct: vec![ciro_node::WorkerConduct::Stall],
-        stakes: vec![900 * ONE],
-        settle_margin_secs: 30,
-        ..settings(&dir, 3)
-    })
-    .await;
+    let net = started(with_a_stalling_worker(&dir)).await;
     let doomed = net.workers[0].node.peer_id();
     let client_before = net.owner.balance(net.client_account).await.unwrap();
     let treasury_before = net.owner.balance(net.treasury).await.unwrap();
@@ -451,16 +462,7 @@ async fn a_worker_that_dies_mid_job_is_timed_out_slashed_and_the_client_refunded
     let reward = 2 * ONE;
     let jobs = net.submit_samples(1, 2, reward).await.unwrap();
     // It is assigned on chain, then dies.
-    eventually(
-        "the doomed worker's assignment",
-        Duration::from_secs(30),
-        || async {
-            let job = net.job(&jobs[0]).await.unwrap();
-            (job.assignments.iter().any(|a| a.worker == doomed) && job.escrow_ids.len() >= 2)
-                .then_some(())
-        },
-    )
-    .await;
+    assigned_on_chain(&net, &jobs[0], doomed).await;
     net.workers[0].node.kill();
     // The others finish the job; then the chain's clock passes the escrow deadline.
     eventually("the job's completion", Duration::from_secs(60), || async {
