@@ -17,11 +17,12 @@ fn ciro() -> Command {
     command
 }
 
-#[test]
-fn ciro_up_then_exit_settles_every_sample_job_and_reports_the_workers() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = ciro()
-        .args(["up", "--then-exit", "--workers", "2", "--jobs", "2"])
+/// `ciro up` in `dir` with `extra` arguments, its HTTP services on free ports.
+fn up_command(dir: &std::path::Path, extra: &[&str]) -> Command {
+    let mut command = ciro();
+    command
+        .arg("up")
+        .args(extra)
         .args([
             "--indexer-http",
             "127.0.0.1:0",
@@ -29,9 +30,19 @@ fn ciro_up_then_exit_settles_every_sample_job_and_reports_the_workers() {
             "127.0.0.1:0",
             "--dir",
         ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+        .arg(dir);
+    command
+}
+
+#[test]
+fn ciro_up_then_exit_settles_every_sample_job_and_reports_the_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = up_command(
+        dir.path(),
+        &["--then-exit", "--workers", "2", "--jobs", "2"],
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
@@ -106,17 +117,7 @@ struct Up {
 impl Up {
     /// Starts `ciro up` in `dir` with `extra` arguments and waits until it runs.
     fn start(dir: &std::path::Path, extra: &[&str]) -> Self {
-        let mut child = ciro()
-            .arg("up")
-            .args(extra)
-            .args([
-                "--indexer-http",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--dir",
-            ])
-            .arg(dir)
+        let mut child = up_command(dir, extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
