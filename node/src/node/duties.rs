@@ -21,6 +21,10 @@ pub(super) enum Stored {
     Nothing,
 }
 
+/// How long a settled duty stays on disk, for an operator to look back at, before a start
+/// forgets it.
+pub(super) const SETTLED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// How long past its deadline a duty with no escrow job and no acceptance is kept open:
 /// by then no client can assign it on chain, so nothing will ever pay it.
 const UNCLAIMED_RETENTION: Duration = SETTLING_RETENTION;

@@ -267,7 +267,12 @@ impl Node {
             None => None,
         };
         let open = match &store {
-            Some(store) => store.open_duties().await?,
+            Some(store) => {
+                store
+                    .prune(now_ms().saturating_sub(SETTLED_RETENTION.as_millis() as u64))
+                    .await?;
+                store.open_duties().await?
+            }
             None => Vec::new(),
         };
         let account = config.chain.as_ref().map(|c| c.account);
