@@ -22,7 +22,15 @@ fn settings(dir: &tempfile::TempDir, workers: usize) -> UpSettings {
 }
 
 /// A local network from `settings`, once every worker has advertised to the client.
+///
+/// With `RUST_LOG` set, the nodes' and indexer's logs go to the test's output.
 async fn started(settings: UpSettings) -> LocalNetwork {
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
     let net = LocalNetwork::start(&settings, |_| {}).await.unwrap();
     net.wait_for_workers(Duration::from_secs(30)).await.unwrap();
     net
