@@ -114,7 +114,19 @@ impl Store {
             // Every commit reaches the disk before the step that depends on it goes out.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options, 4, &path.display().to_string()).await
+        let shown = path.display().to_string();
+        // One connection first creates the file and switches it to WAL. That switch takes
+        // an exclusive lock, which the pool's connections, opening together, could be
+        // refused ("database is locked"); once the file is in WAL, they only read it.
+        {
+            use sqlx::{ConnectOptions, Connection};
+            let first = options.connect().await.map_err(|source| StoreError::Open {
+                path: shown.clone(),
+                source,
+            })?;
+            first.close().await?;
+        }
+        Self::connect(options, 4, &shown).await
     }
 
     /// A database that lives as long as the store: for tests.
