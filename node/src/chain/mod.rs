@@ -117,7 +117,9 @@ pub struct ChainSettings {
     /// How many times a step against the chain fails before it is reported stuck (a WARN,
     /// `ciro_node_settlements_stuck`, the job's `settling`); it goes on, every `stuck_retry`.
     pub max_attempts: u32,
-    /// How often a stuck settlement step is tried again.
+    /// How often a stuck settlement step is tried again: often enough that a step bound by
+    /// a deadline (an assignment, whose consent runs out) goes through soon after the chain
+    /// is back.
     pub stuck_retry: Duration,
     /// How far this machine's clock may run past a deadline the chain's clock has not
     /// reached before the slot is reported stuck: a chain that makes no blocks.
@@ -190,7 +192,7 @@ impl ChainSettings {
             standing_refresh: Duration::from_secs(10),
             max_backoff: Duration::from_secs(10),
             max_attempts: 8,
-            stuck_retry: Duration::from_secs(60),
+            stuck_retry: Duration::from_secs(10),
             clock_grace: CLOCK_GRACE,
             pipelined: true,
             arbitrate: false,
