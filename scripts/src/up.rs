@@ -310,6 +310,11 @@ impl LocalNetwork {
             ..indexer_config
         };
         progress(Step::Indexer(indexer));
+        // The nodes read the workers' stakes from the indexer as they meet them: it must
+        // have them first, or the first jobs would be given out blind.
+        indexer_synced(&chain, indexer, Duration::from_secs(60))
+            .await
+            .context("the indexer did not catch up with the chain")?;
         let indexer_url = url::Url::parse(&format!("http://{indexer}/"))?;
 
         let rpc = match settings.rpc_proxy {
@@ -581,37 +586,7 @@ impl LocalNetwork {
 
     /// Waits until the indexer has every block the chain has now.
     pub async fn indexer_synced(&self, timeout: Duration) -> anyhow::Result<()> {
-        use starknet::core::types::{BlockId, BlockTag, MaybePreConfirmedBlockWithTxHashes};
-        use starknet::providers::Provider as _;
-        // Transactions sent last may sit in the pre-confirmed block (a devnet making a
-        // block every second): the indexer follows closed blocks, so wait for that one.
-        let head = match self
-            .chain
-            .rpc()
-            .get_block_with_tx_hashes(BlockId::Tag(BlockTag::PreConfirmed))
-            .await?
-        {
-            MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(b)
-                if !b.transactions.is_empty() =>
-            {
-                b.block_number
-            }
-            _ => self.chain.rpc().block_number().await?,
-        };
-        let started = Instant::now();
-        loop {
-            let health: serde_json::Value = reqwest::get(format!("http://{}/health", self.indexer))
-                .await?
-                .json()
-                .await?;
-            if health["cursor"].as_u64() >= Some(head) {
-                return Ok(());
-            }
-            if started.elapsed() > timeout {
-                anyhow::bail!("the indexer did not reach block {head}: {health}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        indexer_synced(&self.chain, self.indexer, timeout).await
     }
 
     /// A worker's earnings, stake and reputation, from the indexer's HTTP API.
@@ -721,6 +696,42 @@ pub async fn wait_for_advertised(
                 "only {ready} of {} workers advertised within {timeout:?}",
                 workers.len()
             );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the indexer at `indexer` has every block `chain` has now.
+async fn indexer_synced(
+    chain: &Chain,
+    indexer: SocketAddr,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    use starknet::core::types::{BlockId, BlockTag, MaybePreConfirmedBlockWithTxHashes};
+    use starknet::providers::Provider as _;
+    // Transactions sent last may sit in the pre-confirmed block (a devnet making a
+    // block every second): the indexer follows closed blocks, so wait for that one.
+    let head = match chain
+        .rpc()
+        .get_block_with_tx_hashes(BlockId::Tag(BlockTag::PreConfirmed))
+        .await?
+    {
+        MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(b) if !b.transactions.is_empty() => {
+            b.block_number
+        }
+        _ => chain.rpc().block_number().await?,
+    };
+    let started = Instant::now();
+    loop {
+        let health: serde_json::Value = reqwest::get(format!("http://{indexer}/health"))
+            .await?
+            .json()
+            .await?;
+        if health["cursor"].as_u64() >= Some(head) {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            anyhow::bail!("the indexer did not reach block {head}: {health}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
