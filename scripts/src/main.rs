@@ -157,6 +157,10 @@ struct SubmitArgs {
     /// Write the result's bytes here instead of printing them as hex.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Print the job's id and return at once; `GET /v1/jobs/{id}` on the node tells how it
+    /// goes.
+    #[arg(long, conflicts_with = "output")]
+    no_wait: bool,
 }
 
 /// `ciro indexer <action>`.
@@ -1027,6 +1031,10 @@ async fn submit_job(args: SubmitArgs) -> anyhow::Result<ExitCode> {
     let gateway = Gateway::new(args.node);
     let started = std::time::Instant::now();
     let id = gateway.submit(&job).await?;
+    if args.no_wait {
+        println!("job {id}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
