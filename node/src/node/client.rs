@@ -3,6 +3,20 @@
 
 use super::*;
 
+/// How many times a client tells a worker its escrow job, [`ESCROWED_RETRY`] apart, while
+/// the message does not get through.
+const ESCROWED_TRIES: u32 = 10;
+const ESCROWED_RETRY: Duration = Duration::from_secs(3);
+
+/// An escrow job to tell its worker, once `due`.
+pub(super) struct EscrowedAgain {
+    pub(super) due: Instant,
+    pub(super) job: JobId,
+    pub(super) worker: PeerId,
+    pub(super) escrow_id: u64,
+    pub(super) tries: u32,
+}
+
 /// Evidence this client publishes until the dispute is old.
 pub(super) struct Published {
     pub(super) evidence: protocol::Evidence,
@@ -574,6 +588,23 @@ impl Node {
 
     /// The worker's slot is escrowed on chain: tell the worker, so it submits its result.
     pub(super) fn tell_escrowed(&mut self, job: JobId, worker: PeerId, escrow_id: u64) {
+        self.send_escrowed(EscrowedAgain {
+            due: Instant::now(),
+            job,
+            worker,
+            escrow_id,
+            tries: 1,
+        });
+    }
+
+    fn send_escrowed(&mut self, escrowed: EscrowedAgain) {
+        let EscrowedAgain {
+            job,
+            worker,
+            escrow_id,
+            tries,
+            ..
+        } = escrowed;
         let id = self.swarm.behaviour_mut().jobs.send_request(
             &worker,
             Request::Escrowed {
@@ -581,7 +612,53 @@ impl Node {
                 escrow_id,
             },
         );
-        self.pending.insert(id, Pending::Escrowed);
+        self.pending.insert(
+            id,
+            Pending::Escrowed {
+                job,
+                worker,
+                escrow_id,
+                tries,
+            },
+        );
+    }
+
+    /// A worker that never hears of its escrow job cannot commit its result and is timed
+    /// out: a message that did not get through is sent again, a few seconds later.
+    pub(super) fn on_escrowed_reply(
+        &mut self,
+        job: JobId,
+        worker: PeerId,
+        escrow_id: u64,
+        tries: u32,
+        response: Result<Response, ()>,
+    ) {
+        if response.is_ok() {
+            return;
+        }
+        if tries >= ESCROWED_TRIES {
+            tracing::warn!(%job, %worker, escrow_id, tries, "the worker never heard of its escrow job");
+            return;
+        }
+        self.escrowed_again.push(EscrowedAgain {
+            due: Instant::now() + ESCROWED_RETRY,
+            job,
+            worker,
+            escrow_id,
+            tries: tries + 1,
+        });
+    }
+
+    /// Sends the escrow jobs whose retry is due.
+    pub(super) fn retry_escrowed(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.escrowed_again)
+            .into_iter()
+            .partition(|e| e.due <= now);
+        self.escrowed_again = later;
+        for escrowed in due {
+            self.send_escrowed(escrowed);
+        }
     }
 
     /// The worker's result is accepted from this client's deposit: hand it the acceptance,

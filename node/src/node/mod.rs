@@ -74,7 +74,12 @@ use {arbiter::*, client::*, duties::*, lookup::*, peers::*, worker::*};
 
 enum Pending {
     Bid(JobId),
-    Escrowed,
+    Escrowed {
+        job: JobId,
+        worker: PeerId,
+        escrow_id: u64,
+        tries: u32,
+    },
     Accepted(JobId),
     Assign {
         job: JobId,
@@ -166,6 +171,8 @@ pub struct Node {
     unannounced: HashSet<JobId>,
     /// Jobs paid from the deposit, announced once their rewards are held in it.
     awaiting_funds: HashSet<JobId>,
+    /// Escrow jobs to tell their workers again, when due: the message did not get through.
+    escrowed_again: Vec<EscrowedAgain>,
     work: HashMap<JobId, WorkerJob>,
     /// Writes to the worker's durable duties; `None` without a data directory.
     duties: Option<crate::store::Writer<Stored>>,
@@ -358,6 +365,7 @@ impl Node {
             next_lookup: 0,
             unannounced: HashSet::new(),
             awaiting_funds: HashSet::new(),
+            escrowed_again: Vec::new(),
             work: restored.work,
             duties,
             jobs: RefCell::default(),
@@ -508,6 +516,7 @@ impl Node {
             .loop_lag_seconds
             .observe(silence.saturating_sub(TICK).as_secs_f64());
         self.drive_jobs(None);
+        self.retry_escrowed();
         if !self.evidence.is_empty() {
             self.publish_evidence();
         }

@@ -231,7 +231,12 @@ impl Node {
         };
         match pending {
             Pending::Assign { job, worker } => self.on_assign_reply(job, worker, response),
-            Pending::Escrowed => {}
+            Pending::Escrowed {
+                job,
+                worker,
+                escrow_id,
+                tries,
+            } => self.on_escrowed_reply(job, worker, escrow_id, tries, response),
             Pending::Accepted(job) => {
                 if !matches!(response, Ok(Response::Ack)) {
                     tracing::info!(%job, %peer, ?response, "the worker did not take its acceptance; this client pays it after the fallback");
