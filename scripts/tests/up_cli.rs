@@ -388,3 +388,75 @@ fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
     second.stop();
     up.stop();
 }
+
+/// A worker that dies after delivering its result and before committing it on chain, and
+/// never comes back: the client claims the slot's timeout once the deadline passed on the
+/// chain's clock, gets its reward back, and the worker's collateral is slashed.
+#[test]
+fn a_worker_killed_and_never_restarted_has_its_slot_refunded_by_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--workers",
+            "1",
+            "--redundancy",
+            "1",
+            "--jobs",
+            "0",
+            "--escrow",
+        ],
+    );
+    up.ok(
+        "0",
+        &["token", "mint", "--to", ACCOUNT_2, "--amount", "300"],
+    );
+    up.ok("2", &["worker", "stake", "--amount", "250"]);
+    up.ok("2", &["worker", "register", "--capability", "vanish"]);
+    let mut worker = Running(
+        up.chain("2")
+            .args(["node", "run", "--settle", "--capability", "vanish"])
+            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--http", "127.0.0.1:0"])
+            .arg("--key-file")
+            .arg(dir.path().join("worker.key"))
+            .args(["--bootstrap", &up.bootstrap])
+            .args(["--conduct", "crash-before-submit"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    node_ready(&mut worker.0, "settling on chain");
+    let id = submit_sieve(&up.gateway, &["--capability", "vanish", "--deadline", "20"]);
+    let started = Instant::now();
+    while worker.0.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the worker never reached its crash"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Nobody commits the result: past the deadline the client takes the reward back.
+    let job = wait_job(&up.gateway, &id, Duration::from_secs(150), |job| {
+        job["settlement"].is_array()
+    });
+    let slots = job["settlement"].as_array().unwrap();
+    assert_eq!(slots.len(), 1, "{job}");
+    assert_eq!(slots[0]["state"], "refunded", "{job}");
+    let slot = up.ok(
+        "2",
+        &[
+            "job",
+            "status",
+            &slots[0]["escrow_id"].as_u64().unwrap().to_string(),
+        ],
+    );
+    assert!(slot.contains("Refunded"), "{slot}");
+    // Its stake is 250 CIRO no more: the timeout slashed part of the 50 CIRO collateral,
+    // and none of it is locked any longer.
+    let status = up.ok("2", &["worker", "status", "--worker", ACCOUNT_2]);
+    assert!(!status.contains("stake         250 CIRO"), "{status}");
+    assert!(status.contains("locked        0 CIRO"), "{status}");
+    up.stop();
+}
