@@ -979,7 +979,7 @@ async fn a_worker_counts_only_on_acceptances_the_escrow_will_pay() {
         libp2p::PeerId::random(),
         out,
         ciro_node::metrics::Metrics::default(),
-        Vec::new(),
+        Default::default(),
     )
     .await
     .unwrap();

@@ -46,6 +46,9 @@ pub enum ClientConduct {
     Grief,
     /// Announces jobs from a deposit it could not fund, hoping workers run them anyway.
     Unfunded,
+    /// Dies on the spot (the process aborts) once a job has ended and its verdicts are on
+    /// disk, before any of its slots is settled: a restart without it settles them.
+    CrashBeforeSettle,
 }
 
 /// Everything a node runs with.
@@ -53,8 +56,8 @@ pub enum ClientConduct {
 pub struct NodeConfig {
     /// Where the Ed25519 identity is kept; `None` makes a new identity each start.
     pub key_file: Option<PathBuf>,
-    /// Where the node keeps its duties (see [`crate::store`]), so a restart resumes them;
-    /// `None` keeps them in memory only, and a restart forgets them.
+    /// Where the node keeps its duties and its jobs (see [`crate::store`]), so a restart
+    /// resumes them; `None` keeps them in memory only, and a restart forgets them.
     pub data_dir: Option<PathBuf>,
     pub listen: Vec<Multiaddr>,
     /// Addresses others reach this node at, besides its listen addresses.
@@ -142,7 +145,8 @@ pub struct NodeArgs {
     #[arg(long, env = "CIRO_NODE_KEY", default_value = "ciro-node.key")]
     pub key_file: PathBuf,
     /// Where the node keeps its duties (results it owes a commitment, escrow jobs and
-    /// acceptances that pay it) in a SQLite database, written before it acts on them, so a
+    /// acceptances that pay it) and the jobs it submitted (with its verdicts, for settling
+    /// them) in a SQLite database, written before it acts on them, so a
     /// restart with the same key and directory resumes them [default: beside the key
     /// file, its name ending in `.data`, e.g. `ciro-node.data`].
     #[arg(long, env = "CIRO_NODE_DATA")]

@@ -1,4 +1,4 @@
-//! A node's durable duties, in an embedded SQLite database (WAL, migrations) under its
+//! A node's durable duties and jobs, in an embedded SQLite database (WAL, migrations) under its
 //! data directory.
 //!
 //! A worker writes what it owes and is owed for a job (its result, the salt of its
@@ -6,6 +6,10 @@
 //! transaction that depends on it leaves, and reads the open duties back at start: a
 //! worker killed between delivering its result and committing it on chain commits it
 //! after the restart and is paid, instead of being timed out and slashed.
+//!
+//! A client writes each job it submits, and how it ended (its verdict on each worker)
+//! before any transaction settles it: a client killed before it settled a job settles its
+//! slots by those verdicts after the restart, once, and shows the job again.
 //!
 //! The event loop never waits on the database: it hands writes to [`Writer`], a task of
 //! its own that applies them in order and then gives the loop back what was waiting on
@@ -20,20 +24,31 @@ use sqlx::{
     Row, SqlitePool,
 };
 
+use ciro_bindings::bid::SignedBid;
+use serde::{Deserialize, Serialize};
+
 use crate::{
+    chain::Verdict,
     job::Outcome,
-    protocol::{Accepted, JobAnnouncement, JobId},
+    protocol::{Accepted, Hash, JobAnnouncement, JobId, Limits},
 };
 
 /// The database file inside a node's data directory.
 pub const FILE: &str = "state.sqlite";
 
 /// The migrations, embedded: (version, description, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    20261208100000,
-    "duties",
-    include_str!("../migrations/20261208100000_duties.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        20261208100000,
+        "duties",
+        include_str!("../migrations/20261208100000_duties.sql"),
+    ),
+    (
+        20261208110000,
+        "client_jobs",
+        include_str!("../migrations/20261208110000_client_jobs.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,6 +85,52 @@ pub struct Duty {
     pub acceptance: Option<Accepted>,
 }
 
+/// A job a client submitted: enough to show it again and to find its escrow slots (their
+/// spec hash is the job's id) after a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub job: JobId,
+    pub spec_hash: Hash,
+    pub capability: String,
+    pub reward: u128,
+    pub redundancy: u8,
+    pub limits: Limits,
+    pub module: Hash,
+    pub input: Hash,
+    pub created_ms: u64,
+    pub deadline_ms: u64,
+}
+
+/// How a client's job ended: what settling its escrow slots needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ending {
+    pub completed: bool,
+    pub error: Option<String>,
+    /// The result the client took, and who delivered it.
+    pub result: Option<TakenResult>,
+    /// The agreed result's hash, when k workers agreed: what the slots are settled by.
+    pub expected: Option<Hash>,
+    /// Each worker's verdict, with the consent it signed: it names the worker's account
+    /// (how its slot on chain is found again), and assigns it a slot not assigned yet.
+    pub verdicts: Vec<(PeerId, Option<SignedBid>, Verdict)>,
+}
+
+/// The result a client took for its job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakenResult {
+    pub hash: Hash,
+    /// The output, or the run's deterministic failure.
+    pub output: Result<Vec<u8>, String>,
+    pub agreeing: Vec<PeerId>,
+}
+
+/// A client job read back at start: its record, and its ending once it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenJob {
+    pub record: ClientRecord,
+    pub ending: Option<Ending>,
+}
+
 /// A change to a node's duties, applied in order by the [`Writer`].
 #[derive(Clone, Debug)]
 pub enum Write {
@@ -81,15 +142,24 @@ pub enum Write {
     Acceptance { job: JobId, acceptance: Accepted },
     /// The work's pay is settled on chain: the duty is closed.
     Settled { job: JobId },
+    /// A client submitted a job.
+    Submitted(Box<ClientRecord>),
+    /// A client's job ended: written before any transaction settling it goes out.
+    Ended { job: JobId, ending: Box<Ending> },
+    /// Every escrow slot of a client's job is settled on chain.
+    JobSettled { job: JobId },
 }
 
 impl Write {
     pub fn job(&self) -> JobId {
         match self {
             Write::Duty(duty) => duty.job,
-            Write::Escrow { job, .. } | Write::Acceptance { job, .. } | Write::Settled { job } => {
-                *job
-            }
+            Write::Submitted(record) => record.job,
+            Write::Escrow { job, .. }
+            | Write::Acceptance { job, .. }
+            | Write::Settled { job }
+            | Write::Ended { job, .. }
+            | Write::JobSettled { job } => *job,
         }
     }
 }
@@ -232,8 +302,67 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
             }
+            Write::Submitted(record) => {
+                sqlx::query(
+                    "INSERT INTO client_jobs (job_id, record, created_ms) VALUES (?, ?, ?) \
+                     ON CONFLICT (job_id) DO NOTHING",
+                )
+                .bind(record.job.0.as_slice())
+                .bind(postcard::to_stdvec(record.as_ref()).expect("records encode"))
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            }
+            Write::Ended { job, ending } => {
+                let done = sqlx::query("UPDATE client_jobs SET ending = ? WHERE job_id = ?")
+                    .bind(postcard::to_stdvec(ending.as_ref()).expect("endings encode"))
+                    .bind(job.0.as_slice())
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Corrupt {
+                        job: hex::encode(job.0),
+                        why: "its ending has no job to belong to".into(),
+                    });
+                }
+            }
+            Write::JobSettled { job } => {
+                sqlx::query(
+                    "UPDATE client_jobs SET settled_ms = ? WHERE job_id = ? AND settled_ms IS NULL",
+                )
+                .bind(now)
+                .bind(job.0.as_slice())
+                .execute(&self.pool)
+                .await?;
+            }
         }
         Ok(())
+    }
+
+    /// The client jobs whose escrow slots are not all settled, oldest first.
+    pub async fn open_jobs(&self) -> Result<Vec<OpenJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT job_id, record, ending FROM client_jobs WHERE settled_ms IS NULL \
+             ORDER BY created_ms, job_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let job: Vec<u8> = row.try_get("job_id")?;
+                let corrupt = |what: &str, e: postcard::Error| StoreError::Corrupt {
+                    job: hex::encode(&job),
+                    why: format!("{what}: {e}"),
+                };
+                let record = postcard::from_bytes(&row.try_get::<Vec<u8>, _>("record")?)
+                    .map_err(|e| corrupt("record", e))?;
+                let ending = row
+                    .try_get::<Option<Vec<u8>>, _>("ending")?
+                    .map(|e| postcard::from_bytes(&e).map_err(|e| corrupt("ending", e)))
+                    .transpose()?;
+                Ok(OpenJob { record, ending })
+            })
+            .collect()
     }
 
     /// The duties not settled yet, oldest first.
@@ -247,13 +376,18 @@ impl Store {
         rows.iter().map(duty_of).collect()
     }
 
-    /// Forgets duties settled before `before_ms`.
+    /// Forgets duties and client jobs settled before `before_ms`.
     pub async fn prune(&self, before_ms: u64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM duties WHERE settled_ms < ?")
-            .bind(i64::try_from(before_ms).unwrap_or(i64::MAX))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        let before = i64::try_from(before_ms).unwrap_or(i64::MAX);
+        let mut forgotten = 0;
+        for table in ["duties", "client_jobs"] {
+            forgotten += sqlx::query(&format!("DELETE FROM {table} WHERE settled_ms < ?"))
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(forgotten)
     }
 }
 
@@ -340,7 +474,6 @@ impl<T: Send + 'static> Writer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Hash, Limits};
 
     fn duty(n: u8, outcome: Outcome) -> Duty {
         Duty {
@@ -409,6 +542,136 @@ mod tests {
         // Settled duties are pruned, open ones never.
         assert_eq!(store.prune(u64::MAX).await.unwrap(), 1);
         assert_eq!(store.open_duties().await.unwrap().len(), 1);
+    }
+
+    fn record(n: u8) -> ClientRecord {
+        ClientRecord {
+            job: Hash::of(&[n]),
+            spec_hash: Hash::of(b"spec"),
+            capability: "wasm".into(),
+            reward: 10u128.pow(18),
+            redundancy: 2,
+            limits: Limits::default(),
+            module: Hash::of(b"module"),
+            input: Hash::of(b"input"),
+            created_ms: 1_000,
+            deadline_ms: 61_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_job_and_its_verdicts_survive_a_restart_until_it_is_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ended, running) = (record(1), record(2));
+        let (agreed, liar) = (PeerId::random(), PeerId::random());
+        let ending = Ending {
+            completed: true,
+            error: None,
+            result: Some(TakenResult {
+                hash: Hash::of(b"42"),
+                output: Ok(b"42".to_vec()),
+                agreeing: vec![agreed],
+            }),
+            expected: Some(Hash::of(b"42")),
+            verdicts: vec![
+                (
+                    agreed,
+                    Some(SignedBid {
+                        worker: 7u8.into(),
+                        bid: ciro_bindings::bid::Bid {
+                            spec_hash: 1u8.into(),
+                            price: 5,
+                            collateral: 6,
+                            deadline: 100,
+                            expiry: 200,
+                            nonce: 3u8.into(),
+                        },
+                        signature: vec![8u8.into(), 9u8.into()],
+                    }),
+                    Verdict::Agreed {
+                        result: Hash::of(b"42"),
+                        salt: [9; 32],
+                    },
+                ),
+                (
+                    liar,
+                    None,
+                    Verdict::Wrong {
+                        evidence: Hash::of(b"record"),
+                    },
+                ),
+            ],
+        };
+        {
+            let store = Store::open(dir.path()).await.unwrap();
+            for r in [&ended, &running] {
+                store
+                    .apply(&Write::Submitted(Box::new(r.clone())))
+                    .await
+                    .unwrap();
+            }
+            store
+                .apply(&Write::Ended {
+                    job: ended.job,
+                    ending: Box::new(ending.clone()),
+                })
+                .await
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(
+            store.open_jobs().await.unwrap(),
+            vec![
+                OpenJob {
+                    record: ended.clone(),
+                    ending: Some(ending),
+                },
+                OpenJob {
+                    record: running.clone(),
+                    ending: None,
+                },
+            ]
+        );
+        store
+            .apply(&Write::JobSettled { job: ended.job })
+            .await
+            .unwrap();
+        let open = store.open_jobs().await.unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].record, running);
+        assert_eq!(store.prune(u64::MAX).await.unwrap(), 1);
+        // An ending for a job never submitted is refused, not dropped in silence.
+        let error = store
+            .apply(&Write::Ended {
+                job: Hash::of(b"unknown"),
+                ending: Box::new(Ending {
+                    completed: false,
+                    error: None,
+                    result: None,
+                    expected: None,
+                    verdicts: Vec::new(),
+                }),
+            })
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("no job to belong to"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_client_job_is_a_clear_error() {
+        let store = Store::memory().await.unwrap();
+        let r = record(3);
+        store
+            .apply(&Write::Submitted(Box::new(r.clone())))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE client_jobs SET ending = x'ff'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let error = store.open_jobs().await.unwrap_err().to_string();
+        assert!(error.contains(&hex::encode(r.job.0)), "{error}");
+        assert!(error.contains("ending"), "{error}");
     }
 
     #[tokio::test]

@@ -460,3 +460,88 @@ fn a_worker_killed_and_never_restarted_has_its_slot_refunded_by_timeout() {
     assert!(status.contains("locked        0 CIRO"), "{status}");
     up.stop();
 }
+
+/// A client node that dies once its job has ended and its verdicts are on disk, before it
+/// settles any slot, restarted with the same key and data directory: it shows the job and
+/// its result again, and settles each slot by its verdict, once: both workers are paid.
+#[test]
+fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--workers",
+            "2",
+            "--redundancy",
+            "2",
+            "--jobs",
+            "0",
+            "--escrow",
+        ],
+    );
+    up.ok("0", &["token", "mint", "--to", ACCOUNT_2, "--amount", "10"]);
+    let client = |conduct: &[&str]| {
+        let mut node = up
+            .chain("2")
+            .args([
+                "node",
+                "run",
+                "--settle",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+            ])
+            .args(["--http", "127.0.0.1:0", "--key-file"])
+            // Not `client.key`: that is `ciro up`'s own client.
+            .arg(dir.path().join("second-client.key"))
+            .args(["--bootstrap", &up.bootstrap, "--indexer", &up.indexer])
+            .args(conduct)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let gateway = node_ready(&mut node, "settling on chain");
+        (Running(node), gateway)
+    };
+    let (mut first, gateway) = client(&["--client-conduct", "crash-before-settle"]);
+    let id = submit_sieve(&gateway, &["--redundancy", "2", "--no-wait"]);
+    let started = Instant::now();
+    while first.0.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the client never reached its crash"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(up.ok("2", &["token", "balance"]).trim(), "8 CIRO");
+
+    // Restarted: the job is there, ended, with its result, and both slots are accepted.
+    let (second, gateway) = client(&[]);
+    let job = wait_job(&gateway, &id, Duration::from_secs(90), |job| {
+        job["settlement"].is_array()
+    });
+    assert_eq!(job["status"], "completed", "{job}");
+    assert!(job["result"].is_object(), "{job}");
+    let slots = job["settlement"].as_array().unwrap();
+    assert_eq!(slots.len(), 2, "{job}");
+    for slot in slots {
+        assert_eq!(slot["state"], "completed", "{job}");
+        assert!(
+            slot["tx_hash"].is_string(),
+            "accepted by this client: {job}"
+        );
+        let on_chain = up.ok(
+            "2",
+            &[
+                "job",
+                "status",
+                &slot["escrow_id"].as_u64().unwrap().to_string(),
+            ],
+        );
+        assert!(on_chain.contains("Completed"), "{on_chain}");
+    }
+    // Exactly once: two rewards paid, nothing back. Account 2 is also `ciro up`'s
+    // treasury: it gets the two 0.025 CIRO fees.
+    assert_eq!(up.ok("2", &["token", "balance"]).trim(), "8.05 CIRO");
+    second.stop();
+    up.stop();
+}

@@ -95,7 +95,6 @@ impl Settler {
         let (expected, verdicts) = loop {
             match inbox.recv().await {
                 Some(ToChain::Assigned { worker, bid, .. }) => {
-                    let account = bid.worker;
                     let escrow_id = match slots.iter_mut().find(|(_, w)| w.is_none()) {
                         Some((id, w)) => {
                             *w = Some(worker);
@@ -116,25 +115,7 @@ impl Settler {
                             }
                         },
                     };
-                    let _one_at_a_time = self.serially().await;
-                    let mut attempts = Attempts::new(self, job, escrow_id);
-                    let assigned = self
-                        .retry_as(&mut attempts, "JobEscrow.assign", || async {
-                            let slot = self.session.job_status(escrow_id).await?;
-                            match slot.state {
-                                JobState::Open => {
-                                    self.session.job_assign(escrow_id, &bid).await?;
-                                    Ok(())
-                                }
-                                _ if slot.worker.0 == account => Ok(()),
-                                other => Err(ChainError::Input(format!(
-                                    "escrow job {escrow_id} is {other:?}"
-                                ))),
-                            }
-                        })
-                        .await;
-                    drop((attempts, _one_at_a_time));
-                    match assigned {
+                    match self.assign(job, escrow_id, &bid).await {
                         Ok(()) => {
                             let _ = self.out.send(FromChain::Escrowed {
                                 job,
@@ -173,6 +154,32 @@ impl Settler {
             job,
             slots: reports,
         });
+    }
+
+    /// Assigns escrow job `escrow_id` to the worker that signed `bid`; through already if
+    /// an earlier try landed.
+    pub(super) async fn assign(
+        &self,
+        job: JobId,
+        escrow_id: u64,
+        bid: &bid::SignedBid,
+    ) -> Result<(), ChainError> {
+        let _one_at_a_time = self.serially().await;
+        let mut attempts = Attempts::new(self, job, escrow_id);
+        self.retry_as(&mut attempts, "JobEscrow.assign", || async {
+            let slot = self.session.job_status(escrow_id).await?;
+            match slot.state {
+                JobState::Open => {
+                    self.session.job_assign(escrow_id, bid).await?;
+                    Ok(())
+                }
+                _ if slot.worker.0 == bid.worker => Ok(()),
+                other => Err(ChainError::Input(format!(
+                    "escrow job {escrow_id} is {other:?}"
+                ))),
+            }
+        })
+        .await
     }
 
     /// Drives one slot to its end (see the module docs). Deadlines are compared with the

@@ -399,7 +399,7 @@ fn felt_hex<S: serde::Serializer>(felt: &Felt, s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// How a worker stands against the client's verdict on its work.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Verdict {
     /// Its result is the agreed one; `salt` opens its on-chain commitment to it.
     Agreed { result: Hash, salt: [u8; 32] },
@@ -407,6 +407,37 @@ pub enum Verdict {
     Wrong { evidence: Hash },
     /// It delivered nothing the client could use (dropped, timed out, never ran).
     NoResult,
+}
+
+/// What an earlier run of this node left for the settler to resume, from its store.
+#[derive(Clone, Debug, Default)]
+pub struct Earlier {
+    /// A worker's duties: each job and the opening of its commitment.
+    pub duties: Vec<(JobId, Opening)>,
+    /// A client's jobs whose slots are not all settled.
+    pub jobs: Vec<ResumedJob>,
+}
+
+/// A client job an earlier run submitted: its escrow slots (their spec hash is the job's
+/// id) are settled by the verdicts stored when it ended. A job that had not ended has none:
+/// its open slots are cancelled, its assigned ones claimed after their deadline, and its
+/// submitted ones left to their window, as the worker's finalize pays them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumedJob {
+    pub job: JobId,
+    pub ended: bool,
+    pub expected: Option<Hash>,
+    pub workers: Vec<ResumedWorker>,
+}
+
+/// A worker of a resumed job: its verdict, and the consent it signed (naming its account),
+/// with which a slot the earlier run had not assigned yet is assigned to it, if it is owed
+/// pay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumedWorker {
+    pub peer: PeerId,
+    pub verdict: Verdict,
+    pub bid: bid::SignedBid,
 }
 
 /// What the event loop asks of the chain.

@@ -22,6 +22,14 @@ pub struct Settler {
     pub(super) metrics: Metrics,
 }
 
+/// A slot of a client job an earlier run left, as recovery found it on chain.
+struct ResumedSlot {
+    escrow_id: u64,
+    /// The account it is assigned to (zero while open).
+    worker: Felt,
+    state: JobState,
+}
+
 /// A client job's messages, in order, to the task that settles it.
 pub(super) type JobMailbox = mpsc::UnboundedSender<ToChain>;
 
@@ -34,7 +42,7 @@ impl Settler {
         me: PeerId,
         out: mpsc::UnboundedSender<FromChain>,
         metrics: Metrics,
-        duties: Vec<(JobId, Opening)>,
+        earlier: Earlier,
     ) -> anyhow::Result<(mpsc::UnboundedSender<ToChain>, Backing, Bidder)> {
         if settings.settle_margin_secs < CONSENT_MARGIN_SECS {
             anyhow::bail!(
@@ -83,30 +91,38 @@ impl Settler {
         // Jobs this run creates come after, so recovery never touches them.
         let existing = settler.session.job_count().await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(settler.run(rx, queued, existing, duties));
+        tokio::spawn(settler.run(rx, queued, existing, earlier));
         Ok((tx, backing, bidder))
     }
 
     /// How far back recovery looks, in escrow jobs.
     const RECOVERY_WINDOW: u64 = 10_000;
 
-    /// Resumes the settlement an earlier run of this account left: as a client, its open
-    /// slots are cancelled and its assigned ones claimed once their deadline passes; as a
-    /// worker, every slot of a job it holds a duty for (`duties`: the job and the opening
+    /// Resumes the settlement an earlier run of this account left. As a client, the slots
+    /// of a job the node's store holds (`earlier.jobs`) are settled by the verdict stored
+    /// when the job ended, and reported as that job's settlement; any other open slot is
+    /// cancelled, and an assigned one claimed once its deadline passes. As a worker, every slot of a job it holds a duty for (`duties`: the job and the opening
     /// of its commitment, from the node's store) is committed, revealed or finalized as
     /// its state asks, and a submitted slot it has no duty for is finalized once its window
     /// passes, if its result was revealed. A slot whose result this run cannot judge
     /// (submitted to a client) is left to the window.
-    pub(super) async fn recover(self: Arc<Self>, existing: u64, duties: Vec<(JobId, Opening)>) {
+    pub(super) async fn recover(self: Arc<Self>, existing: u64, earlier: Earlier) {
         enum Resume {
             Client,
             Duty(JobId, Opening),
             Finalize,
         }
         let me = self.session.me();
-        let duties: HashMap<Felt, (JobId, Opening)> = duties
+        let duties: HashMap<Felt, (JobId, Opening)> = earlier
+            .duties
             .into_iter()
             .map(|(job, opening)| (felt_of(&job), (job, opening)))
+            .collect();
+        // Each stored client job, and its slots with the account each is assigned to.
+        let mut jobs: HashMap<Felt, (ResumedJob, Vec<ResumedSlot>)> = earlier
+            .jobs
+            .into_iter()
+            .map(|job| (felt_of(&job.job), (job, Vec::new())))
             .collect();
         let first = existing.saturating_sub(Self::RECOVERY_WINDOW) + 1;
         let mut resumed = Vec::new();
@@ -114,6 +130,16 @@ impl Settler {
             let Ok(slot) = self.slot(escrow_id).await else {
                 continue;
             };
+            if slot.client.0 == me {
+                if let Some((_, slots)) = jobs.get_mut(&slot.spec_hash) {
+                    slots.push(ResumedSlot {
+                        escrow_id,
+                        worker: slot.worker.0,
+                        state: slot.state,
+                    });
+                    continue;
+                }
+            }
             let resume = if slot.client.0 == me
                 && matches!(slot.state, JobState::Open | JobState::Assigned)
             {
@@ -133,7 +159,13 @@ impl Settler {
             };
             resumed.push((escrow_id, resume));
         }
+        let jobs = jobs.into_values().map(|(job, slots)| {
+            let settler = self.clone();
+            async move { settler.settle_resumed(job, slots).await }
+        });
+        let jobs = futures::future::join_all(jobs);
         if resumed.is_empty() {
+            jobs.await;
             return;
         }
         tracing::info!(
@@ -159,7 +191,65 @@ impl Settler {
                 }
             }
         });
-        futures::future::join_all(work).await;
+        futures::future::join(futures::future::join_all(work), jobs).await;
+    }
+
+    /// Settles the slots of a client job an earlier run left, each by the verdict stored
+    /// for the worker its slot is assigned to, and reports them as the job's settlement.
+    ///
+    /// A worker owed pay (its result is the agreed one) whose slot the earlier run had not
+    /// assigned yet is assigned an open slot now, with the consent it signed. A worker
+    /// whose slot is assigned is told its escrow job again: the earlier run may have died
+    /// before it did, and a worker that never hears it cannot commit.
+    async fn settle_resumed(&self, job: ResumedJob, slots: Vec<ResumedSlot>) {
+        tracing::info!(
+            job = %job.job,
+            slots = ?slots.iter().map(|s| s.escrow_id).collect::<Vec<_>>(),
+            ended = job.ended,
+            "resuming the settlement of a job an earlier run left"
+        );
+        let worker_of = |account: Felt| job.workers.iter().find(|w| w.bid.worker == account);
+        let mut unassigned = job.workers.iter().filter(|w| {
+            matches!(w.verdict, Verdict::Agreed { .. })
+                && !slots.iter().any(|s| s.worker == w.bid.worker)
+        });
+        let mut settling = Vec::new();
+        for slot in &slots {
+            let mut worker = worker_of(slot.worker);
+            if slot.state == JobState::Open {
+                if let Some(owed) = unassigned.next() {
+                    match self.assign(job.job, slot.escrow_id, &owed.bid).await {
+                        Ok(()) => worker = Some(owed),
+                        Err(e) => tracing::warn!(
+                            job = %job.job,
+                            escrow_id = slot.escrow_id,
+                            "assigning {} on chain: {e}",
+                            owed.peer
+                        ),
+                    }
+                }
+            }
+            if let Some(worker) = worker {
+                if matches!(slot.state, JobState::Open | JobState::Assigned) {
+                    let _ = self.out.send(FromChain::Escrowed {
+                        job: job.job,
+                        worker: worker.peer,
+                        escrow_id: slot.escrow_id,
+                    });
+                }
+            }
+            let (peer, verdict) = match worker {
+                Some(w) => (Some(w.peer), w.verdict.clone()),
+                None => (None, Verdict::NoResult),
+            };
+            settling.push(self.settle_slot(job.job, slot.escrow_id, peer, job.expected, verdict));
+        }
+        let slots = futures::future::join_all(settling).await;
+        tracing::info!(job = %job.job, ?slots, "escrow settled");
+        let _ = self.out.send(FromChain::Settled {
+            job: job.job,
+            slots,
+        });
     }
 
     /// Handles the event loop's messages until it stops. Every piece of work runs in one
@@ -170,13 +260,13 @@ impl Settler {
         mut rx: mpsc::UnboundedReceiver<ToChain>,
         queued: mpsc::UnboundedReceiver<batch::Queued>,
         existing: u64,
-        duties: Vec<(JobId, Opening)>,
+        earlier: Earlier,
     ) {
         let mut jobs: HashMap<JobId, JobMailbox> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.clone().watch_own_standing());
         tasks.spawn(self.clone().run_batcher(queued));
-        tasks.spawn(self.clone().recover(existing, duties));
+        tasks.spawn(self.clone().recover(existing, earlier));
         loop {
             let message = tokio::select! {
                 message = rx.recv() => match message {

@@ -2,6 +2,7 @@
 //! the job's module and input, and publishing dispute evidence.
 
 use super::*;
+use crate::store::Write;
 
 /// How many times a client tells a worker its escrow job, [`ESCROWED_RETRY`] apart, while
 /// the message does not get through.
@@ -96,6 +97,7 @@ impl Node {
             now + request.deadline.as_millis() as u64,
         );
         job.nonce = nonce;
+        self.persist(Write::Submitted(Box::new(record_of(&job))), Stored::Nothing);
         if let Some(link) = &self.chain {
             let _ = link.to.send(ToChain::Created {
                 job: id,
@@ -371,11 +373,33 @@ impl Node {
                     }
                 }
             }
-            let _ = link.to.send(ToChain::Finished {
-                job: job.id,
-                expected,
-                verdicts,
-            });
+            // With a store, the verdicts reach the disk before any slot is settled by them.
+            match &self.duties {
+                Some(writer) => {
+                    let ending = ending_of(job, expected, &verdicts, |p| {
+                        let consent = link.consents.get(&(job.id, *p))?;
+                        Some(signed_bid(&job.id, link.account_of(p)?, consent))
+                    });
+                    writer.write(
+                        Write::Ended {
+                            job: job.id,
+                            ending: Box::new(ending),
+                        },
+                        Stored::Finished {
+                            job: job.id,
+                            expected,
+                            verdicts,
+                        },
+                    );
+                }
+                None => {
+                    let _ = link.to.send(ToChain::Finished {
+                        job: job.id,
+                        expected,
+                        verdicts,
+                    });
+                }
+            }
         }
     }
 
@@ -685,6 +709,7 @@ impl Node {
             j.settlement = Some(slots.clone());
             j.settling.clear();
         });
+        self.persist(Write::JobSettled { job }, Stored::Nothing);
         self.shared.emit(NodeEvent::SettledOnChain { job, slots });
     }
 

@@ -4,7 +4,13 @@
 //! duties come back as work the client or the chain can still settle.
 
 use super::*;
-use crate::store::{Duty, Write};
+use ciro_bindings::bid::SignedBid;
+
+use crate::{
+    chain::{ResumedJob, ResumedWorker},
+    job::JobResult,
+    store::{ClientRecord, Duty, Ending, OpenJob, TakenResult, Write},
+};
 
 /// What waits for a write to reach the disk.
 pub(super) enum Stored {
@@ -16,6 +22,12 @@ pub(super) enum Stored {
     Accepted {
         job: JobId,
         acceptance: Box<SignedAcceptance>,
+    },
+    /// Settle a client job's slots: its verdicts are on disk.
+    Finished {
+        job: JobId,
+        expected: Option<Hash>,
+        verdicts: Vec<(PeerId, SlotVerdict)>,
     },
     /// Nothing: the write only records.
     Nothing,
@@ -83,6 +95,27 @@ impl Node {
                     });
                 }
             }
+            Stored::Finished {
+                job,
+                expected,
+                verdicts,
+            } => {
+                if !written {
+                    // Settling now still pays what is owed; only a crash before it ends
+                    // would leave the slots to the chain's recovery.
+                    tracing::error!(%job, "settling a job whose ending could not be saved");
+                } else if self.config.client_conduct == ClientConduct::CrashBeforeSettle {
+                    tracing::warn!(%job, "crashing before the job's slots are settled, as told");
+                    std::process::abort();
+                }
+                if let Some(link) = &self.chain {
+                    let _ = link.to.send(ToChain::Finished {
+                        job,
+                        expected,
+                        verdicts,
+                    });
+                }
+            }
             Stored::Nothing => {}
         }
     }
@@ -112,6 +145,113 @@ impl Node {
             acceptance: None,
         })
     }
+}
+
+/// What a client stores of a job it submitted.
+pub(super) fn record_of(job: &ClientJob) -> ClientRecord {
+    ClientRecord {
+        job: job.id,
+        spec_hash: job.spec_hash,
+        capability: job.capability.clone(),
+        reward: job.reward,
+        redundancy: job.redundancy,
+        limits: job.limits,
+        module: job.module,
+        input: job.input,
+        created_ms: job.created_ms,
+        deadline_ms: job.deadline_ms,
+    }
+}
+
+/// What a client stores of a job that ended, before any transaction settles it.
+pub(super) fn ending_of(
+    job: &ClientJob,
+    expected: Option<Hash>,
+    verdicts: &[(PeerId, SlotVerdict)],
+    bid_of: impl Fn(&PeerId) -> Option<SignedBid>,
+) -> Ending {
+    Ending {
+        completed: job.status == JobStatus::Completed,
+        error: job.error.clone(),
+        result: job.result.as_ref().map(|r| TakenResult {
+            hash: r.hash,
+            output: match &r.outcome {
+                Outcome::Output(bytes) => Ok(bytes.clone()),
+                Outcome::Error(message) => Err(message.clone()),
+            },
+            agreeing: r.agreeing.clone(),
+        }),
+        expected,
+        verdicts: verdicts
+            .iter()
+            .map(|(peer, verdict)| (*peer, bid_of(peer), verdict.clone()))
+            .collect(),
+    }
+}
+
+/// Why a job an earlier run left running ended without a result.
+pub(super) const INTERRUPTED: &str =
+    "the node stopped before the job ended; its escrow slots were settled without a verdict";
+
+/// The client jobs an earlier run left unsettled: each comes back as a job the gateway
+/// shows (ended: a run's off-chain work does not survive it) and as one the settler
+/// finishes settling.
+pub(super) fn restore_jobs(open: Vec<OpenJob>) -> (Vec<ClientJob>, Vec<ResumedJob>) {
+    open.into_iter()
+        .map(|OpenJob { record, ending }| {
+            let mut job = ClientJob::new(
+                record.job,
+                record.spec_hash,
+                record.capability,
+                record.reward,
+                record.redundancy,
+                record.limits,
+                record.module,
+                record.input,
+                record.created_ms,
+                record.deadline_ms,
+            );
+            let resumed = ResumedJob {
+                job: record.job,
+                ended: ending.is_some(),
+                expected: ending.as_ref().and_then(|e| e.expected),
+                workers: ending
+                    .iter()
+                    .flat_map(|e| &e.verdicts)
+                    .filter_map(|(peer, bid, verdict)| {
+                        Some(ResumedWorker {
+                            peer: *peer,
+                            verdict: verdict.clone(),
+                            bid: bid.clone()?,
+                        })
+                    })
+                    .collect(),
+            };
+            match ending {
+                Some(ending) => {
+                    job.status = if ending.completed {
+                        JobStatus::Completed
+                    } else {
+                        JobStatus::Failed
+                    };
+                    job.error = ending.error;
+                    job.result = ending.result.map(|r| JobResult {
+                        hash: r.hash,
+                        outcome: match r.output {
+                            Ok(bytes) => Outcome::Output(bytes),
+                            Err(message) => Outcome::Error(message),
+                        },
+                        agreeing: r.agreeing,
+                    });
+                }
+                None => {
+                    job.status = JobStatus::Failed;
+                    job.error = Some(INTERRUPTED.into());
+                }
+            }
+            (job, resumed)
+        })
+        .unzip()
 }
 
 /// The open duties of an earlier run, read at start: work the client can still name an
@@ -179,4 +319,85 @@ pub(super) async fn restore(duties: Vec<Duty>, account: Option<Felt>) -> Restore
         );
     }
     restored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_job_is_settled_by_its_verdicts_or_without_any_if_it_never_ended() {
+        let record = |n: u8| ClientRecord {
+            job: Hash::of(&[n]),
+            spec_hash: Hash::of(b"spec"),
+            capability: "wasm".into(),
+            reward: 5,
+            redundancy: 2,
+            limits: JobLimits::default(),
+            module: Hash::of(b"module"),
+            input: Hash::of(b"input"),
+            created_ms: 1_000,
+            deadline_ms: 61_000,
+        };
+        let (agreed, unbacked) = (PeerId::random(), PeerId::random());
+        let consent = Consent {
+            price: 5,
+            collateral: 6,
+            deadline: 100,
+            expiry: 200,
+            nonce: [3; 32],
+            signature: vec![[8; 32]],
+        };
+        let bid = crate::chain::signed_bid(&Hash::of(&[1]), Felt::from(7u8), &consent);
+        let verdict = SlotVerdict::Agreed {
+            result: Hash::of(b"42"),
+            salt: [1; 32],
+        };
+        let ending = Ending {
+            completed: true,
+            error: None,
+            result: Some(TakenResult {
+                hash: Hash::of(b"42"),
+                output: Ok(b"42".to_vec()),
+                agreeing: vec![agreed],
+            }),
+            expected: Some(Hash::of(b"42")),
+            verdicts: vec![
+                (agreed, Some(bid.clone()), verdict.clone()),
+                (unbacked, None, SlotVerdict::NoResult),
+            ],
+        };
+        let (jobs, resumed) = restore_jobs(vec![
+            OpenJob {
+                record: record(1),
+                ending: Some(ending),
+            },
+            OpenJob {
+                record: record(2),
+                ending: None,
+            },
+        ]);
+        assert_eq!(jobs[0].status, JobStatus::Completed);
+        let result = jobs[0].result.as_ref().unwrap();
+        assert_eq!(result.outcome, Outcome::Output(b"42".to_vec()));
+        assert_eq!(result.agreeing, vec![agreed]);
+        assert_eq!(
+            resumed[0],
+            ResumedJob {
+                job: Hash::of(&[1]),
+                ended: true,
+                expected: Some(Hash::of(b"42")),
+                // A worker with no consent has no slot to find or take: it is left out.
+                workers: vec![ResumedWorker {
+                    peer: agreed,
+                    verdict,
+                    bid,
+                }],
+            }
+        );
+        assert_eq!(jobs[1].status, JobStatus::Failed);
+        assert_eq!(jobs[1].error.as_deref(), Some(INTERRUPTED));
+        assert!(!resumed[1].ended && resumed[1].workers.is_empty());
+        assert_eq!(resumed[1].expected, None);
+    }
 }

@@ -41,8 +41,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     chain::{
-        signed_bid, Backer, BackingError, Bidder, FromChain, PayerError, Settler, SlotReport,
-        ToChain, Verdict as SlotVerdict,
+        signed_bid, Backer, BackingError, Bidder, Earlier, FromChain, PayerError, Settler,
+        SlotReport, ToChain, Verdict as SlotVerdict,
     },
     clock::now_ms,
     config::{ClientConduct, NodeConfig, WorkerConduct},
@@ -273,14 +273,14 @@ impl Node {
             Some(dir) => Some(crate::store::Store::open(dir).await?),
             None => None,
         };
-        let open = match &store {
+        let (open, open_jobs) = match &store {
             Some(store) => {
                 store
                     .prune(now_ms().saturating_sub(SETTLED_RETENTION.as_millis() as u64))
                     .await?;
-                store.open_duties().await?
+                (store.open_duties().await?, store.open_jobs().await?)
             }
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         };
         let account = config.chain.as_ref().map(|c| c.account);
         let restored = restore(open, account).await;
@@ -288,6 +288,13 @@ impl Node {
             tracing::info!(
                 duties = restored.work.len(),
                 "resuming the duties an earlier run left open"
+            );
+        }
+        let (jobs, resumed_jobs) = restore_jobs(open_jobs);
+        if !jobs.is_empty() {
+            tracing::info!(
+                jobs = jobs.len(),
+                "resuming the settlement of the jobs an earlier run left"
             );
         }
 
@@ -300,7 +307,10 @@ impl Node {
                     me,
                     from_chain_tx.clone(),
                     metrics.clone(),
-                    restored.openings.clone(),
+                    Earlier {
+                        duties: restored.openings.clone(),
+                        jobs: resumed_jobs,
+                    },
                 )
                 .await?;
                 for (job, acceptance) in &restored.acceptances {
@@ -368,7 +378,7 @@ impl Node {
             escrowed_again: Vec::new(),
             work: restored.work,
             duties,
-            jobs: RefCell::default(),
+            jobs: RefCell::new(jobs.into_iter().map(|j| (j.id, j)).collect()),
             internal,
             started: Instant::now(),
             last_ad: None,
