@@ -462,8 +462,10 @@ fn a_worker_killed_and_never_restarted_has_its_slot_refunded_by_timeout() {
 }
 
 /// A client node that dies once its job has ended and its verdicts are on disk, before it
-/// settles any slot, restarted with the same key and data directory: it shows the job and
-/// its result again, and settles each slot by its verdict, once: both workers are paid.
+/// settles anything, restarted with the same key and data directory: it shows the job and
+/// its result again and settles it by its verdicts, once, both ways a client pays. With
+/// escrow jobs, both slots are accepted; from a deposit, both workers' acceptances are
+/// signed again and paid once.
 #[test]
 fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -480,7 +482,8 @@ fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
         ],
     );
     up.ok("0", &["token", "mint", "--to", ACCOUNT_2, "--amount", "10"]);
-    let client = |conduct: &[&str]| {
+    // Account 2 is also `ciro up`'s treasury: it gets the 0.025 CIRO fee of every payment.
+    let client = |key: &str, args: &[&str]| {
         let mut node = up
             .chain("2")
             .args([
@@ -491,10 +494,9 @@ fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
                 "/ip4/127.0.0.1/tcp/0",
             ])
             .args(["--http", "127.0.0.1:0", "--key-file"])
-            // Not `client.key`: that is `ciro up`'s own client.
-            .arg(dir.path().join("second-client.key"))
+            .arg(dir.path().join(key))
             .args(["--bootstrap", &up.bootstrap, "--indexer", &up.indexer])
-            .args(conduct)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -502,33 +504,39 @@ fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
         let gateway = node_ready(&mut node, "settling on chain");
         (Running(node), gateway)
     };
-    let (mut first, gateway) = client(&["--client-conduct", "crash-before-settle"]);
-    let id = submit_sieve(&gateway, &["--redundancy", "2", "--no-wait"]);
-    let started = Instant::now();
-    while first.0.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "the client never reached its crash"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(up.ok("2", &["token", "balance"]).trim(), "8 CIRO");
+    let crash = ["--client-conduct", "crash-before-settle"];
+    let crashed = |mut node: Running| {
+        let started = Instant::now();
+        while node.0.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the client never reached its crash"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let settled = |gateway: &str, id: &str| {
+        let job = wait_job(gateway, id, Duration::from_secs(90), |job| {
+            job["settlement"].is_array()
+        });
+        assert_eq!(job["status"], "completed", "{job}");
+        assert!(job["result"].is_object(), "{job}");
+        let slots = job["settlement"].as_array().unwrap().clone();
+        assert_eq!(slots.len(), 2, "{job}");
+        for slot in &slots {
+            assert_eq!(slot["state"], "completed", "{job}");
+            assert!(slot["tx_hash"].is_string(), "{job}");
+        }
+        slots
+    };
 
-    // Restarted: the job is there, ended, with its result, and both slots are accepted.
-    let (second, gateway) = client(&[]);
-    let job = wait_job(&gateway, &id, Duration::from_secs(90), |job| {
-        job["settlement"].is_array()
-    });
-    assert_eq!(job["status"], "completed", "{job}");
-    assert!(job["result"].is_object(), "{job}");
-    let slots = job["settlement"].as_array().unwrap();
-    assert_eq!(slots.len(), 2, "{job}");
-    for slot in slots {
-        assert_eq!(slot["state"], "completed", "{job}");
-        assert!(
-            slot["tx_hash"].is_string(),
-            "accepted by this client: {job}"
-        );
+    // Escrow jobs. Not `client.key`: that is `ciro up`'s own client.
+    let (first, gateway) = client("escrow-client.key", &crash);
+    let id = submit_sieve(&gateway, &["--redundancy", "2", "--no-wait"]);
+    crashed(first);
+    assert_eq!(up.ok("2", &["token", "balance"]).trim(), "8 CIRO");
+    let (second, gateway) = client("escrow-client.key", &[]);
+    for slot in settled(&gateway, &id) {
         let on_chain = up.ok(
             "2",
             &[
@@ -539,9 +547,23 @@ fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
         );
         assert!(on_chain.contains("Completed"), "{on_chain}");
     }
-    // Exactly once: two rewards paid, nothing back. Account 2 is also `ciro up`'s
-    // treasury: it gets the two 0.025 CIRO fees.
+    // Two rewards paid, nothing back, two fees in.
     assert_eq!(up.ok("2", &["token", "balance"]).trim(), "8.05 CIRO");
+    second.stop();
+
+    // From a deposit of 5 CIRO.
+    let deposit = ["--deposit", "5"];
+    let (first, gateway) = client("deposit-client.key", &[&deposit[..], &crash[..]].concat());
+    let id = submit_sieve(&gateway, &["--redundancy", "2", "--no-wait"]);
+    crashed(first);
+    let (second, gateway) = client("deposit-client.key", &deposit);
+    for slot in settled(&gateway, &id) {
+        assert!(slot["acceptance"].is_string(), "{slot}");
+    }
+    // The deposit paid the two rewards once; the balance got the two fees.
+    let status = up.ok("2", &["batch", "status"]);
+    assert!(status.contains("deposit     3 CIRO"), "{status}");
+    assert_eq!(up.ok("2", &["token", "balance"]).trim(), "3.1 CIRO");
     second.stop();
     up.stop();
 }

@@ -28,6 +28,14 @@ pub(super) struct Queued {
     pub(super) urgent: bool,
 }
 
+/// The nonce of a client's acceptance of `worker`'s result for `job`: one per job and
+/// worker.
+pub(super) fn acceptance_nonce(job: &JobId, worker: Felt) -> Felt {
+    felt_of(&Hash::of(
+        &[job.0.as_slice(), &worker.to_bytes_be()].concat(),
+    ))
+}
+
 impl Settler {
     /// A client's job paid from its deposit (see the module docs).
     pub(super) async fn client_job_batched(
@@ -84,6 +92,36 @@ impl Settler {
             }
         };
 
+        self.pay_from_deposit(
+            job, capability, reward, &accounts, verdicts, held, from_block,
+        )
+        .await;
+    }
+
+    /// Signs an acceptance for each worker whose result is the agreed one (`accounts`: the
+    /// account each worker's consent named), hands it to the worker, and waits until a
+    /// batch pays it (or pays it itself after the fallback); reports the job settled. `held`
+    /// is what the deposit holds for the job; what no acceptance was signed for is released
+    /// at once, the rest once paid.
+    ///
+    /// An acceptance's nonce is a function of the job and the worker's account, so one
+    /// signed again (by a run resuming a job its crashed run settled in part) is the same
+    /// acceptance: the escrow pays it once.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn pay_from_deposit(
+        &self,
+        job: JobId,
+        capability: Felt,
+        reward: u128,
+        accounts: &HashMap<PeerId, Felt>,
+        verdicts: Vec<(PeerId, Verdict)>,
+        held: u128,
+        from_block: u64,
+    ) {
+        let refuse = |message: String| {
+            tracing::warn!(%job, "{message}");
+            let _ = self.out.send(FromChain::Refused { job, message });
+        };
         let fee_bps = match self
             .retry("JobEscrow.fee_bps", || self.session.fee_bps())
             .await
@@ -118,7 +156,7 @@ impl Settler {
                 amount: reward,
                 fee_bps,
                 commitment: opening_of(result, salt).commitment(account),
-                nonce: Felt::from(rand::random::<u128>()),
+                nonce: acceptance_nonce(&job, account),
             };
             match self.session.sign_acceptance(acceptance, &key) {
                 Ok(signed) => {
@@ -201,7 +239,7 @@ impl Settler {
 
     /// Holds `amount` more of this client's deposit for jobs in flight, depositing first
     /// when the deposit cannot cover everything held.
-    async fn hold(&self, amount: u128) -> Result<(), ChainError> {
+    pub(super) async fn hold(&self, amount: u128) -> Result<(), ChainError> {
         let mut held = self.held.lock().await;
         let need = held.saturating_add(amount);
         let me = self.session.me();

@@ -202,6 +202,9 @@ impl Settler {
     /// whose slot is assigned is told its escrow job again: the earlier run may have died
     /// before it did, and a worker that never hears it cannot commit.
     async fn settle_resumed(&self, job: ResumedJob, slots: Vec<ResumedSlot>) {
+        if slots.is_empty() && job.ended && self.settings.batching.deposit.is_some() {
+            return self.accept_resumed(job).await;
+        }
         tracing::info!(
             job = %job.job,
             slots = ?slots.iter().map(|s| s.escrow_id).collect::<Vec<_>>(),
@@ -250,6 +253,48 @@ impl Settler {
             job: job.job,
             slots,
         });
+    }
+
+    /// Accepts, from the deposit, the agreed results of a job an earlier run ended: the
+    /// acceptances are the ones it signed (or would have), so one a batch paid already is
+    /// reported paid, not paid again.
+    async fn accept_resumed(&self, job: ResumedJob) {
+        tracing::info!(job = %job.job, "resuming the acceptances of a job an earlier run ended");
+        let capability = match units::capability(&job.capability) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(job = %job.job, "{e}");
+                let _ = self.out.send(FromChain::Settled {
+                    job: job.job,
+                    slots: Vec::new(),
+                });
+                return;
+            }
+        };
+        let owed = job
+            .workers
+            .iter()
+            .filter(|w| matches!(w.verdict, Verdict::Agreed { .. }))
+            .count() as u128
+            * job.reward;
+        let held = match self.hold(owed).await {
+            Ok(()) => owed,
+            Err(e) => {
+                tracing::warn!(job = %job.job, "holding the rewards in the deposit: {e}");
+                0
+            }
+        };
+        let accounts = job.workers.iter().map(|w| (w.peer, w.bid.worker)).collect();
+        let verdicts = job
+            .workers
+            .iter()
+            .map(|w| (w.peer, w.verdict.clone()))
+            .collect();
+        // The acceptances may have been paid before this run began: look from the start.
+        self.pay_from_deposit(
+            job.job, capability, job.reward, &accounts, verdicts, held, 0,
+        )
+        .await;
     }
 
     /// Handles the event loop's messages until it stops. Every piece of work runs in one

@@ -294,3 +294,22 @@ fn a_chain_clock_behind_a_passed_deadline_is_a_stopped_chain_only_past_the_grace
     assert!(attempts::clock_stopped(deadline, 990, 1_061, 60));
     assert!(attempts::clock_stopped(deadline, 1_000, 1_061, 60));
 }
+
+#[test]
+fn an_acceptance_signed_again_for_the_same_job_and_worker_is_the_same_acceptance() {
+    let (job, other) = (Hash::of(b"job"), Hash::of(b"another job"));
+    let (worker, peer) = (Felt::from(7u8), Felt::from(8u8));
+    // A resumed run signs the very nonce the crashed one did: the escrow pays it once.
+    assert_eq!(
+        batch::acceptance_nonce(&job, worker),
+        batch::acceptance_nonce(&job, worker)
+    );
+    assert_ne!(
+        batch::acceptance_nonce(&job, worker),
+        batch::acceptance_nonce(&job, peer)
+    );
+    assert_ne!(
+        batch::acceptance_nonce(&job, worker),
+        batch::acceptance_nonce(&other, worker)
+    );
+}

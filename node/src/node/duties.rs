@@ -202,7 +202,7 @@ pub(super) fn restore_jobs(open: Vec<OpenJob>) -> (Vec<ClientJob>, Vec<ResumedJo
             let mut job = ClientJob::new(
                 record.job,
                 record.spec_hash,
-                record.capability,
+                record.capability.clone(),
                 record.reward,
                 record.redundancy,
                 record.limits,
@@ -213,6 +213,8 @@ pub(super) fn restore_jobs(open: Vec<OpenJob>) -> (Vec<ClientJob>, Vec<ResumedJo
             );
             let resumed = ResumedJob {
                 job: record.job,
+                reward: record.reward,
+                capability: record.capability,
                 ended: ending.is_some(),
                 expected: ending.as_ref().and_then(|e| e.expected),
                 workers: ending
@@ -385,6 +387,8 @@ mod tests {
             resumed[0],
             ResumedJob {
                 job: Hash::of(&[1]),
+                reward: 5,
+                capability: "wasm".into(),
                 ended: true,
                 expected: Some(Hash::of(b"42")),
                 // A worker with no consent has no slot to find or take: it is left out.
