@@ -101,6 +101,25 @@ pub struct ClientRecord {
     pub deadline_ms: u64,
 }
 
+#[cfg(test)]
+impl ClientRecord {
+    /// Job `n`: 5 wei per worker, two workers, a minute to agree.
+    pub(crate) fn sample(n: u8) -> Self {
+        ClientRecord {
+            job: Hash::of(&[n]),
+            spec_hash: Hash::of(b"spec"),
+            capability: "wasm".into(),
+            reward: 5,
+            redundancy: 2,
+            limits: Limits::default(),
+            module: Hash::of(b"module"),
+            input: Hash::of(b"input"),
+            created_ms: 1_000,
+            deadline_ms: 61_000,
+        }
+    }
+}
+
 /// How a client's job ended: what settling its escrow slots needs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ending {
@@ -544,25 +563,10 @@ mod tests {
         assert_eq!(store.open_duties().await.unwrap().len(), 1);
     }
 
-    fn record(n: u8) -> ClientRecord {
-        ClientRecord {
-            job: Hash::of(&[n]),
-            spec_hash: Hash::of(b"spec"),
-            capability: "wasm".into(),
-            reward: 10u128.pow(18),
-            redundancy: 2,
-            limits: Limits::default(),
-            module: Hash::of(b"module"),
-            input: Hash::of(b"input"),
-            created_ms: 1_000,
-            deadline_ms: 61_000,
-        }
-    }
-
     #[tokio::test]
     async fn a_client_job_and_its_verdicts_survive_a_restart_until_it_is_settled() {
         let dir = tempfile::tempdir().unwrap();
-        let (ended, running) = (record(1), record(2));
+        let (ended, running) = (ClientRecord::sample(1), ClientRecord::sample(2));
         let (agreed, liar) = (PeerId::random(), PeerId::random());
         let ending = Ending {
             completed: true,
@@ -660,7 +664,7 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_client_job_is_a_clear_error() {
         let store = Store::memory().await.unwrap();
-        let r = record(3);
+        let r = ClientRecord::sample(3);
         store
             .apply(&Write::Submitted(Box::new(r.clone())))
             .await

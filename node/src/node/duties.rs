@@ -329,18 +329,6 @@ mod tests {
 
     #[test]
     fn a_restored_job_is_settled_by_its_verdicts_or_without_any_if_it_never_ended() {
-        let record = |n: u8| ClientRecord {
-            job: Hash::of(&[n]),
-            spec_hash: Hash::of(b"spec"),
-            capability: "wasm".into(),
-            reward: 5,
-            redundancy: 2,
-            limits: JobLimits::default(),
-            module: Hash::of(b"module"),
-            input: Hash::of(b"input"),
-            created_ms: 1_000,
-            deadline_ms: 61_000,
-        };
         let (agreed, unbacked) = (PeerId::random(), PeerId::random());
         let consent = Consent {
             price: 5,
@@ -371,11 +359,11 @@ mod tests {
         };
         let (jobs, resumed) = restore_jobs(vec![
             OpenJob {
-                record: record(1),
+                record: ClientRecord::sample(1),
                 ending: Some(ending),
             },
             OpenJob {
-                record: record(2),
+                record: ClientRecord::sample(2),
                 ending: None,
             },
         ]);
