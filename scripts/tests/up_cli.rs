@@ -303,14 +303,11 @@ fn a_settling_node_joins_ciro_up_and_pays_for_its_job_on_chain() {
     up.stop();
 }
 
-/// A worker that dies after delivering its result and before committing it on chain,
-/// restarted with the same key, account and data directory, commits it and is paid in
-/// full, with no collateral slashed: its duty was on disk before the result left.
-#[test]
-fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+/// `ciro up --escrow` with one worker of its own, and account 2 (its treasury) staked 250
+/// CIRO and registered for `capability`, which no other worker offers.
+fn up_with_account_2_as_worker(dir: &std::path::Path, capability: &str) -> Up {
     let up = Up::start(
-        dir.path(),
+        dir,
         &[
             "--workers",
             "1",
@@ -321,46 +318,66 @@ fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
             "--escrow",
         ],
     );
-    // Account 2 (the treasury in `ciro up`) stakes as a worker for a capability no other
-    // worker offers.
     up.ok(
         "0",
         &["token", "mint", "--to", ACCOUNT_2, "--amount", "300"],
     );
     up.ok("2", &["worker", "stake", "--amount", "250"]);
-    up.ok("2", &["worker", "register", "--capability", "restart"]);
-    let worker = |conduct: &[&str]| {
-        let mut node = up
-            .chain("2")
-            .args(["node", "run", "--settle", "--capability", "restart"])
-            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--http", "127.0.0.1:0"])
-            .arg("--key-file")
-            .arg(dir.path().join("worker.key"))
-            .args(["--bootstrap", &up.bootstrap])
-            .args(conduct)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        node_ready(&mut node, "settling on chain");
-        Running(node)
-    };
-    let mut first = worker(&["--conduct", "crash-before-submit"]);
-    let id = submit_sieve(&up.gateway, &["--capability", "restart"]);
+    up.ok("2", &["worker", "register", "--capability", capability]);
+    up
+}
 
-    // It delivers its result, hears of its escrow job, and dies before committing.
+/// `ciro node run --settle` as account 2, a worker for `capability` with key `worker.key`
+/// in `dir` and `extra` arguments, once it settles.
+fn account_2_worker(up: &Up, dir: &std::path::Path, capability: &str, extra: &[&str]) -> Running {
+    let mut node = up
+        .chain("2")
+        .args(["node", "run", "--settle", "--capability", capability])
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--http", "127.0.0.1:0"])
+        .arg("--key-file")
+        .arg(dir.join("worker.key"))
+        .args(["--bootstrap", &up.bootstrap])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    node_ready(&mut node, "settling on chain");
+    Running(node)
+}
+
+/// Waits until `node` dies, as its conduct tells it to: it must not exit cleanly.
+fn wait_for_crash(node: &mut Running, who: &str) {
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = first.0.try_wait().unwrap() {
+        if let Some(status) = node.0.try_wait().unwrap() {
             break status;
         }
         assert!(
             started.elapsed() < Duration::from_secs(90),
-            "the worker never reached its crash"
+            "the {who} never reached its crash"
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(!status.success(), "it died, it did not exit: {status}");
+    assert!(
+        !status.success(),
+        "the {who} died, it did not exit: {status}"
+    );
+}
+
+/// A worker that dies after delivering its result and before committing it on chain,
+/// restarted with the same key, account and data directory, commits it and is paid in
+/// full, with no collateral slashed: its duty was on disk before the result left.
+#[test]
+fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_with_account_2_as_worker(dir.path(), "restart");
+    let worker = |extra: &[&str]| account_2_worker(&up, dir.path(), "restart", extra);
+    let mut first = worker(&["--conduct", "crash-before-submit"]);
+    let id = submit_sieve(&up.gateway, &["--capability", "restart"]);
+
+    // It delivers its result, hears of its escrow job, and dies before committing.
+    wait_for_crash(&mut first, "worker");
     let job = wait_job(&up.gateway, &id, Duration::from_secs(30), |job| {
         job["status"] == "completed" && job["escrow_ids"].as_array().is_some_and(|e| e.len() == 1)
     });
@@ -395,47 +412,15 @@ fn a_worker_killed_between_delivering_and_committing_is_paid_after_a_restart() {
 #[test]
 fn a_worker_killed_and_never_restarted_has_its_slot_refunded_by_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let up = Up::start(
+    let up = up_with_account_2_as_worker(dir.path(), "vanish");
+    let mut worker = account_2_worker(
+        &up,
         dir.path(),
-        &[
-            "--workers",
-            "1",
-            "--redundancy",
-            "1",
-            "--jobs",
-            "0",
-            "--escrow",
-        ],
+        "vanish",
+        &["--conduct", "crash-before-submit"],
     );
-    up.ok(
-        "0",
-        &["token", "mint", "--to", ACCOUNT_2, "--amount", "300"],
-    );
-    up.ok("2", &["worker", "stake", "--amount", "250"]);
-    up.ok("2", &["worker", "register", "--capability", "vanish"]);
-    let mut worker = Running(
-        up.chain("2")
-            .args(["node", "run", "--settle", "--capability", "vanish"])
-            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--http", "127.0.0.1:0"])
-            .arg("--key-file")
-            .arg(dir.path().join("worker.key"))
-            .args(["--bootstrap", &up.bootstrap])
-            .args(["--conduct", "crash-before-submit"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    node_ready(&mut worker.0, "settling on chain");
     let id = submit_sieve(&up.gateway, &["--capability", "vanish", "--deadline", "20"]);
-    let started = Instant::now();
-    while worker.0.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "the worker never reached its crash"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_crash(&mut worker, "worker");
 
     // Nobody commits the result: past the deadline the client takes the reward back.
     let job = wait_job(&up.gateway, &id, Duration::from_secs(150), |job| {
@@ -505,16 +490,6 @@ fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
         (Running(node), gateway)
     };
     let crash = ["--client-conduct", "crash-before-settle"];
-    let crashed = |mut node: Running| {
-        let started = Instant::now();
-        while node.0.try_wait().unwrap().is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "the client never reached its crash"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
     let settled = |gateway: &str, id: &str| {
         let job = wait_job(gateway, id, Duration::from_secs(90), |job| {
             job["settlement"].is_array()
@@ -531,9 +506,9 @@ fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
     };
 
     // Escrow jobs. Not `client.key`: that is `ciro up`'s own client.
-    let (first, gateway) = client("escrow-client.key", &crash);
+    let (mut first, gateway) = client("escrow-client.key", &crash);
     let id = submit_sieve(&gateway, &["--redundancy", "2", "--no-wait"]);
-    crashed(first);
+    wait_for_crash(&mut first, "client");
     assert_eq!(up.ok("2", &["token", "balance"]).trim(), "8 CIRO");
     let (second, gateway) = client("escrow-client.key", &[]);
     for slot in settled(&gateway, &id) {
@@ -553,9 +528,9 @@ fn a_client_killed_before_settling_settles_its_job_once_after_a_restart() {
 
     // From a deposit of 5 CIRO.
     let deposit = ["--deposit", "5"];
-    let (first, gateway) = client("deposit-client.key", &[&deposit[..], &crash[..]].concat());
+    let (mut first, gateway) = client("deposit-client.key", &[&deposit[..], &crash[..]].concat());
     let id = submit_sieve(&gateway, &["--redundancy", "2", "--no-wait"]);
-    crashed(first);
+    wait_for_crash(&mut first, "client");
     let (second, gateway) = client("deposit-client.key", &deposit);
     for slot in settled(&gateway, &id) {
         assert!(slot["acceptance"].is_string(), "{slot}");
