@@ -101,11 +101,12 @@ impl Settler {
     /// Resumes the settlement an earlier run of this account left. As a client, the slots
     /// of a job the node's store holds (`earlier.jobs`) are settled by the verdict stored
     /// when the job ended, and reported as that job's settlement; any other open slot is
-    /// cancelled, and an assigned one claimed once its deadline passes. As a worker, every slot of a job it holds a duty for (`duties`: the job and the opening
-    /// of its commitment, from the node's store) is committed, revealed or finalized as
-    /// its state asks, and a submitted slot it has no duty for is finalized once its window
-    /// passes, if its result was revealed. A slot whose result this run cannot judge
-    /// (submitted to a client) is left to the window.
+    /// cancelled, and an assigned one claimed once its deadline passes. As a worker, every
+    /// slot of a job it holds a duty for (`earlier.duties`: the job and the opening of its
+    /// commitment, from the node's store) is committed, revealed or finalized as its state
+    /// asks, and a submitted slot it has no duty for is finalized once its window passes,
+    /// if its result was revealed. A slot whose result this run cannot judge (submitted to
+    /// a client) is left to the window.
     pub(super) async fn recover(self: Arc<Self>, existing: u64, earlier: Earlier) {
         enum Resume {
             Client,
