@@ -120,6 +120,27 @@ impl ClientRecord {
     }
 }
 
+#[cfg(test)]
+impl Ending {
+    /// A completed job whose result `42` `agreed` delivered, with `verdicts`.
+    pub(crate) fn agreed_on_42(
+        agreed: PeerId,
+        verdicts: Vec<(PeerId, Option<SignedBid>, Verdict)>,
+    ) -> Self {
+        Ending {
+            completed: true,
+            error: None,
+            result: Some(TakenResult {
+                hash: Hash::of(b"42"),
+                output: Ok(b"42".to_vec()),
+                agreeing: vec![agreed],
+            }),
+            expected: Some(Hash::of(b"42")),
+            verdicts,
+        }
+    }
+}
+
 /// How a client's job ended: what settling its escrow slots needs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ending {
@@ -568,16 +589,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (ended, running) = (ClientRecord::sample(1), ClientRecord::sample(2));
         let (agreed, liar) = (PeerId::random(), PeerId::random());
-        let ending = Ending {
-            completed: true,
-            error: None,
-            result: Some(TakenResult {
-                hash: Hash::of(b"42"),
-                output: Ok(b"42".to_vec()),
-                agreeing: vec![agreed],
-            }),
-            expected: Some(Hash::of(b"42")),
-            verdicts: vec![
+        let ending = Ending::agreed_on_42(
+            agreed,
+            vec![
                 (
                     agreed,
                     Some(SignedBid {
@@ -605,7 +619,7 @@ mod tests {
                     },
                 ),
             ],
-        };
+        );
         {
             let store = Store::open(dir.path()).await.unwrap();
             for r in [&ended, &running] {

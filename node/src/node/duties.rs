@@ -343,20 +343,13 @@ mod tests {
             result: Hash::of(b"42"),
             salt: [1; 32],
         };
-        let ending = Ending {
-            completed: true,
-            error: None,
-            result: Some(TakenResult {
-                hash: Hash::of(b"42"),
-                output: Ok(b"42".to_vec()),
-                agreeing: vec![agreed],
-            }),
-            expected: Some(Hash::of(b"42")),
-            verdicts: vec![
+        let ending = Ending::agreed_on_42(
+            agreed,
+            vec![
                 (agreed, Some(bid.clone()), verdict.clone()),
                 (unbacked, None, SlotVerdict::NoResult),
             ],
-        };
+        );
         let (jobs, resumed) = restore_jobs(vec![
             OpenJob {
                 record: ClientRecord::sample(1),
