@@ -420,9 +420,10 @@ pub struct Earlier {
 
 /// A client job an earlier run submitted: its escrow slots (their spec hash is the job's
 /// id) are settled by the verdicts stored when it ended; paid from the deposit, its agreed
-/// results are accepted again (the same acceptances: each is paid once). A job that had not ended has none:
-/// its open slots are cancelled, its assigned ones claimed after their deadline, and its
-/// submitted ones left to their window, as the worker's finalize pays them.
+/// results are accepted again (the same acceptances: each is paid once). A job that had
+/// not ended has no verdicts: its open slots are cancelled, its assigned ones claimed after
+/// their deadline, and its submitted ones left to their window, as the worker's finalize
+/// pays them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResumedJob {
     pub job: JobId,
